@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The broker: configuration, the workers and the state they share (the
+ * subscription tree, the retained store, the client id registry). Created by
+ * main before any worker thread starts and destroyed after they all stopped.
+ */
+#ifndef TERN_BROKER_H
+#define TERN_BROKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+
+#include "broker/config.h"
+
+struct tern_worker;
+struct tern_topic_tree;
+struct tern_retain;
+
+struct tern_broker {
+	struct tern_config cfg; /* read-only after start except the fields SIGHUP reloads */
+	unsigned n_workers;
+	struct tern_worker **workers;
+	struct tern_topic_tree *tree;
+	struct tern_retain *retain;
+
+	/* Client id registry: lock-free lookups, claims serialised by registry_lock. */
+	struct cds_lfht *registry;
+	pthread_mutex_t registry_lock;
+
+	uint64_t start_ms;	      /* monotonic start time, for uptime */
+	int64_t connections;	      /* atomic: open connections, for max_connections */
+	uint64_t clients_connected;   /* atomic: connections past CONNACK */
+	uint64_t clients_maximum;     /* atomic: highest clients_connected seen */
+	uint64_t sessions;	      /* atomic: sessions existing (connected + offline) */
+};
+
+/*
+ * Create the broker for cfg (copied): n_workers = cfg->workers or the online
+ * core count, capped at TERN_MAX_WORKERS. NULL + errno on failure. Main thread.
+ */
+struct tern_broker *tern_broker_create(const struct tern_config *cfg);
+
+/* Free everything. All worker threads must have finished. NULL is ignored. */
+void tern_broker_destroy(struct tern_broker *b);
+
+/* Apply the reloadable parts of a new config (log types, limits). Any thread. */
+void tern_broker_reload(struct tern_broker *b, const struct tern_config *cfg);
+
+#endif

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connection lifecycle and input: buffering of partial packets, the decode
+ * loop, the dispatch to handlers, and the single place where a connection
+ * ends (will, session detach, counters, log line).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/alloc.h"
+#include "broker/broker.h"
+#include "broker/codec.h"
+#include "broker/conn.h"
+#include "broker/handlers.h"
+#include "broker/log.h"
+#include "broker/msg.h"
+#include "broker/registry.h"
+#include "broker/route.h"
+#include "broker/session.h"
+#include "broker/transport.h"
+#include "broker/worker.h"
+
+#define INBUF_MIN 256
+
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+{
+	struct tern_broker *b = w->broker;
+	int64_t max = b->cfg.max_connections;
+	struct tern_conn *c;
+
+	if (max >= 0 && __atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED) > max) {
+		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+		TERN_STAT_ADD(w, connections_refused, 1);
+		return NULL;
+	}
+	if (max < 0)
+		__atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+	c = tern_calloc(1, sizeof(*c));
+	if (!c) {
+		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+		TERN_STAT_ADD(w, connections_refused, 1);
+		return NULL;
+	}
+	c->worker = w;
+	c->tctx = tctx;
+	c->state = TERN_CONN_NEW;
+	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
+	tern_outq_init(&c->outq);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	cds_list_add_tail(&c->worker_node, &w->conns);
+	TERN_STAT_ADD(w, connections_accepted, 1);
+	tern_log(TERN_LOG_INFO, "New connection from %s.", c->peer);
+	return c;
+}
+
+const char *tern_conn_name(const struct tern_conn *c)
+{
+	return c->client_id ? c->client_id : c->peer;
+}
+
+struct tern_outq *tern_conn_outq(struct tern_conn *c)
+{
+	return &c->outq;
+}
+
+void tern_conn_wrote(struct tern_conn *c, size_t n)
+{
+	TERN_STAT_ADD(c->worker, bytes_sent, n);
+}
+
+void tern_conn_want_write(struct tern_conn *c)
+{
+	if (c->state != TERN_CONN_CLOSING)
+		c->worker->ops->want_write(c->tctx);
+}
+
+int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len)
+{
+	int ret = tern_outq_push_bytes(&c->outq, pkt, len);
+
+	if (ret == 0)
+		tern_conn_want_write(c);
+	return ret;
+}
+
+int tern_conn_protocol_error(struct tern_conn *c, const char *why)
+{
+	TERN_STAT_ADD(c->worker, protocol_errors, 1);
+	tern_worker_log_protocol_error(c->worker, tern_conn_name(c), why);
+	tern_conn_close(c, TERN_CLOSE_PROTOCOL);
+	return -EPROTO;
+}
+
+static int dispatch(struct tern_conn *c, const struct tern_packet *p)
+{
+	if (c->state == TERN_CONN_NEW && p->type != TERN_PKT_CONNECT)
+		return tern_conn_protocol_error(c, "first packet is not CONNECT");
+
+	switch (p->type) {
+	case TERN_PKT_CONNECT:
+		if (c->state != TERN_CONN_NEW)
+			return tern_conn_protocol_error(c, "second CONNECT");
+		return tern_handle_connect(c, p);
+	case TERN_PKT_PUBLISH:
+		return tern_handle_publish(c, p);
+	case TERN_PKT_PUBACK:
+		return tern_handle_puback(c, p);
+	case TERN_PKT_PUBREC:
+		return tern_handle_pubrec(c, p);
+	case TERN_PKT_PUBREL:
+		return tern_handle_pubrel(c, p);
+	case TERN_PKT_PUBCOMP:
+		return tern_handle_pubcomp(c, p);
+	case TERN_PKT_SUBSCRIBE:
+		return tern_handle_subscribe(c, p);
+	case TERN_PKT_UNSUBSCRIBE:
+		return tern_handle_unsubscribe(c, p);
+	case TERN_PKT_PINGREQ:
+		return tern_handle_pingreq(c, p);
+	case TERN_PKT_DISCONNECT:
+		return tern_handle_disconnect(c, p);
+	default:
+		return tern_conn_protocol_error(c, "packet type not sent by clients");
+	}
+}
+
+/* Decode and handle complete packets of buf[0..len); returns bytes used or -errno (closed). */
+static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
+{
+	uint32_t max_packet = c->worker->broker->cfg.max_packet_size;
+	struct tern_packet pkt;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n;
+
+		/* Packets sent right after CONNECT wait for the session to arrive. */
+		if (c->state != TERN_CONN_NEW && c->state != TERN_CONN_ACTIVE)
+			break;
+		n = tern_codec_decode(buf + off, len - off, c->proto_level, max_packet, &pkt);
+		if (n == -EAGAIN)
+			break;
+		if (n == -EMSGSIZE)
+			return tern_conn_protocol_error(c, "packet larger than max_packet_size");
+		if (n < 0)
+			return tern_conn_protocol_error(c, "malformed packet");
+		off += (size_t)n;
+		if (dispatch(c, &pkt) < 0 || c->state == TERN_CONN_CLOSING)
+			return -ECONNRESET;
+	}
+	return (ssize_t)off;
+}
+
+static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
+{
+	size_t need = c->in_len + len;
+
+	if (need > c->in_cap) {
+		size_t cap = c->in_cap ? c->in_cap : INBUF_MIN;
+		uint8_t *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = tern_realloc(c->inbuf, cap);
+		if (!p)
+			return -ENOMEM;
+		c->inbuf = p;
+		c->in_cap = cap;
+	}
+	memcpy(c->inbuf + c->in_len, data, len);
+	c->in_len += len;
+	return 0;
+}
+
+/* Drop the first n buffered bytes; free the buffer when empty (idle connections stay small). */
+static void consume_input(struct tern_conn *c, size_t n)
+{
+	c->in_len -= n;
+	if (c->in_len == 0) {
+		tern_free(c->inbuf);
+		c->inbuf = NULL;
+		c->in_cap = 0;
+	} else if (n) {
+		memmove(c->inbuf, c->inbuf + n, c->in_len);
+	}
+}
+
+int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
+{
+	struct tern_worker *w = c->worker;
+	ssize_t used;
+
+	if (c->state == TERN_CONN_CLOSING)
+		return -ESHUTDOWN;
+	c->last_rx_ms = w->now_ms;
+	TERN_STAT_ADD(w, bytes_received, len);
+
+	if (c->in_len == 0) {
+		/* Common case: whole packets parsed straight from the dataplane's buffer. */
+		used = parse(c, data, len);
+		if (used < 0)
+			return (int)used;
+		if ((size_t)used < len && keep_input(c, data + used, len - (size_t)used) < 0)
+			goto nomem;
+		return 0;
+	}
+	if (keep_input(c, data, len) < 0)
+		goto nomem;
+	used = parse(c, c->inbuf, c->in_len);
+	if (used < 0)
+		return (int)used;
+	consume_input(c, (size_t)used);
+	return 0;
+nomem:
+	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
+	return -ENOMEM;
+}
+
+void tern_conn_process_buffered(struct tern_conn *c)
+{
+	ssize_t used;
+
+	if (c->in_len == 0 || c->state != TERN_CONN_ACTIVE)
+		return;
+	used = parse(c, c->inbuf, c->in_len);
+	if (used > 0)
+		consume_input(c, (size_t)used);
+}
+
+static void log_close(struct tern_conn *c, enum tern_close_reason reason)
+{
+	const char *name = tern_conn_name(c);
+
+	switch (reason) {
+	case TERN_CLOSE_DISCONNECT:
+		tern_log(TERN_LOG_NOTICE, "Client %s disconnected.", name);
+		break;
+	case TERN_CLOSE_PEER_LOST:
+		tern_log(TERN_LOG_NOTICE, "Client %s closed its connection.", name);
+		break;
+	case TERN_CLOSE_KEEPALIVE:
+		tern_log(TERN_LOG_NOTICE, "Client %s has exceeded timeout, disconnecting.", name);
+		break;
+	case TERN_CLOSE_CONNECT_TIMEOUT:
+		tern_log(TERN_LOG_NOTICE, "Client %s did not send CONNECT in time, disconnecting.",
+			 name);
+		break;
+	case TERN_CLOSE_TAKEN_OVER:
+		tern_log(TERN_LOG_NOTICE, "Client %s already connected, closing old connection.",
+			 name);
+		break;
+	case TERN_CLOSE_NO_MEMORY:
+		tern_log(TERN_LOG_ERR, "Out of memory serving client %s, disconnecting.", name);
+		break;
+	case TERN_CLOSE_PROTOCOL: /* logged, rate-limited, where it was detected */
+	case TERN_CLOSE_REFUSED:  /* logged by the CONNECT handler */
+	case TERN_CLOSE_SHUTDOWN:
+		break;
+	}
+}
+
+static bool reason_sends_will(enum tern_close_reason reason)
+{
+	return reason != TERN_CLOSE_DISCONNECT && reason != TERN_CLOSE_REFUSED &&
+	       reason != TERN_CLOSE_SHUTDOWN;
+}
+
+/* Everything a connection's end means to the engine; runs once. */
+static void teardown(struct tern_conn *c, enum tern_close_reason reason)
+{
+	struct tern_worker *w = c->worker;
+	struct tern_session *s = c->session;
+
+	log_close(c, reason);
+	if (c->will) {
+		if (reason_sends_will(reason))
+			tern_route_publish(w, c->will);
+		tern_msg_unref(c->will);
+		c->will = NULL;
+	}
+	if (s) {
+		c->session = NULL;
+		tern_session_detach(w, s);
+		if (s->clean && tern_registry_remove(w, s) == 0)
+			tern_session_destroy(w, s);
+	}
+	switch (c->state) {
+	case TERN_CONN_ACTIVE:
+		TERN_STAT_SUB(w, clients_connected, 1);
+		__atomic_sub_fetch(&w->broker->clients_connected, 1, __ATOMIC_RELAXED);
+		break;
+	case TERN_CONN_AWAIT_SESSION:
+		cds_list_del(&c->arrival_node);
+		c->awaiting = NULL;
+		break;
+	case TERN_CONN_CLAIM_RETRY:
+		w->retry_claims--;
+		break;
+	default:
+		break;
+	}
+	c->state = TERN_CONN_CLOSING;
+}
+
+void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
+{
+	if (c->state == TERN_CONN_CLOSING)
+		return;
+	teardown(c, reason);
+	c->worker->ops->close(c->tctx);
+}
+
+void tern_conn_closed(struct tern_conn *c, bool peer_closed)
+{
+	struct tern_worker *w = c->worker;
+
+	if (c->state != TERN_CONN_CLOSING)
+		teardown(c, peer_closed ? TERN_CLOSE_PEER_LOST : TERN_CLOSE_SHUTDOWN);
+	cds_list_del(&c->worker_node);
+	tern_outq_clear(&c->outq);
+	tern_free(c->inbuf);
+	tern_free(c->client_id);
+	tern_free(c);
+	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection as the engine sees it: the MQTT state machine on top
+ * of a transport (broker/transport.h). Input is parsed with the codec and
+ * dispatched to one handler per packet type (handlers.h). Owning worker only.
+ */
+#ifndef TERN_CONN_H
+#define TERN_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+
+#include "broker/outq.h"
+
+struct tern_msg;
+struct tern_session;
+struct tern_worker;
+
+enum tern_conn_state {
+	TERN_CONN_NEW,	       /* waiting for CONNECT */
+	TERN_CONN_CLAIM_RETRY, /* CONNECT received; client id busy in a takeover, retry */
+	TERN_CONN_AWAIT_SESSION, /* CONNECT received; session moving here from another worker */
+	TERN_CONN_ACTIVE,      /* CONNACK sent */
+	TERN_CONN_CLOSING,     /* ops->close called; waiting for tern_conn_closed */
+};
+
+/* Why a connection ends; chooses the log line and whether the will is sent. */
+enum tern_close_reason {
+	TERN_CLOSE_DISCONNECT,	   /* client sent DISCONNECT: no will */
+	TERN_CLOSE_PEER_LOST,	   /* socket closed or failed without DISCONNECT */
+	TERN_CLOSE_PROTOCOL,	   /* malformed packet or protocol violation */
+	TERN_CLOSE_KEEPALIVE,	   /* nothing received for 1.5 x keepalive */
+	TERN_CLOSE_CONNECT_TIMEOUT, /* no CONNECT in time */
+	TERN_CLOSE_TAKEN_OVER,	   /* same client id connected again */
+	TERN_CLOSE_REFUSED,	   /* CONNACK with an error code */
+	TERN_CLOSE_SHUTDOWN,	   /* broker stopping */
+	TERN_CLOSE_NO_MEMORY,
+};
+
+struct tern_conn {
+	struct cds_list_head worker_node; /* in worker->conns */
+	struct cds_list_head arrival_node; /* in worker->arrivals while AWAIT_SESSION */
+	struct tern_worker *worker;
+	void *tctx;
+	enum tern_conn_state state;
+	uint8_t proto_level;
+	bool clean_session;
+	bool will_sent_or_cleared;
+	uint16_t keepalive;
+	uint64_t last_rx_ms;
+	uint64_t accepted_ms;
+	struct tern_session *session;
+	struct tern_session *awaiting; /* AWAIT_SESSION: the session in transit */
+	char *client_id;		/* after CONNECT */
+	struct tern_msg *will;		/* will message, if any */
+	uint8_t will_qos;
+	bool will_retain;
+
+	uint8_t *inbuf; /* a partial packet carried over between reads */
+	size_t in_len, in_cap;
+
+	struct tern_outq outq;
+	char peer[64];
+};
+
+/*
+ * End the connection: log the reason, publish the will unless the reason
+ * excludes it, detach or destroy the session, then ask the dataplane to close.
+ * Idempotent. Owning worker only.
+ */
+void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason);
+
+/* Queue an encoded control packet and ask the dataplane to write it. Returns 0 or -ENOMEM. */
+int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len);
+
+/* Ask the dataplane to write the output queue (after pushes to c->outq). */
+void tern_conn_want_write(struct tern_conn *c);
+
+/* Count, log (rate-limited) and close for a protocol violation. Returns -EPROTO. */
+int tern_conn_protocol_error(struct tern_conn *c, const char *why);
+
+/*
+ * Handle input that arrived before the connection could act on it (packets
+ * sent after CONNECT while the session was on its way). Owning worker only;
+ * never from inside tern_conn_input, which is parsing that same buffer.
+ */
+void tern_conn_process_buffered(struct tern_conn *c);
+
+/* Name for log lines: the client id after CONNECT, else the peer address. */
+const char *tern_conn_name(const struct tern_conn *c);
+
+#endif

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tern program: options and config, the broker, the dataplane, and the
+ * main thread's signal loop (SIGTERM/SIGINT stop, SIGHUP reloads).
+ */
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu-qsbr.h>
+
+#include "broker/broker.h"
+#include "broker/config.h"
+#include "broker/log.h"
+#include "dataplane/sock/sock.h"
+
+#define MAX_CLI_PORTS TERN_CONFIG_MAX_LISTENERS
+
+struct options {
+	const char *config_path;
+	uint16_t ports[MAX_CLI_PORTS];
+	unsigned n_ports;
+	long workers; /* -1: from the config */
+	bool verbose;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tern [-c FILE] [-p PORT]... [-w N] [-v]\n"
+		"MQTT 3.1/3.1.1 broker.\n\n"
+		"  -c, --config FILE   read a mosquitto-style config file (see deploy/tern.conf)\n"
+		"  -p, --port PORT     listen on PORT on all addresses, IPv4 and IPv6;\n"
+		"                      repeatable; replaces the config's listeners (default 1883)\n"
+		"  -w, --workers N     worker threads (default: the config's, else one per core)\n"
+		"  -v, --verbose       log everything (log_type all)\n"
+		"  -h, --help          show this help\n"
+		"      --version       print the version\n");
+}
+
+static int parse_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully (help, version), -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
+		{"workers", required_argument, NULL, 'w'}, {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	long v;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->workers = -1;
+	while ((opt = getopt_long(argc, argv, "c:p:w:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			o->config_path = optarg;
+			break;
+		case 'p':
+			if (parse_number(optarg, 1, 65535, &v) < 0 || o->n_ports == MAX_CLI_PORTS) {
+				fprintf(stderr, "tern: invalid or too many ports: '%s'\n", optarg);
+				return -1;
+			}
+			o->ports[o->n_ports++] = (uint16_t)v;
+			break;
+		case 'w':
+			if (parse_number(optarg, 0, 64, &v) < 0) {
+				fprintf(stderr, "tern: -w takes 0..64 (0: one per core)\n");
+				return -1;
+			}
+			o->workers = v;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("tern version %s\n", TERN_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tern: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The whole configuration: defaults, file, then command line. Returns 0 or -1 (reported). */
+static int build_config(const struct options *o, struct tern_config *cfg)
+{
+	char err[512];
+	unsigned i;
+
+	tern_config_defaults(cfg);
+	if (o->config_path && tern_config_load(cfg, o->config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tern: %s\n", err);
+		return -1;
+	}
+	if (o->n_ports) {
+		cfg->n_listeners = 0;
+		for (i = 0; i < o->n_ports; i++)
+			tern_config_add_listener(cfg, o->ports[i], "");
+	}
+	if (o->workers >= 0)
+		cfg->workers = (unsigned)o->workers;
+	if (o->verbose)
+		cfg->log_mask = TERN_LOG_ALL;
+	return 0;
+}
+
+static void reload(const struct options *o, struct tern_broker *b)
+{
+	struct tern_config cfg;
+
+	if (build_config(o, &cfg) < 0) {
+		tern_log(TERN_LOG_ERR, "Reload failed; keeping the running configuration.");
+		return;
+	}
+	tern_broker_reload(b, &cfg);
+	tern_log(TERN_LOG_NOTICE, "Reloaded configuration (log types).");
+}
+
+int main(int argc, char **argv)
+{
+	struct tern_config cfg;
+	struct tern_broker *b;
+	struct options o;
+	struct dp_sock *dp;
+	sigset_t sigs;
+	int sig, ret;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (build_config(&o, &cfg) < 0)
+		return EXIT_FAILURE;
+	tern_log_set_mask(cfg.log_mask);
+
+	/* Workers inherit this mask: only the main thread takes signals, with sigwait. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Registered so teardown can remove tree entries; offline while it only waits. */
+	rcu_register_thread();
+	rcu_thread_offline();
+
+	b = tern_broker_create(&cfg);
+	if (!b) {
+		fprintf(stderr, "tern: cannot create the broker: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	tern_log(TERN_LOG_NOTICE, "tern version %s starting with %u workers", TERN_VERSION,
+		 b->n_workers);
+	if (o.config_path)
+		tern_log(TERN_LOG_NOTICE, "Config loaded from %s.", o.config_path);
+
+	dp = dp_sock_start(b, &b->cfg);
+	if (!dp) {
+		tern_broker_destroy(b);
+		return EXIT_FAILURE;
+	}
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		reload(&o, b);
+	}
+	tern_log(TERN_LOG_NOTICE, "tern version %s terminating", TERN_VERSION);
+	dp_sock_stop(dp);
+
+	rcu_thread_online();
+	tern_broker_destroy(b);
+	rcu_thread_offline();
+	rcu_barrier(); /* run pending frees before exit, so leak checkers see none */
+	rcu_unregister_thread();
+	return EXIT_SUCCESS;
+}

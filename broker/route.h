@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routing a published message: the retained store, the subscription tree
+ * lookup, local delivery, and one inbox item per other worker with matches.
+ */
+#ifndef TERN_ROUTE_H
+#define TERN_ROUTE_H
+
+struct tern_msg;
+struct tern_worker;
+
+/*
+ * Publish msg (the caller keeps its reference): store it if it is retained,
+ * deliver to w's matching sessions, post it to every other worker with
+ * matching subscriptions. Worker thread, RCU online.
+ */
+void tern_route_publish(struct tern_worker *w, struct tern_msg *msg);
+
+/* Deliver msg to w's own matching sessions only (an inbox PUBLISH). */
+void tern_route_deliver_local(struct tern_worker *w, struct tern_msg *msg);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MQTT session state of one client id: subscriptions, outbound QoS 1/2
+ * messages in flight and queued, inbound QoS 2 packet ids awaiting PUBREL.
+ * A session is homed on one worker and touched only by that worker's thread;
+ * it moves between workers only through the takeover handshake (registry.h).
+ */
+#ifndef TERN_SESSION_H
+#define TERN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+#include <urcu-qsbr.h>
+
+struct tern_conn;
+struct tern_msg;
+struct tern_worker;
+
+/* A subscription as the session remembers it (the tree holds the shared copy). */
+struct tern_session_sub {
+	char *filter;
+	uint16_t len;
+	uint8_t qos;
+};
+
+enum tern_inflight_state {
+	TERN_INFLIGHT_WAIT_PUBACK,  /* QoS 1 PUBLISH sent */
+	TERN_INFLIGHT_WAIT_PUBREC,  /* QoS 2 PUBLISH sent */
+	TERN_INFLIGHT_WAIT_PUBCOMP, /* QoS 2 PUBREL sent; message released */
+};
+
+struct tern_inflight {
+	struct tern_msg *msg; /* NULL in WAIT_PUBCOMP */
+	uint16_t packet_id;
+	uint8_t qos;
+	uint8_t state;
+	bool retain;
+};
+
+/* A QoS 1/2 message waiting for an inflight slot or for the client to come back. */
+struct tern_queued {
+	struct tern_msg *msg;
+	uint8_t qos;
+	bool retain;
+};
+
+struct tern_session {
+	/* Registry (guarded by broker->registry_lock, lookups under RCU). */
+	struct cds_lfht_node registry_node;
+	struct rcu_head rcu;
+	char *client_id;
+	size_t client_id_len;
+	unsigned home;	 /* worker that owns it; changed only by the adopting worker */
+	unsigned dest;	 /* during a takeover: the worker it moves to */
+	bool in_transit; /* a takeover is moving it; no one may destroy it */
+
+	/* Owned by the home worker. */
+	struct cds_list_head worker_node; /* in worker->sessions */
+	struct tern_conn *conn;		  /* NULL while offline */
+	bool clean;			  /* clean session flag of the last connection */
+	uint64_t offline_since_ms;
+
+	struct tern_session_sub *subs;
+	size_t n_subs, cap_subs;
+
+	struct tern_inflight *inflight; /* in send order; grows up to max_inflight */
+	uint32_t n_inflight, alloc_inflight, max_inflight;
+	uint16_t next_packet_id;
+
+	struct tern_queued *queue; /* ring buffer */
+	size_t q_head, q_len, q_cap;
+	uint64_t q_bytes;
+
+	uint16_t *qos2_in; /* inbound QoS 2 packet ids between PUBREC and PUBREL */
+	size_t n_qos2_in, cap_qos2_in;
+
+	/* Per-publish scratch of the worker matching it (see route.c). */
+	uint64_t match_gen;
+	uint8_t match_qos;
+};
+
+/* New offline session for client id (copied), homed on worker. NULL + errno. Worker thread. */
+struct tern_session *tern_session_create(struct tern_worker *w, const char *client_id, size_t len);
+
+/*
+ * Remove the session's subscriptions from the tree, drop its messages, unlink
+ * it from the worker, and free it after a grace period. The caller removed it
+ * from the registry. Home worker only.
+ */
+void tern_session_destroy(struct tern_worker *w, struct tern_session *s);
+
+/* Forget subscriptions, queued and inflight messages (clean session start). Home worker only. */
+void tern_session_reset(struct tern_worker *w, struct tern_session *s);
+
+/*
+ * Record a subscription (replacing an existing one for the same filter) in the
+ * session and the tree. Returns 0, -ENOMEM. Home worker only.
+ */
+int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
+			   size_t len, uint8_t qos);
+/* Returns 0 or -ENOENT. Home worker only. */
+int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
+			     size_t len);
+
+/*
+ * Deliver msg at QoS qos (already the minimum of message and subscription)
+ * with the given RETAIN flag: straight to the connection's output when
+ * possible, else queued within the limits, else dropped and counted. QoS 0 is
+ * not queued for offline sessions. Home worker only.
+ */
+void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
+			  uint8_t qos, bool retain);
+
+/* Acknowledgements from the client. Return 0, or -ENOENT for an unknown packet id. */
+int tern_session_puback(struct tern_worker *w, struct tern_session *s, uint16_t packet_id);
+int tern_session_pubrec(struct tern_worker *w, struct tern_session *s, uint16_t packet_id);
+int tern_session_pubcomp(struct tern_worker *w, struct tern_session *s, uint16_t packet_id);
+
+/* Inbound QoS 2: true if packet_id was already received (a DUP); records it otherwise. */
+bool tern_session_qos2_seen(struct tern_session *s, uint16_t packet_id, int *err);
+/* Inbound QoS 2: PUBREL received; forget the id. */
+void tern_session_qos2_release(struct tern_session *s, uint16_t packet_id);
+
+/*
+ * A connection took the session: resend inflight messages (DUP=1) and PUBRELs,
+ * then move queued messages into free inflight slots. Home worker only.
+ */
+void tern_session_resume(struct tern_worker *w, struct tern_session *s);
+
+/* The connection went away; the session stays (offline). Home worker only. */
+void tern_session_detach(struct tern_worker *w, struct tern_session *s);
+
+/*
+ * Move the session's subscriptions from worker `from`'s group to worker `to`'s
+ * group in the tree (takeover across workers). Home worker only.
+ */
+void tern_session_move_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+			    unsigned to);
+
+#endif

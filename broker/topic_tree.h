@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The subscription tree: one shared trie of topic filter levels, read without
+ * locks (liburcu QSBR) by every worker. Each node keeps its subscribers grouped
+ * by owning worker, so a publish on one worker visits only that worker's
+ * subscribers and learns, as a bitmask, which other workers have matches.
+ */
+#ifndef TERN_TOPIC_TREE_H
+#define TERN_TOPIC_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TERN_MAX_WORKERS 64 /* a worker set is a uint64_t bitmask */
+
+/* One subscription as the tree stores it. Immutable once published to readers. */
+struct tern_sub {
+	void *subscriber; /* opaque: the broker's session */
+	uint8_t options;  /* requested QoS in bits 0-1 (MQTT 5 options in the rest later) */
+};
+
+struct tern_topic_tree;
+
+/* Called once per matching subscription. Runs inside the caller's RCU read side. */
+typedef void (*tern_topic_match_fn)(void *ctx, const struct tern_sub *sub);
+
+/* Create an empty tree for n_workers workers (1..TERN_MAX_WORKERS). NULL + errno on failure. */
+struct tern_topic_tree *tern_topic_tree_create(unsigned n_workers);
+
+/*
+ * Free the tree and every node. No reader may be active and no writer may run;
+ * call at shutdown after all workers stopped.
+ */
+void tern_topic_tree_destroy(struct tern_topic_tree *tree);
+
+/*
+ * Add or replace the subscription of `subscriber` to the valid filter, in the
+ * group of `worker`. *replaced (may be NULL) tells whether it existed (then only
+ * options changed). Writers are serialised inside (a mutex); safe to call from
+ * any registered RCU thread concurrently with readers. Returns 0, -ENOMEM, -EINVAL.
+ */
+int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
+			unsigned worker, void *subscriber, uint8_t options, bool *replaced);
+
+/*
+ * Remove the subscription of `subscriber` to filter from `worker`'s group; empty
+ * nodes are unlinked and freed after a grace period (call_rcu). Writer; same
+ * contract as add. Returns 0 or -ENOENT (also for an invalid filter or worker);
+ * -ENOMEM only when the copy-on-write array cannot be allocated, and then
+ * nothing changed (the caller may retry).
+ */
+int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
+			   unsigned worker, void *subscriber);
+
+/*
+ * Move the subscription of `subscriber` to filter from worker `from`'s group to
+ * `to`'s (session takeover onto another worker), keeping its options. Readers
+ * see it in exactly one of the two groups. Writer; same contract as add.
+ * Returns 0, -ENOENT, -EINVAL (`to` out of range), or -ENOMEM (nothing changed).
+ */
+int tern_topic_tree_move(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
+			 void *subscriber, unsigned from, unsigned to);
+
+/*
+ * For the valid topic name, call fn for every subscription in `worker`'s group
+ * of every matching node (a subscriber with overlapping filters is reported once
+ * per filter), and return the bitmask of all workers (including `worker`) that
+ * have at least one matching subscription. '$' topics are not matched by a
+ * leading '+' or '#'. Call with the RCU read side held (a registered QSBR thread
+ * that is online); fn must not block. Does not allocate.
+ */
+uint64_t tern_topic_tree_match(struct tern_topic_tree *tree, const uint8_t *topic, size_t len,
+			       unsigned worker, tern_topic_match_fn fn, void *ctx);
+
+/* Number of subscriptions in the tree (approximate while writers run). Thread-safe. */
+size_t tern_topic_tree_count(const struct tern_topic_tree *tree);
+
+/* Number of trie nodes, the root included (1 when empty); approximate while writers run. Thread-safe. */
+size_t tern_topic_tree_node_count(const struct tern_topic_tree *tree);
+
+#endif

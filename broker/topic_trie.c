@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trie of topic levels under the subscription tree and the retained store.
+ *
+ * Design: a node's literal children are not kept in the node but in ONE
+ * lock-free hash table (urcu rculfhash) for the whole trie, keyed by (parent
+ * node address, level bytes). A level with 100k device ids below it costs one
+ * hash lookup, like a level with one child, and a node with no children costs
+ * no table at all. The '+' and '#' children, which a publish walk tries at
+ * every level, hang off direct pointers instead so that they cost no lookup.
+ * Every child is also on its parent's RCU list, for readers that must
+ * enumerate children (the retained store answering a wildcard filter) and for
+ * fini. Writers are serialised by the owner of the trie; readers never lock.
+ *
+ * The table auto-resizes on bucket chain length only (no CDS_LFHT_ACCOUNTING):
+ * it grows and never shrinks, so deleting nodes never starts a shrink that
+ * frees bucket memory under a thread that is not an RCU reader (fini).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/compiler.h>
+#include <urcu/rculfhash.h>
+#include <urcu/rculist.h>
+
+#include "broker/alloc.h"
+#include "broker/topic_trie.h"
+
+#define HT_INIT_BUCKETS 1024
+
+struct level_key {
+	const struct tern_topic_trie_node *parent;
+	const uint8_t *s;
+	size_t len;
+};
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* A word-at-a-time mix (murmur3's round, 64-bit words); levels are short. */
+static unsigned long level_hash(const struct tern_topic_trie_node *parent, const uint8_t *s,
+				size_t len)
+{
+	uint64_t h = (uint64_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ULL;
+	uint64_t w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+		h = rotl64(h, 27) * 5 + 0x52dce729;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+	return (unsigned long)fmix64(h ^ len);
+}
+
+static int level_match(struct cds_lfht_node *hn, const void *key)
+{
+	const struct tern_topic_trie_node *n = caa_container_of(hn, struct tern_topic_trie_node, hnode);
+	const struct level_key *k = key;
+
+	return n->parent == k->parent && n->len == k->len && memcmp(n->level, k->s, k->len) == 0;
+}
+
+static inline bool is_wild(const uint8_t *s, size_t len, uint8_t c)
+{
+	return len == 1 && s[0] == c;
+}
+
+static struct tern_topic_trie_node *node_new(struct tern_topic_trie *t,
+					     struct tern_topic_trie_node *parent, const uint8_t *s,
+					     size_t len)
+{
+	struct tern_topic_trie_node *n = tern_calloc(1, t->node_size + len);
+	uint8_t *level;
+
+	if (!n)
+		return NULL;
+	level = (uint8_t *)n + t->node_size;
+	memcpy(level, s, len);
+	n->level = level;
+	n->len = (uint16_t)len;
+	n->parent = parent;
+	cds_lfht_node_init(&n->hnode);
+	CDS_INIT_LIST_HEAD(&n->children);
+	__atomic_store_n(&t->n_nodes, t->n_nodes + 1, __ATOMIC_RELAXED);
+	return n;
+}
+
+int tern_topic_trie_init(struct tern_topic_trie *t, size_t node_size,
+			 tern_topic_trie_empty_fn empty)
+{
+	memset(t, 0, sizeof(*t));
+	t->node_size = node_size;
+	t->empty = empty;
+	t->ht = cds_lfht_new(HT_INIT_BUCKETS, HT_INIT_BUCKETS, 0, CDS_LFHT_AUTO_RESIZE, NULL);
+	if (!t->ht)
+		return -ENOMEM;
+	t->root = node_new(t, NULL, (const uint8_t *)"", 0);
+	if (!t->root) {
+		cds_lfht_destroy(t->ht, NULL);
+		t->ht = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tern_topic_trie_fini(struct tern_topic_trie *t, tern_topic_trie_fini_fn fini)
+{
+	struct tern_topic_trie_node *n = t->root;
+	bool online;
+
+	if (!n)
+		return;
+	/* Post-order without recursion: descend to a leaf, free it, climb to its parent. */
+	while (n) {
+		struct tern_topic_trie_node *parent;
+
+		if (!cds_list_empty(&n->children)) {
+			n = cds_list_first_entry(&n->children, struct tern_topic_trie_node, sibling);
+			continue;
+		}
+		parent = n->parent;
+		if (fini)
+			fini(n);
+		if (parent) {
+			cds_list_del(&n->sibling);
+			if (n != parent->plus && n != parent->hash)
+				cds_lfht_del(t->ht, &n->hnode);
+		}
+		tern_free(n);
+		n = parent;
+	}
+	t->root = NULL;
+	t->n_nodes = 0;
+	/*
+	 * cds_lfht_destroy waits for a queued resize, whose grace period would
+	 * wait for this thread if it stayed online in QSBR.
+	 */
+	online = rcu_read_ongoing();
+	if (online)
+		rcu_thread_offline();
+	cds_lfht_destroy(t->ht, NULL);
+	if (online)
+		rcu_thread_online();
+	t->ht = NULL;
+}
+
+struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_trie *t,
+						     const struct tern_topic_trie_node *parent,
+						     const uint8_t *s, size_t len)
+{
+	struct level_key key = {.parent = parent, .s = s, .len = len};
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *hn;
+
+	if (!CMM_LOAD_SHARED(parent->n_literal))
+		return NULL;
+	cds_lfht_lookup(t->ht, level_hash(parent, s, len), level_match, &key, &iter);
+	hn = cds_lfht_iter_get_node(&iter);
+	return hn ? caa_container_of(hn, struct tern_topic_trie_node, hnode) : NULL;
+}
+
+struct tern_topic_trie_node *tern_topic_trie_child(const struct tern_topic_trie *t,
+						   const struct tern_topic_trie_node *parent,
+						   const uint8_t *s, size_t len)
+{
+	if (is_wild(s, len, '+'))
+		return rcu_dereference(parent->plus);
+	if (is_wild(s, len, '#'))
+		return rcu_dereference(parent->hash);
+	return tern_topic_trie_literal(t, parent, s, len);
+}
+
+struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *t,
+						  const uint8_t *s, size_t len)
+{
+	const uint8_t *end = s + len;
+	struct tern_topic_trie_node *n = t->root;
+
+	for (;;) {
+		const uint8_t *e = tern_topic_trie_level_end(s, end);
+
+		n = tern_topic_trie_child(t, n, s, (size_t)(e - s));
+		if (!n || e == end)
+			return n;
+		s = e + 1;
+	}
+}
+
+static struct tern_topic_trie_node *link_child(struct tern_topic_trie *t,
+					       struct tern_topic_trie_node *parent,
+					       const uint8_t *s, size_t len)
+{
+	struct tern_topic_trie_node *c = node_new(t, parent, s, len);
+
+	if (!c)
+		return NULL;
+	/* Readers peeking n_literal must find the node once they see the count. */
+	if (is_wild(s, len, '+')) {
+		rcu_assign_pointer(parent->plus, c);
+	} else if (is_wild(s, len, '#')) {
+		rcu_assign_pointer(parent->hash, c);
+	} else {
+		cds_lfht_add(t->ht, level_hash(parent, s, len), &c->hnode);
+		CMM_STORE_SHARED(parent->n_literal, parent->n_literal + 1);
+	}
+	cds_list_add_tail_rcu(&c->sibling, &parent->children);
+	parent->n_children++;
+	return c;
+}
+
+struct tern_topic_trie_node *tern_topic_trie_insert(struct tern_topic_trie *t, const uint8_t *s,
+						    size_t len)
+{
+	const uint8_t *end = s + len;
+	struct tern_topic_trie_node *n = t->root;
+
+	for (;;) {
+		const uint8_t *e = tern_topic_trie_level_end(s, end);
+		size_t l = (size_t)(e - s);
+		struct tern_topic_trie_node *c = tern_topic_trie_child(t, n, s, l);
+
+		if (!c)
+			c = link_child(t, n, s, l);
+		if (!c) {
+			tern_topic_trie_prune(t, n);
+			errno = ENOMEM;
+			return NULL;
+		}
+		n = c;
+		if (e == end)
+			return n;
+		s = e + 1;
+	}
+}
+
+static void node_free_rcu(struct rcu_head *head)
+{
+	tern_free(caa_container_of(head, struct tern_topic_trie_node, rcu));
+}
+
+void tern_topic_trie_prune(struct tern_topic_trie *t, struct tern_topic_trie_node *n)
+{
+	while (n != t->root && n->n_children == 0 && t->empty(n)) {
+		struct tern_topic_trie_node *parent = n->parent;
+
+		if (n == parent->plus) {
+			rcu_assign_pointer(parent->plus, NULL);
+		} else if (n == parent->hash) {
+			rcu_assign_pointer(parent->hash, NULL);
+		} else {
+			cds_lfht_del(t->ht, &n->hnode);
+			CMM_STORE_SHARED(parent->n_literal, parent->n_literal - 1);
+		}
+		cds_list_del_rcu(&n->sibling);
+		parent->n_children--;
+		__atomic_store_n(&t->n_nodes, t->n_nodes - 1, __ATOMIC_RELAXED);
+		call_rcu(&n->rcu, node_free_rcu);
+		n = parent;
+	}
+}

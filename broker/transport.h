@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boundary between the broker engine and a dataplane (kernel sockets or
+ * DPDK). The engine never touches sockets: it calls the dataplane through
+ * struct tern_transport_ops, and the dataplane calls the entry points below.
+ *
+ * Threading: each worker thread is owned by the dataplane; every call about a
+ * connection or worker happens on that worker's thread, except ops->wake.
+ */
+#ifndef TERN_TRANSPORT_H
+#define TERN_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tern_broker;
+struct tern_worker;
+struct tern_conn;
+struct tern_outq;
+
+struct tern_transport_ops {
+	/*
+	 * The connection's output queue got data: write it (tern_conn_outq) by the
+	 * end of this loop turn, and keep writing when the peer accepts more.
+	 * tctx is the value passed to tern_conn_accept. Owning worker thread.
+	 */
+	void (*want_write)(void *tctx);
+	/*
+	 * The engine is done with the connection: write what is still queued if
+	 * the peer accepts it without waiting, close the transport (FIN), then call
+	 * tern_conn_closed(). May be called from inside tern_conn_input. Called at
+	 * most once per connection. Owning worker thread.
+	 */
+	void (*close)(void *tctx);
+	/*
+	 * Wake the worker's loop from a blocking wait because its inbox got work.
+	 * dp_worker is the value given to tern_worker_start. Any thread;
+	 * async-signal-unsafe is fine. NULL for a polling dataplane.
+	 */
+	void (*wake)(void *dp_worker);
+};
+
+/* Number of workers the broker was created with. */
+unsigned tern_broker_worker_count(const struct tern_broker *b);
+/* Worker i (0 <= i < count). */
+struct tern_worker *tern_broker_worker(struct tern_broker *b, unsigned i);
+
+/*
+ * Bind the calling thread to worker w: registers it with liburcu QSBR and
+ * records the ops and the dataplane's per-worker context. Call once, on the
+ * worker's thread, before anything else. Returns 0 or -errno.
+ */
+int tern_worker_start(struct tern_worker *w, const struct tern_transport_ops *ops, void *dp_worker);
+
+/*
+ * Run the worker's own work: cross-worker inbox, timers (keepalive, connect
+ * timeout, session expiry, $SYS). Call once per loop turn, online for RCU.
+ * Returns the milliseconds until it next needs a call when idle (for a
+ * blocking wait's timeout), at most 1000.
+ */
+int tern_worker_poll(struct tern_worker *w);
+
+/*
+ * The loop turn is over: a quiescent state for RCU. Call with no RCU-protected
+ * pointer held, once per turn. Before blocking call tern_worker_offline(),
+ * after waking tern_worker_online().
+ */
+void tern_worker_quiescent(struct tern_worker *w);
+void tern_worker_offline(struct tern_worker *w);
+void tern_worker_online(struct tern_worker *w);
+
+/*
+ * The worker's loop is ending (shutdown): every connection must already have
+ * been closed (tern_conn_closed). Unregisters the thread from RCU.
+ */
+void tern_worker_finish(struct tern_worker *w);
+
+/*
+ * A new transport connection on worker w. peer is "ADDR:PORT" (for logs;
+ * copied). Returns the engine's connection, or NULL when the broker refuses it
+ * (max_connections, out of memory): the dataplane closes it then.
+ */
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer);
+
+/*
+ * Bytes received on the connection. The engine parses and handles every
+ * complete packet and keeps a partial one. Returns 0, or a negative errno when
+ * the connection is being closed (ops->close was or will be called; ignore
+ * further input).
+ */
+int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len);
+
+/*
+ * The transport is gone: closed by the peer, failed, or finished closing after
+ * ops->close. Called exactly once; the engine frees c, and the dataplane must
+ * not use it afterwards. `peer_closed` is true when the peer or an error ended
+ * it (an unexpected loss: will message) and false after ops->close.
+ */
+void tern_conn_closed(struct tern_conn *c, bool peer_closed);
+
+/* The connection's output queue, to drain with tern_outq_iov / tern_outq_consume. */
+struct tern_outq *tern_conn_outq(struct tern_conn *c);
+
+/*
+ * Output written to the peer: the dataplane consumed n bytes of the queue
+ * (tern_outq_consume). Lets the engine count bytes sent and refill from the
+ * session queue. Owning worker thread.
+ */
+void tern_conn_wrote(struct tern_conn *c, size_t n);
+
+#endif

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker lifecycle, the cross-worker inbox and the periodic sweeps
+ * (connect timeout, keepalive, session expiry, $SYS).
+ */
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/wfcqueue.h>
+
+#include "broker/alloc.h"
+#include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/handlers.h"
+#include "broker/log.h"
+#include "broker/msg.h"
+#include "broker/registry.h"
+#include "broker/route.h"
+#include "broker/session.h"
+#include "broker/sys.h"
+#include "broker/transport.h"
+#include "broker/worker.h"
+
+#define SWEEP_INTERVAL_MS 250
+#define PROTO_LOG_BURST	  5 /* protocol error lines per second per worker */
+
+struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
+{
+	struct tern_worker *w = tern_aligned_alloc(64, sizeof(*w));
+
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->broker = b;
+	__cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
+	w->proto_log.interval_ms = 1000;
+	w->proto_log.burst = PROTO_LOG_BURST;
+	CDS_INIT_LIST_HEAD(&w->conns);
+	CDS_INIT_LIST_HEAD(&w->sessions);
+	CDS_INIT_LIST_HEAD(&w->arrivals);
+	return w;
+}
+
+uint64_t tern_worker_clock(struct tern_worker *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	w->now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return w->now_ms;
+}
+
+int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr)
+{
+	struct tern_inbox_item *item = tern_malloc(sizeof(*item));
+
+	if (!item)
+		return -ENOMEM;
+	cds_wfcq_node_init(&item->node);
+	item->kind = kind;
+	if (kind == TERN_INBOX_PUBLISH)
+		item->msg = ptr;
+	else
+		item->session = ptr;
+	/* false: the queue was empty, so the worker may be asleep. */
+	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
+	    to->ops->wake)
+		to->ops->wake(to->dp_worker);
+	return 0;
+}
+
+static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
+{
+	switch (item->kind) {
+	case TERN_INBOX_PUBLISH:
+		tern_route_deliver_local(w, item->msg);
+		tern_msg_unref(item->msg);
+		break;
+	case TERN_INBOX_TAKEOVER:
+		tern_registry_on_takeover(w, item->session);
+		break;
+	case TERN_INBOX_ADOPT:
+		tern_registry_on_adopt(w, item->session);
+		break;
+	}
+}
+
+/* Take everything queued so far in one splice, then handle it in order. */
+static void drain_inbox(struct tern_worker *w, bool shutting_down)
+{
+	struct __cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+	struct cds_wfcq_node *node, *next;
+
+	if (cds_wfcq_empty(&w->inbox_head, &w->inbox_tail))
+		return;
+	__cds_wfcq_init(&head, &tail);
+	__cds_wfcq_splice_blocking(&head, &tail, &w->inbox_head, &w->inbox_tail);
+	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next)
+	{
+		struct tern_inbox_item *item = caa_container_of(node, struct tern_inbox_item, node);
+
+		TERN_STAT_ADD(w, inbox_items, 1);
+		if (!shutting_down) {
+			handle_item(w, item);
+		} else if (item->kind == TERN_INBOX_PUBLISH) {
+			tern_msg_unref(item->msg);
+		} else if (item->kind == TERN_INBOX_ADOPT) {
+			/* Arrived too late to be served: the session dies with the broker. */
+			item->session->home = w->id;
+			cds_list_add(&item->session->worker_node, &w->sessions);
+		}
+		/* A late TAKEOVER names a session already freed at finish: ignore it. */
+		tern_free(item);
+	}
+}
+
+static void sweep_conns(struct tern_worker *w)
+{
+	const struct tern_config *cfg = &w->broker->cfg;
+	struct tern_conn *c, *tmp;
+	uint64_t now = w->now_ms;
+
+	cds_list_for_each_entry_safe(c, tmp, &w->conns, worker_node)
+	{
+		if (c->state == TERN_CONN_NEW && cfg->connect_timeout &&
+		    now - c->accepted_ms > (uint64_t)cfg->connect_timeout * 1000u) {
+			tern_conn_close(c, TERN_CLOSE_CONNECT_TIMEOUT);
+		} else if (c->state == TERN_CONN_ACTIVE && c->keepalive &&
+			   now - c->last_rx_ms > (uint64_t)c->keepalive * 1500u) {
+			TERN_STAT_ADD(w, keepalive_timeouts, 1);
+			tern_conn_close(c, TERN_CLOSE_KEEPALIVE);
+		}
+	}
+}
+
+static void sweep_sessions(struct tern_worker *w)
+{
+	uint64_t expiry_ms = w->broker->cfg.persistent_client_expiration * 1000u;
+	struct tern_session *s, *tmp;
+
+	if (!expiry_ms)
+		return;
+	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
+	{
+		if (s->conn || w->now_ms - s->offline_since_ms <= expiry_ms)
+			continue;
+		if (tern_registry_remove(w, s) == 0) {
+			tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.", s->client_id);
+			tern_session_destroy(w, s);
+		}
+	}
+}
+
+static void retry_claims(struct tern_worker *w)
+{
+	struct tern_conn *c, *tmp;
+
+	cds_list_for_each_entry_safe(c, tmp, &w->conns, worker_node)
+	{
+		if (c->state == TERN_CONN_CLAIM_RETRY)
+			tern_connect_retry(c);
+	}
+}
+
+int tern_worker_start(struct tern_worker *w, const struct tern_transport_ops *ops, void *dp_worker)
+{
+	char name[16];
+
+	w->ops = ops;
+	w->dp_worker = dp_worker;
+	rcu_register_thread();
+	snprintf(name, sizeof(name), "w%u", w->id);
+	tern_log_set_thread_name(name);
+	tern_worker_clock(w);
+	w->next_sweep_ms = w->now_ms + SWEEP_INTERVAL_MS;
+	w->next_sys_ms = w->now_ms + 1000u;
+	return 0;
+}
+
+int tern_worker_poll(struct tern_worker *w)
+{
+	const struct tern_config *cfg = &w->broker->cfg;
+	uint64_t now = tern_worker_clock(w);
+	uint64_t next;
+
+	drain_inbox(w, false);
+	if (w->retry_claims)
+		retry_claims(w);
+	if (now >= w->next_sweep_ms) {
+		sweep_conns(w);
+		sweep_sessions(w);
+		w->next_sweep_ms = now + SWEEP_INTERVAL_MS;
+	}
+	if (w->id == 0 && cfg->sys_interval && now >= w->next_sys_ms) {
+		tern_sys_publish(w);
+		w->next_sys_ms = now + (uint64_t)cfg->sys_interval * 1000u;
+	}
+	if (w->retry_claims)
+		return 1;
+	next = w->next_sweep_ms;
+	if (w->id == 0 && cfg->sys_interval && w->next_sys_ms < next)
+		next = w->next_sys_ms;
+	return next > now ? (int)(next - now) : 0;
+}
+
+void tern_worker_quiescent(struct tern_worker *w)
+{
+	rcu_quiescent_state();
+}
+
+void tern_worker_offline(struct tern_worker *w)
+{
+	rcu_thread_offline();
+}
+
+void tern_worker_online(struct tern_worker *w)
+{
+	rcu_thread_online();
+}
+
+void tern_worker_finish(struct tern_worker *w)
+{
+	struct tern_session *s, *tmp;
+
+	drain_inbox(w, true);
+	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
+	{
+		tern_registry_remove(w, s);
+		tern_session_destroy(w, s);
+	}
+	rcu_unregister_thread();
+}
+
+void tern_worker_destroy(struct tern_worker *w)
+{
+	if (!w)
+		return;
+	/* Items posted after this worker finished: free them (RCU-registered main thread). */
+	drain_inbox(w, true);
+	while (!cds_list_empty(&w->sessions)) {
+		struct tern_session *s =
+			cds_list_first_entry(&w->sessions, struct tern_session, worker_node);
+
+		tern_registry_remove(w, s);
+		tern_session_destroy(w, s);
+	}
+	tern_free(w->matched);
+	tern_free(w);
+}
+
+void tern_worker_log_protocol_error(struct tern_worker *w, const char *who, const char *why)
+{
+	uint64_t suppressed = 0;
+
+	/* A hostile client can trigger this at line rate: a fixed budget per second. */
+	if (!tern_log_ratelimit_allow(&w->proto_log, w->now_ms, &suppressed))
+		return;
+	if (suppressed)
+		tern_log(TERN_LOG_NOTICE, "%llu protocol error lines suppressed",
+			 (unsigned long long)suppressed);
+	tern_log(TERN_LOG_NOTICE, "Client %s disconnected due to protocol error: %s.", who, why);
+}

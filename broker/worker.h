@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker: the per-core half of the engine. It owns its connections, the
+ * sessions homed on it, its counters and an inbox that other workers post to
+ * (a wait-free queue plus a dataplane wake-up). Everything here is touched
+ * only by the worker's own thread, except the inbox (any thread enqueues) and
+ * the counters (read, relaxed, by the $SYS publisher).
+ */
+#ifndef TERN_WORKER_H
+#define TERN_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/list.h>
+#include <urcu/wfcqueue.h>
+
+#include "broker/log.h"
+
+struct tern_broker;
+struct tern_msg;
+struct tern_session;
+struct tern_transport_ops;
+
+/* Counters of one worker. Written by the owner only (TERN_STAT_ADD), read relaxed by anyone. */
+struct tern_worker_stats {
+	uint64_t clients_connected; /* gauge */
+	uint64_t connections_accepted;
+	uint64_t connections_refused;
+	uint64_t msgs_received;
+	uint64_t msgs_sent;
+	uint64_t bytes_received;
+	uint64_t bytes_sent;
+	uint64_t publish_dropped; /* QoS 0 over the output bound, QoS 1/2 over the queue limits */
+	uint64_t publish_too_large;
+	uint64_t protocol_errors;
+	uint64_t keepalive_timeouts;
+	uint64_t takeovers;
+	uint64_t inbox_items;
+};
+
+#define TERN_STAT_ADD(w, field, n)                                                                 \
+	__atomic_store_n(&(w)->stats.field, (w)->stats.field + (n), __ATOMIC_RELAXED)
+#define TERN_STAT_SUB(w, field, n)                                                                 \
+	__atomic_store_n(&(w)->stats.field, (w)->stats.field - (n), __ATOMIC_RELAXED)
+#define TERN_STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
+
+enum tern_inbox_kind {
+	TERN_INBOX_PUBLISH,  /* deliver msg to this worker's matching subscribers */
+	TERN_INBOX_TAKEOVER, /* give session away to session->dest (we are its home) */
+	TERN_INBOX_ADOPT,    /* session arrives here, its subscriptions already moved */
+};
+
+/* One cross-worker work item; allocated by the sender, freed by the receiver. */
+struct tern_inbox_item {
+	struct cds_wfcq_node node;
+	enum tern_inbox_kind kind;
+	union {
+		struct tern_msg *msg;		/* PUBLISH: one reference owned by the item */
+		struct tern_session *session; /* TAKEOVER, ADOPT */
+	};
+};
+
+struct tern_worker {
+	/* Inbox first and alone on its lines: other threads write it. */
+	struct cds_wfcq_tail inbox_tail __attribute__((aligned(64)));
+	struct __cds_wfcq_head inbox_head __attribute__((aligned(64)));
+
+	unsigned id __attribute__((aligned(64)));
+	struct tern_broker *broker;
+	const struct tern_transport_ops *ops;
+	void *dp_worker;
+
+	struct cds_list_head conns;	/* every struct tern_conn on this worker */
+	struct cds_list_head sessions;	/* every session homed here */
+	struct cds_list_head arrivals;	/* connections waiting for a session in transit */
+	unsigned retry_claims;		/* connections waiting to retry a busy client id */
+	uint64_t now_ms;		/* monotonic clock, updated each poll/input */
+	uint64_t next_sweep_ms;		/* next keepalive/connect-timeout/expiry sweep */
+	uint64_t next_sys_ms;		/* next $SYS publication (worker 0) */
+	uint64_t match_gen;		/* de-duplicates overlapping subscriptions per publish */
+	struct tern_session **matched;	/* scratch: sessions matched by one publish */
+	size_t n_matched, cap_matched;
+	uint64_t next_auto_id;		/* for generated client ids */
+	struct tern_log_ratelimit proto_log; /* protocol error lines */
+
+	struct tern_worker_stats stats __attribute__((aligned(64)));
+};
+
+/* Allocate worker id of broker b (not started). NULL + errno. Main thread. */
+struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id);
+/* Free a worker whose thread finished (or never started). Main thread; NULL ok. */
+void tern_worker_destroy(struct tern_worker *w);
+
+/*
+ * Post an item to worker `to` and wake it if its inbox was empty. Any worker
+ * thread. The receiver owns and frees the item. Returns 0 or -ENOMEM.
+ */
+int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr);
+
+/* Refresh and return w->now_ms (monotonic milliseconds). Owning thread. */
+uint64_t tern_worker_clock(struct tern_worker *w);
+
+/* Log a protocol error for conn `who`, at most a few lines a second per worker. Owning thread. */
+void tern_worker_log_protocol_error(struct tern_worker *w, const char *who, const char *why);
+
+#endif
