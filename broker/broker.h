@@ -29,6 +29,11 @@ struct tern_broker {
 	struct cds_lfht *registry;
 	pthread_mutex_t registry_lock;
 
+	/*
+	 * Subscription handover generation (registry.h): bumped under
+	 * registry_lock after a takeover's tree edits; read before every walk.
+	 */
+	uint64_t tree_gen;
 	uint64_t start_ms;	      /* monotonic start time, for uptime */
 	int64_t connections;	      /* atomic: open connections, for max_connections */
 	uint64_t clients_connected;   /* atomic: connections past CONNACK */

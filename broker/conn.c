@@ -291,8 +291,7 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 		__atomic_sub_fetch(&w->broker->clients_connected, 1, __ATOMIC_RELAXED);
 		break;
 	case TERN_CONN_AWAIT_SESSION:
-		cds_list_del(&c->arrival_node);
-		c->awaiting = NULL;
+		tern_registry_abandon(c);
 		break;
 	case TERN_CONN_CLAIM_RETRY:
 		w->retry_claims--;

@@ -15,6 +15,7 @@
 
 #include "broker/outq.h"
 
+struct tern_arrival;
 struct tern_msg;
 struct tern_session;
 struct tern_worker;
@@ -42,7 +43,6 @@ enum tern_close_reason {
 
 struct tern_conn {
 	struct cds_list_head worker_node; /* in worker->conns */
-	struct cds_list_head arrival_node; /* in worker->arrivals while AWAIT_SESSION */
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;
@@ -53,7 +53,7 @@ struct tern_conn {
 	uint64_t last_rx_ms;
 	uint64_t accepted_ms;
 	struct tern_session *session;
-	struct tern_session *awaiting; /* AWAIT_SESSION: the session in transit */
+	struct tern_arrival *arrival;	/* AWAIT_SESSION: the session in transit here */
 	char *client_id;		/* after CONNECT */
 	struct tern_msg *will;		/* will message, if any */
 	uint8_t will_qos;

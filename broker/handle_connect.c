@@ -100,7 +100,7 @@ static void claim(struct tern_conn *c)
 {
 	struct tern_worker *w = c->worker;
 	struct tern_session *s = NULL;
-	int kind = tern_registry_claim(w, c->client_id, strlen(c->client_id), &s);
+	int kind = tern_registry_claim(w, c, c->client_id, strlen(c->client_id), &s);
 
 	switch (kind) {
 	case TERN_CLAIM_NEW:
@@ -120,8 +120,6 @@ static void claim(struct tern_conn *c)
 		break;
 	case TERN_CLAIM_REMOTE:
 		c->state = TERN_CONN_AWAIT_SESSION;
-		c->awaiting = s;
-		cds_list_add_tail(&c->arrival_node, &w->arrivals);
 		break;
 	case TERN_CLAIM_BUSY:
 		c->state = TERN_CONN_CLAIM_RETRY;

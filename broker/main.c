@@ -197,6 +197,7 @@ int main(int argc, char **argv)
 	}
 	tern_log(TERN_LOG_NOTICE, "tern version %s terminating", TERN_VERSION);
 	dp_sock_stop(dp);
+	rcu_barrier(); /* takeover callbacks post to workers: let them finish first */
 
 	rcu_thread_online();
 	tern_broker_destroy(b);

@@ -12,6 +12,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/session.h"
 #include "broker/worker.h"
@@ -66,19 +67,41 @@ static struct tern_session *lookup(struct tern_broker *b, const char *id, size_t
 	return node ? caa_container_of(node, struct tern_session, registry_node) : NULL;
 }
 
-int tern_registry_claim(struct tern_worker *w, const char *id, size_t len,
+/* A session on its way to this worker, and what was matched for it meanwhile. */
+struct tern_arrival {
+	struct cds_list_head node; /* in worker->arrivals */
+	struct tern_session *session;
+	struct tern_conn *conn; /* NULL once the waiting connection went away */
+	struct tern_queued *stash;
+	size_t n_stash, cap_stash;
+};
+
+/* Carries the end of a takeover's grace period back to the old home. */
+struct depart {
+	struct rcu_head rcu;
+	struct tern_worker *home;
+	struct tern_session *session;
+};
+
+int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *id, size_t len,
 			struct tern_session **out)
 {
 	struct tern_broker *b = w->broker;
+	struct tern_arrival *arrival;
 	struct tern_session *s;
 	int kind;
 
+	/* Allocated up front: once TAKEOVER is posted, matches may be stashed here. */
+	arrival = tern_calloc(1, sizeof(*arrival));
+	if (!arrival)
+		return -ENOMEM;
 	pthread_mutex_lock(&b->registry_lock);
 	s = lookup(b, id, len);
 	if (!s) {
 		s = tern_session_create(w, id, len);
 		if (!s) {
 			pthread_mutex_unlock(&b->registry_lock);
+			tern_free(arrival);
 			return -ENOMEM;
 		}
 		cds_lfht_add(b->registry, hash_id(id, len), &s->registry_node);
@@ -94,8 +117,19 @@ int tern_registry_claim(struct tern_worker *w, const char *id, size_t len,
 	}
 	pthread_mutex_unlock(&b->registry_lock);
 
-	if (kind == TERN_CLAIM_REMOTE &&
-	    tern_worker_post(b->workers[s->home], TERN_INBOX_TAKEOVER, s) < 0) {
+	if (kind != TERN_CLAIM_REMOTE) {
+		tern_free(arrival);
+		*out = s;
+		return kind;
+	}
+	arrival->session = s;
+	arrival->conn = c;
+	cds_list_add_tail(&arrival->node, &w->arrivals);
+	c->arrival = arrival;
+	if (tern_worker_post(b->workers[s->home], TERN_INBOX_TAKEOVER, s, 0) < 0) {
+		cds_list_del(&arrival->node);
+		tern_free(arrival);
+		c->arrival = NULL;
 		pthread_mutex_lock(&b->registry_lock);
 		s->in_transit = false;
 		pthread_mutex_unlock(&b->registry_lock);
@@ -119,34 +153,124 @@ int tern_registry_remove(struct tern_worker *w, struct tern_session *s)
 	return ret;
 }
 
+static void depart_after_grace(struct rcu_head *head)
+{
+	struct depart *d = caa_container_of(head, struct depart, rcu);
+
+	/* Every walk older than the handover is done and its items are queued ahead. */
+	if (tern_worker_post(d->home, TERN_INBOX_DEPART, d->session, 0) < 0)
+		tern_log(TERN_LOG_ERR, "out of memory finishing a takeover of %s",
+			 d->session->client_id);
+	tern_free(d);
+}
+
 void tern_registry_on_takeover(struct tern_worker *w, struct tern_session *s)
 {
-	unsigned dest = s->dest;
+	struct tern_broker *b = w->broker;
+	struct depart *d = tern_malloc(sizeof(*d));
+	uint64_t gen;
 
 	if (s->conn) {
 		TERN_STAT_ADD(w, takeovers, 1);
 		tern_conn_close(s->conn, TERN_CLOSE_TAKEN_OVER);
 	}
-	/*
-	 * Last touches of the session on this worker: unlink it, then move its
-	 * subscriptions (readers on dest see it from then on), then hand it over.
-	 */
+	if (!d) {
+		tern_log(TERN_LOG_ERR, "out of memory taking over %s", s->client_id);
+		return; /* the claimer keeps waiting; the session stays here */
+	}
+	/* Handover edits and the generation bump are one step for every reader. */
+	pthread_mutex_lock(&b->registry_lock);
+	gen = b->tree_gen + 1;
+	tern_session_handover_subs(w, s, w->id, s->dest, gen);
+	__atomic_store_n(&b->tree_gen, gen, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&b->registry_lock);
+
+	d->home = w;
+	d->session = s;
+	call_rcu(&d->rcu, depart_after_grace);
+}
+
+void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
+{
+	unsigned dest = s->dest;
+
+	/* Last touches here: from now on the session belongs to dest. */
+	tern_session_drop_group(w, s, w->id);
 	cds_list_del(&s->worker_node);
-	tern_session_move_subs(w, s, w->id, dest);
-	if (tern_worker_post(w->broker->workers[dest], TERN_INBOX_ADOPT, s) < 0) {
-		/* Cannot hand it over: keep it here rather than lose it. */
+	if (tern_worker_post(w->broker->workers[dest], TERN_INBOX_ADOPT, s, 0) < 0)
 		tern_log(TERN_LOG_ERR, "out of memory handing client %s over", s->client_id);
-		tern_session_move_subs(w, s, dest, w->id);
-		cds_list_add(&s->worker_node, &w->sessions);
-		pthread_mutex_lock(&w->broker->registry_lock);
-		s->in_transit = false;
-		pthread_mutex_unlock(&w->broker->registry_lock);
+}
+
+static struct tern_arrival *find_arrival(struct tern_worker *w, const struct tern_session *s)
+{
+	struct tern_arrival *a;
+
+	cds_list_for_each_entry(a, &w->arrivals, node) if (a->session == s) return a;
+	return NULL;
+}
+
+static void free_arrival(struct tern_arrival *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_stash; i++)
+		tern_msg_unref(a->stash[i].msg);
+	cds_list_del(&a->node);
+	tern_free(a->stash);
+	tern_free(a);
+}
+
+void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
+			 uint8_t qos)
+{
+	struct tern_arrival *a = find_arrival(w, s);
+
+	if (a && a->n_stash == a->cap_stash) {
+		size_t cap = a->cap_stash ? a->cap_stash * 2 : 16;
+		struct tern_queued *p = tern_realloc(a->stash, cap * sizeof(*p));
+
+		if (!p)
+			a = NULL;
+		else {
+			a->stash = p;
+			a->cap_stash = cap;
+		}
+	}
+	if (!a) {
+		TERN_STAT_ADD(w, publish_dropped, 1);
+		return;
+	}
+	a->stash[a->n_stash].msg = tern_msg_ref(msg);
+	a->stash[a->n_stash].qos = qos;
+	a->stash[a->n_stash].retain = false;
+	a->n_stash++;
+}
+
+void tern_registry_abandon(struct tern_conn *c)
+{
+	if (c->arrival)
+		c->arrival->conn = NULL;
+	c->arrival = NULL;
+}
+
+void tern_registry_arrivals_free(struct tern_worker *w)
+{
+	while (!cds_list_empty(&w->arrivals)) {
+		struct tern_arrival *a =
+		    cds_list_first_entry(&w->arrivals, struct tern_arrival, node);
+
+		if (a->conn)
+			a->conn->arrival = NULL;
+		free_arrival(a);
 	}
 }
 
 void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 {
-	struct tern_conn *c, *found = NULL;
+	struct tern_arrival *a = find_arrival(w, s);
+	struct tern_conn *c = a ? a->conn : NULL;
+	bool keep_stash;
+	size_t i;
 
 	pthread_mutex_lock(&w->broker->registry_lock);
 	s->home = w->id;
@@ -155,21 +279,22 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 	cds_list_add(&s->worker_node, &w->sessions);
 	s->offline_since_ms = w->now_ms;
 
-	cds_list_for_each_entry(c, &w->arrivals, arrival_node)
-	{
-		if (c->awaiting == s) {
-			found = c;
-			break;
-		}
+	if (c) {
+		c->arrival = NULL;
+		/* Matched under the old subscriptions: worthless if the session starts clean. */
+		keep_stash = !c->clean_session && !s->clean;
+		tern_connect_complete(c, s);
+	} else {
+		keep_stash = !s->clean;
 	}
-	if (!found) {
-		/* The new connection went away meanwhile: the session stays offline here. */
-		if (s->clean && tern_registry_remove(w, s) == 0)
-			tern_session_destroy(w, s);
-		return;
+	for (i = 0; a && keep_stash && i < a->n_stash; i++)
+		tern_session_deliver(w, s, a->stash[i].msg, a->stash[i].qos, false);
+	if (a)
+		free_arrival(a);
+	if (c) {
+		tern_conn_process_buffered(c);
+	} else if (s->clean && tern_registry_remove(w, s) == 0) {
+		/* Nobody came for a clean session: it ends here. */
+		tern_session_destroy(w, s);
 	}
-	cds_list_del(&found->arrival_node);
-	found->awaiting = NULL;
-	tern_connect_complete(found, s);
-	tern_conn_process_buffered(found);
 }

@@ -4,22 +4,30 @@
  *
  * Design: every session is in one shared lock-free hash table keyed by client
  * id. Claims (CONNECT), removals and adoptions serialise on one mutex; this is
- * the connect path, never the per-message path. A session is homed on one
- * worker; when a client id connects on another worker, the claimer marks the
- * session in transit and posts TAKEOVER to its home, which closes the old
- * connection, moves the subscriptions in the tree to the claimer's group and
- * posts ADOPT back. Messages the claimer matches between the move and the
- * adoption go to the session's queue as for an offline session (the home
- * worker stopped touching it before publishing the move), so nothing is lost
- * or duplicated. A second claim while a session is in transit waits and retries.
+ * the connect path, never the per-message path.
+ *
+ * A session is homed on one worker. When its client id connects on worker A
+ * while it lives on worker B, A marks it in transit and posts TAKEOVER to B.
+ * B closes the old connection and hands the subscriptions over in the tree
+ * under a new tree generation G: each gets an entry in A's group valid from G
+ * and its entry in B's group is valid before G. Every publish reads the
+ * generation before its tree walk and carries it to the other workers, so
+ * each message is delivered by exactly one of B and A: B for older messages
+ * (into the session's queue, which B still owns), A for the rest, which A
+ * stashes until the session arrives. After one RCU grace period no walk
+ * older than G is in progress and their inbox items are already queued ahead
+ * of B's DEPART item; B then removes its entries and posts ADOPT to A. A
+ * second claim while a session is in transit waits and retries.
  */
 #ifndef TERN_REGISTRY_H
 #define TERN_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct tern_broker;
 struct tern_conn;
+struct tern_msg;
 struct tern_session;
 struct tern_worker;
 
@@ -35,10 +43,11 @@ int tern_registry_init(struct tern_broker *b);
 void tern_registry_fini(struct tern_broker *b);
 
 /*
- * Claim client id for a connection on worker w; *out gets the session (for
- * NEW, LOCAL, REMOTE). Returns the claim kind, or -ENOMEM. Worker thread, RCU online.
+ * Claim client id for connection c on worker w; *out gets the session (for
+ * NEW, LOCAL, REMOTE). For REMOTE, c->arrival records the wait. Returns the
+ * claim kind, or -ENOMEM. Worker thread, RCU online.
  */
-int tern_registry_claim(struct tern_worker *w, const char *id, size_t len,
+int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *id, size_t len,
 			struct tern_session **out);
 
 /*
@@ -47,8 +56,22 @@ int tern_registry_claim(struct tern_worker *w, const char *id, size_t len,
  */
 int tern_registry_remove(struct tern_worker *w, struct tern_session *s);
 
-/* Inbox handlers: TAKEOVER (we are home: hand the session to s->dest) and ADOPT. */
+/* Inbox handlers on the old home (TAKEOVER, DEPART) and the new one (ADOPT). */
 void tern_registry_on_takeover(struct tern_worker *w, struct tern_session *s);
+void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s);
 void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s);
+
+/*
+ * Keep a delivery for session s, matched on w before s arrived here; it is
+ * delivered on adoption. Owning worker of the arrival.
+ */
+void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
+			 uint8_t qos);
+
+/* The connection waiting for a session went away; the session still arrives. */
+void tern_registry_abandon(struct tern_conn *c);
+
+/* Free the arrivals left on w at shutdown. Owning worker or main after it stopped. */
+void tern_registry_arrivals_free(struct tern_worker *w);
 
 #endif

@@ -26,13 +26,13 @@
 
 struct rnode {
 	struct tern_topic_trie_node tn; /* first: the trie allocates rnodes */
-	struct tern_msg *msg;           /* RCU; the store holds one reference */
+	struct tern_msg *msg;		/* RCU; the store holds one reference */
 };
 
 struct tern_retain {
 	struct tern_topic_trie trie;
 	pthread_mutex_t lock; /* serialises writers */
-	size_t count;         /* retained messages; writer stores, anyone loads (relaxed) */
+	size_t count;	      /* retained messages; writer stores, anyone loads (relaxed) */
 };
 
 /* A message reference to drop after a grace period (struct tern_msg has no rcu_head). */
@@ -96,6 +96,10 @@ int tern_retain_set(struct tern_retain *store, struct tern_msg *msg)
 	struct tern_msg *old = NULL;
 	int rc = 0;
 
+	if (msg->topic_len == 0) {
+		tern_free(d);
+		return -EINVAL;
+	}
 	if (!d)
 		return -ENOMEM;
 	pthread_mutex_lock(&store->lock);

@@ -25,7 +25,7 @@ void tern_retain_destroy(struct tern_retain *store);
  * replacing the previous one; a message with an empty payload deletes the
  * topic's retained message instead (and is not stored). Old messages are
  * released after a grace period (call_rcu). Writer: serialised inside; call
- * from a registered RCU thread. Returns 0 or -ENOMEM.
+ * from a registered RCU thread. Returns 0, -ENOMEM, or -EINVAL for an empty topic.
  */
 int tern_retain_set(struct tern_retain *store, struct tern_msg *msg);
 

@@ -6,6 +6,8 @@
 #ifndef TERN_ROUTE_H
 #define TERN_ROUTE_H
 
+#include <stdint.h>
+
 struct tern_msg;
 struct tern_worker;
 
@@ -16,7 +18,10 @@ struct tern_worker;
  */
 void tern_route_publish(struct tern_worker *w, struct tern_msg *msg);
 
-/* Deliver msg to w's own matching sessions only (an inbox PUBLISH). */
-void tern_route_deliver_local(struct tern_worker *w, struct tern_msg *msg);
+/*
+ * Deliver msg to w's own matching sessions only (an inbox PUBLISH), as the
+ * tree was at generation gen (see registry.h).
+ */
+void tern_route_deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen);
 
 #endif

@@ -57,11 +57,9 @@ static void drop_subs(struct tern_worker *w, struct tern_session *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->n_subs; i++) {
-		tern_topic_tree_remove(w->broker->tree, (const uint8_t *)s->subs[i].filter,
-				       s->subs[i].len, w->id, s);
+	tern_session_drop_group(w, s, w->id);
+	for (i = 0; i < s->n_subs; i++)
 		tern_free(s->subs[i].filter);
-	}
 	s->n_subs = 0;
 }
 
@@ -158,14 +156,23 @@ int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, cons
 	return 0;
 }
 
-void tern_session_move_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-			    unsigned to)
+void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+				unsigned to, uint64_t gen)
 {
 	size_t i;
 
 	for (i = 0; i < s->n_subs; i++)
-		tern_topic_tree_move(w->broker->tree, (const uint8_t *)s->subs[i].filter,
-				     s->subs[i].len, s, from, to);
+		tern_topic_tree_handover(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					 s->subs[i].len, s, from, to, gen);
+}
+
+void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_subs; i++)
+		tern_topic_tree_remove(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+				       s->subs[i].len, group, s);
 }
 
 /* The connection to write to, or NULL when the session cannot send now. */

@@ -135,10 +135,15 @@ void tern_session_resume(struct tern_worker *w, struct tern_session *s);
 void tern_session_detach(struct tern_worker *w, struct tern_session *s);
 
 /*
- * Move the session's subscriptions from worker `from`'s group to worker `to`'s
- * group in the tree (takeover across workers). Home worker only.
+ * Takeover across workers (registry.h): give every subscription an entry in
+ * worker `to`'s group valid from tree generation gen, and end the validity of
+ * its entry in `from`'s group at gen. Call with the registry lock held, before
+ * publishing gen. Home worker only.
  */
-void tern_session_move_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-			    unsigned to);
+void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+				unsigned to, uint64_t gen);
+
+/* Remove the session's entries from worker `group`'s group (end of a handover). */
+void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group);
 
 #endif

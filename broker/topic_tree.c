@@ -49,7 +49,7 @@ struct groups {
 
 struct tnode {
 	struct tern_topic_trie_node tn; /* first: the trie allocates tnodes */
-	struct groups *groups;          /* RCU; NULL when the node has no subscription */
+	struct groups *groups;		/* RCU; NULL when the node has no subscription */
 };
 
 struct tern_topic_tree {
@@ -203,8 +203,8 @@ static int edit_remove(struct edit *e, uint32_t i)
 	return 0;
 }
 
-/* Prepare e to change the options of entry i. */
-static int edit_options(struct edit *e, uint32_t i, uint8_t options)
+/* Prepare e to replace entry i with sub (entries are immutable once readers see them). */
+static int edit_replace(struct edit *e, uint32_t i, struct tern_sub sub)
 {
 	struct sub_arr *a = e->old;
 
@@ -213,8 +213,17 @@ static int edit_options(struct edit *e, uint32_t i, uint8_t options)
 		return -ENOMEM;
 	memcpy(e->new->s, a->s, a->n * sizeof(a->s[0]));
 	e->new->n = a->n;
-	e->new->s[i].options = options;
+	e->new->s[i] = sub;
 	return 0;
+}
+
+/* Prepare e to change the options of entry i. */
+static int edit_options(struct edit *e, uint32_t i, uint8_t options)
+{
+	struct tern_sub sub = e->old->s[i];
+
+	sub.options = options;
+	return edit_replace(e, i, sub);
 }
 
 static void edits_abort(struct edit *e, unsigned ne)
@@ -318,8 +327,13 @@ int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, siz
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
 	} else {
-		rc = edit_append(&e, (struct tern_sub){.subscriber = subscriber, .options = options},
-				 true);
+		rc = edit_append(
+		    &e,
+		    (struct tern_sub){.subscriber = subscriber,
+				      .options = options,
+				      .since_gen = 0,
+				      .until_gen = UINT64_MAX},
+		    true);
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
 		if (!rc)
@@ -415,6 +429,46 @@ out:
 	return rc;
 }
 
+int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
+			     void *subscriber, unsigned from, unsigned to, uint64_t gen)
+{
+	struct tern_sub ending, starting;
+	struct edit e[2];
+	struct tnode *n;
+	int i, j, rc = -ENOENT;
+
+	if (to >= tree->n_workers)
+		return -EINVAL;
+	pthread_mutex_lock(&tree->lock);
+	n = find_sub(tree, filter, len, from, subscriber, &e[0], &i);
+	if (!n || from == to) {
+		rc = n ? -EINVAL : -ENOENT;
+		goto out;
+	}
+	ending = starting = e[0].old->s[i];
+	ending.until_gen = gen;
+	starting.since_gen = gen;
+	starting.until_gen = UINT64_MAX;
+	e[1].worker = to;
+	e[1].old = worker_arr(n, to);
+	j = arr_find(e[1].old, subscriber);
+	rc = edit_replace(&e[0], (uint32_t)i, ending);
+	if (rc)
+		goto out;
+	rc = j < 0 ? edit_append(&e[1], starting, false) : edit_replace(&e[1], (uint32_t)j, starting);
+	if (rc) {
+		edits_abort(e, 1);
+		goto out;
+	}
+	/* Both entries change in one table swap: a reader sees the handover whole or not at all. */
+	rc = edits_commit(n, e, 2, true);
+	if (!rc && j < 0)
+		count_add(tree, 1);
+out:
+	pthread_mutex_unlock(&tree->lock);
+	return rc;
+}
+
 struct walk {
 	const struct tern_topic_trie *trie;
 	const uint8_t *end;
@@ -488,12 +542,12 @@ uint64_t tern_topic_tree_match(struct tern_topic_tree *tree, const uint8_t *topi
 	if (len == 0 || worker >= tree->n_workers)
 		return 0;
 	w = (struct walk){
-		.trie = &tree->trie,
-		.end = topic + len,
-		.worker = worker,
-		.bit = UINT64_C(1) << worker,
-		.fn = fn,
-		.ctx = ctx,
+	    .trie = &tree->trie,
+	    .end = topic + len,
+	    .worker = worker,
+	    .bit = UINT64_C(1) << worker,
+	    .fn = fn,
+	    .ctx = ctx,
 	};
 	walk_level(&w, tree->trie.root, topic, true);
 	return w.mask;

@@ -18,6 +18,14 @@
 struct tern_sub {
 	void *subscriber; /* opaque: the broker's session */
 	uint8_t options;  /* requested QoS in bits 0-1 (MQTT 5 options in the rest later) */
+	/*
+	 * The entry serves publishes whose walk saw tree generation g with
+	 * since_gen <= g < until_gen (0 and UINT64_MAX unless handed over; the
+	 * generation itself is the broker's, see broker/registry.h). The tree
+	 * stores these and leaves the check to the match callback.
+	 */
+	uint64_t since_gen;
+	uint64_t until_gen;
 };
 
 struct tern_topic_tree;
@@ -61,6 +69,16 @@ int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, 
  */
 int tern_topic_tree_move(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
 			 void *subscriber, unsigned from, unsigned to);
+
+/*
+ * Hand the subscription of `subscriber` to filter over from worker `from`'s
+ * group to `to`'s at generation gen: the `from` entry gets until_gen = gen and
+ * a copy in `to`'s group gets since_gen = gen (until_gen UINT64_MAX), in one
+ * step for readers. The `from` entry stays until tern_topic_tree_remove.
+ * Writer; same contract as add. Returns 0, -ENOENT, -EINVAL (from == to), -ENOMEM.
+ */
+int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
+			     void *subscriber, unsigned from, unsigned to, uint64_t gen);
 
 /*
  * For the valid topic name, call fn for every subscription in `worker`'s group

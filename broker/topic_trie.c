@@ -12,11 +12,12 @@
  * enumerate children (the retained store answering a wildcard filter) and for
  * fini. Writers are serialised by the owner of the trie; readers never lock.
  *
- * The table auto-resizes on bucket chain length only (no CDS_LFHT_ACCOUNTING):
- * it grows and never shrinks, so deleting nodes never starts a shrink that
- * frees bucket memory under a thread that is not an RCU reader (fini).
+ * The table resizes itself (CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING: chain
+ * length alone grows it too little for 10^6 nodes). Resizing needs grace
+ * periods, so it only makes progress while readers pass quiescent states.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -71,7 +72,8 @@ static unsigned long level_hash(const struct tern_topic_trie_node *parent, const
 
 static int level_match(struct cds_lfht_node *hn, const void *key)
 {
-	const struct tern_topic_trie_node *n = caa_container_of(hn, struct tern_topic_trie_node, hnode);
+	const struct tern_topic_trie_node *n =
+	    caa_container_of(hn, struct tern_topic_trie_node, hnode);
 	const struct level_key *k = key;
 
 	return n->parent == k->parent && n->len == k->len && memcmp(n->level, k->s, k->len) == 0;
@@ -108,7 +110,8 @@ int tern_topic_trie_init(struct tern_topic_trie *t, size_t node_size,
 	memset(t, 0, sizeof(*t));
 	t->node_size = node_size;
 	t->empty = empty;
-	t->ht = cds_lfht_new(HT_INIT_BUCKETS, HT_INIT_BUCKETS, 0, CDS_LFHT_AUTO_RESIZE, NULL);
+	t->ht = cds_lfht_new(HT_INIT_BUCKETS, HT_INIT_BUCKETS, 0,
+			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (!t->ht)
 		return -ENOMEM;
 	t->root = node_new(t, NULL, (const uint8_t *)"", 0);
@@ -120,19 +123,18 @@ int tern_topic_trie_init(struct tern_topic_trie *t, size_t node_size,
 	return 0;
 }
 
-void tern_topic_trie_fini(struct tern_topic_trie *t, tern_topic_trie_fini_fn fini)
+/* Free every node; cds_lfht_del wants the caller to be an online RCU reader. */
+static void free_nodes(struct tern_topic_trie *t, tern_topic_trie_fini_fn fini, bool online)
 {
 	struct tern_topic_trie_node *n = t->root;
-	bool online;
 
-	if (!n)
-		return;
 	/* Post-order without recursion: descend to a leaf, free it, climb to its parent. */
 	while (n) {
 		struct tern_topic_trie_node *parent;
 
 		if (!cds_list_empty(&n->children)) {
-			n = cds_list_first_entry(&n->children, struct tern_topic_trie_node, sibling);
+			n = cds_list_first_entry(&n->children, struct tern_topic_trie_node,
+						 sibling);
 			continue;
 		}
 		parent = n->parent;
@@ -150,15 +152,53 @@ void tern_topic_trie_fini(struct tern_topic_trie *t, tern_topic_trie_fini_fn fin
 	t->n_nodes = 0;
 	/*
 	 * cds_lfht_destroy waits for a queued resize, whose grace period would
-	 * wait for this thread if it stayed online in QSBR.
+	 * wait for this thread if it stayed online.
 	 */
-	online = rcu_read_ongoing();
 	if (online)
 		rcu_thread_offline();
 	cds_lfht_destroy(t->ht, NULL);
 	if (online)
 		rcu_thread_online();
 	t->ht = NULL;
+}
+
+struct fini_job {
+	struct tern_topic_trie *t;
+	tern_topic_trie_fini_fn fini;
+};
+
+static void *fini_thread(void *arg)
+{
+	struct fini_job *job = arg;
+
+	rcu_register_thread();
+	free_nodes(job->t, job->fini, true);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+void tern_topic_trie_fini(struct tern_topic_trie *t, tern_topic_trie_fini_fn fini)
+{
+	struct fini_job job = {.t = t, .fini = fini};
+	pthread_t tid;
+
+	if (!t->root)
+		return;
+	if (rcu_read_ongoing()) {
+		free_nodes(t, fini, true);
+		return;
+	}
+	/*
+	 * The hash table's deletions must run in an RCU reader, or a shrink it
+	 * starts could free bucket memory under them; this thread is not one
+	 * (unregistered or offline, we cannot tell which), so borrow one.
+	 */
+	if (pthread_create(&tid, NULL, fini_thread, &job) == 0) {
+		pthread_join(tid, NULL);
+		return;
+	}
+	/* No thread to borrow: only a shrink racing with shutdown could hurt here. */
+	free_nodes(t, fini, false);
 }
 
 struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_trie *t,
@@ -187,8 +227,8 @@ struct tern_topic_trie_node *tern_topic_trie_child(const struct tern_topic_trie 
 	return tern_topic_trie_literal(t, parent, s, len);
 }
 
-struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *t,
-						  const uint8_t *s, size_t len)
+struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *t, const uint8_t *s,
+						  size_t len)
 {
 	const uint8_t *end = s + len;
 	struct tern_topic_trie_node *n = t->root;

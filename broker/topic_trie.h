@@ -23,15 +23,15 @@
  * by lock-free readers.
  */
 struct tern_topic_trie_node {
-	struct cds_lfht_node hnode;     /* in trie->ht, keyed by (parent, level); literal levels */
-	struct cds_list_head sibling;   /* RCU: in parent->children */
-	struct cds_list_head children;  /* RCU: every child, for readers that enumerate */
+	struct cds_lfht_node hnode;    /* in trie->ht, keyed by (parent, level); literal levels */
+	struct cds_list_head sibling;  /* RCU: in parent->children */
+	struct cds_list_head children; /* RCU: every child, for readers that enumerate */
 	struct tern_topic_trie_node *parent;
 	struct tern_topic_trie_node *plus; /* RCU: the '+' child, kept out of the hash */
 	struct tern_topic_trie_node *hash; /* RCU: the '#' child, kept out of the hash */
-	uint32_t n_children;               /* writer only */
-	uint32_t n_literal;                /* children in trie->ht; readers peek to skip lookups */
-	const uint8_t *level;              /* the level's bytes, stored after the user's struct */
+	uint32_t n_children;		   /* writer only */
+	uint32_t n_literal;		   /* children in trie->ht; readers peek to skip lookups */
+	const uint8_t *level;		   /* the level's bytes, stored after the user's struct */
 	uint16_t len;
 	struct rcu_head rcu;
 };
@@ -45,7 +45,7 @@ struct tern_topic_trie {
 	struct cds_lfht *ht; /* every literal child of every node, keyed by (parent, level) */
 	struct tern_topic_trie_node *root;
 	size_t node_size; /* the user's node struct, which starts with a tern_topic_trie_node */
-	size_t n_nodes;   /* written by the writer, read with relaxed loads */
+	size_t n_nodes;	  /* written by the writer, read with relaxed loads */
 	tern_topic_trie_empty_fn empty;
 };
 
@@ -78,8 +78,8 @@ struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_tri
 						     const uint8_t *s, size_t len);
 
 /* The node of the whole topic or filter s[0..len), or NULL. Same contract as _child. */
-struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *t,
-						  const uint8_t *s, size_t len);
+struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *t, const uint8_t *s,
+						  size_t len);
 
 /*
  * The node of s[0..len), creating the missing levels (their user part zeroed).

@@ -39,6 +39,7 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->broker = b;
+	w->match_gen = id; /* residue id mod TERN_MAX_WORKERS: unique to this worker (route.c) */
 	__cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
 	w->proto_log.interval_ms = 1000;
 	w->proto_log.burst = PROTO_LOG_BURST;
@@ -57,7 +58,7 @@ uint64_t tern_worker_clock(struct tern_worker *w)
 	return w->now_ms;
 }
 
-int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr)
+int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen)
 {
 	struct tern_inbox_item *item = tern_malloc(sizeof(*item));
 
@@ -65,6 +66,7 @@ int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *pt
 		return -ENOMEM;
 	cds_wfcq_node_init(&item->node);
 	item->kind = kind;
+	item->gen = gen;
 	if (kind == TERN_INBOX_PUBLISH)
 		item->msg = ptr;
 	else
@@ -80,11 +82,14 @@ static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
 {
 	switch (item->kind) {
 	case TERN_INBOX_PUBLISH:
-		tern_route_deliver_local(w, item->msg);
+		tern_route_deliver_local(w, item->msg, item->gen);
 		tern_msg_unref(item->msg);
 		break;
 	case TERN_INBOX_TAKEOVER:
 		tern_registry_on_takeover(w, item->session);
+		break;
+	case TERN_INBOX_DEPART:
+		tern_registry_on_depart(w, item->session);
 		break;
 	case TERN_INBOX_ADOPT:
 		tern_registry_on_adopt(w, item->session);
@@ -117,7 +122,7 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 			item->session->home = w->id;
 			cds_list_add(&item->session->worker_node, &w->sessions);
 		}
-		/* A late TAKEOVER names a session already freed at finish: ignore it. */
+		/* A late TAKEOVER or DEPART names a session freed at finish: ignore it. */
 		tern_free(item);
 	}
 }
@@ -231,6 +236,7 @@ void tern_worker_finish(struct tern_worker *w)
 	struct tern_session *s, *tmp;
 
 	drain_inbox(w, true);
+	tern_registry_arrivals_free(w);
 	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
 	{
 		tern_registry_remove(w, s);
@@ -245,6 +251,7 @@ void tern_worker_destroy(struct tern_worker *w)
 		return;
 	/* Items posted after this worker finished: free them (RCU-registered main thread). */
 	drain_inbox(w, true);
+	tern_registry_arrivals_free(w);
 	while (!cds_list_empty(&w->sessions)) {
 		struct tern_session *s =
 			cds_list_first_entry(&w->sessions, struct tern_session, worker_node);

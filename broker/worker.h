@@ -49,6 +49,7 @@ struct tern_worker_stats {
 enum tern_inbox_kind {
 	TERN_INBOX_PUBLISH,  /* deliver msg to this worker's matching subscribers */
 	TERN_INBOX_TAKEOVER, /* give session away to session->dest (we are its home) */
+	TERN_INBOX_DEPART,   /* the takeover's grace period passed: finish handing over */
 	TERN_INBOX_ADOPT,    /* session arrives here, its subscriptions already moved */
 };
 
@@ -56,9 +57,10 @@ enum tern_inbox_kind {
 struct tern_inbox_item {
 	struct cds_wfcq_node node;
 	enum tern_inbox_kind kind;
+	uint64_t gen; /* PUBLISH: tree generation read before the sender's walk */
 	union {
 		struct tern_msg *msg;		/* PUBLISH: one reference owned by the item */
-		struct tern_session *session; /* TAKEOVER, ADOPT */
+		struct tern_session *session; /* TAKEOVER, DEPART, ADOPT */
 	};
 };
 
@@ -74,12 +76,12 @@ struct tern_worker {
 
 	struct cds_list_head conns;	/* every struct tern_conn on this worker */
 	struct cds_list_head sessions;	/* every session homed here */
-	struct cds_list_head arrivals;	/* connections waiting for a session in transit */
+	struct cds_list_head arrivals;	/* sessions in transit to this worker (registry.c) */
 	unsigned retry_claims;		/* connections waiting to retry a busy client id */
 	uint64_t now_ms;		/* monotonic clock, updated each poll/input */
 	uint64_t next_sweep_ms;		/* next keepalive/connect-timeout/expiry sweep */
 	uint64_t next_sys_ms;		/* next $SYS publication (worker 0) */
-	uint64_t match_gen;		/* de-duplicates overlapping subscriptions per publish */
+	uint64_t match_gen;		/* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
 	struct tern_session **matched;	/* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id;		/* for generated client ids */
@@ -97,7 +99,7 @@ void tern_worker_destroy(struct tern_worker *w);
  * Post an item to worker `to` and wake it if its inbox was empty. Any worker
  * thread. The receiver owns and frees the item. Returns 0 or -ENOMEM.
  */
-int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr);
+int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen);
 
 /* Refresh and return w->now_ms (monotonic milliseconds). Owning thread. */
 uint64_t tern_worker_clock(struct tern_worker *w);

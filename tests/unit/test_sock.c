@@ -563,13 +563,18 @@ static void test_large_echo(void **state)
 	s = start_on(addrs, 1);
 	assert_non_null(s);
 	wa.fd = client("127.0.0.1", dp_sock_listener_port(s, 0));
+	/* A fixed small receive buffer: no autotuning may swallow the whole echo. */
+	assert_int_equal(setsockopt(wa.fd, SOL_SOCKET, SO_RCVBUF, &(int){65536}, sizeof(int)), 0);
 	wa.data = out;
 	wa.len = BIG_LEN;
 	assert_int_equal(pthread_create(&th, NULL, writer_main, &wa), 0);
-	/* Not reading for a while fills the server's socket buffer: EAGAIN, then EPOLLOUT. */
-	sleep_ms(300);
-	recv_exact(wa.fd, in, BIG_LEN);
+	/*
+	 * Read nothing until everything is sent: the echo (more than both socket
+	 * buffers can hold) waits in the output queue, so the server must see
+	 * EAGAIN and resume on EPOLLOUT.
+	 */
 	pthread_join(th, NULL);
+	recv_exact(wa.fd, in, BIG_LEN);
 	assert_memory_equal(in, out, BIG_LEN);
 	assert_true(STAT(s, eagain) > 0);
 	for (int i = 0; i < 500 && STAT(s, written_bytes) != BIG_LEN; i++)

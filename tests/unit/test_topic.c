@@ -185,10 +185,10 @@ static void test_dollar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_filter_validity), cmocka_unit_test(test_name_validity),
-		cmocka_unit_test(test_length_limits),   cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_multi_level),     cmocka_unit_test(test_single_level),
-		cmocka_unit_test(test_literal),         cmocka_unit_test(test_dollar),
+	    cmocka_unit_test(test_filter_validity), cmocka_unit_test(test_name_validity),
+	    cmocka_unit_test(test_length_limits),   cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_multi_level),	    cmocka_unit_test(test_single_level),
+	    cmocka_unit_test(test_literal),	    cmocka_unit_test(test_dollar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,8 +201,8 @@ static void test_worker_groups(void **state)
 static void test_overlapping(void **state)
 {
 	struct tern_topic_tree *t = tern_topic_tree_create(1);
-	static const char *const filters[] = {"a/b",   "a/+", "+/b", "+/+", "#",
-					      "a/#",   "a/b/#", "+/#", "a/b/c", "b/#"};
+	static const char *const filters[] = {"a/b", "a/+",   "+/b", "+/+",   "#",
+					      "a/#", "a/b/#", "+/#", "a/b/c", "b/#"};
 	int s, other;
 	struct coll c;
 
@@ -425,7 +425,7 @@ static void test_big_group(void **state)
 
 static void test_prune_and_memory(void **state)
 {
-	enum { N = 20000 };
+	enum { N = 10000 };
 	static int subs[N];
 	char f[64];
 	size_t before, peak, after;
@@ -464,11 +464,12 @@ static void test_prune_and_memory(void **state)
 		return;
 	}
 	/* Thread caches hold some freed bytes; a leak of the nodes would be megabytes. */
-	assert_true(peak > before + 2u * 1024 * 1024);
+	assert_true(peak > before + 1024u * 1024);
 	assert_true(after < before + 256u * 1024);
 }
 
-/* Every filter over a small alphabet against every topic: the tree agrees with tern_topic_matches. */
+/* Every filter over a small alphabet against every topic: the tree agrees with tern_topic_matches.
+ */
 static void test_cross_check(void **state)
 {
 	static const char *const lv[] = {"a", "b", "", "$s", "+"};
@@ -501,7 +502,7 @@ static void test_cross_check(void **state)
 				    strlen(p) == 0);
 			if (strlen(p))
 				nf++;
-skip:;
+		skip:;
 		}
 	}
 	/* Topics: 1..4 levels without '+'. */
@@ -523,7 +524,8 @@ skip:;
 	}
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < nf; i++)
-			assert_int_equal(add(t, filters[i], (unsigned)i % 3, filters[i], 0, NULL), 0);
+			assert_int_equal(add(t, filters[i], (unsigned)i % 3, filters[i], 0, NULL),
+					 0);
 		/* Second round: odd filters removed again, the tree must forget exactly them. */
 		for (size_t i = 1; round == 1 && i < nf; i += 2)
 			assert_int_equal(del(t, filters[i], (unsigned)i % 3, filters[i]), 0);
@@ -539,8 +541,8 @@ skip:;
 
 				for (size_t i = 0; i < nf; i++) {
 					bool m = tern_topic_matches(
-						(const uint8_t *)filters[i], strlen(filters[i]),
-						(const uint8_t *)tp, strlen(tp));
+					    (const uint8_t *)filters[i], strlen(filters[i]),
+					    (const uint8_t *)tp, strlen(tp));
 					bool present = round == 0 || i % 2 == 0;
 
 					if (!m || !present)
@@ -549,7 +551,8 @@ skip:;
 					if (i % 3 == w) {
 						want_n++;
 						if (times(&c, filters[i]) != 1)
-							fail_msg("topic '%s' filter '%s' worker %u seen %zu",
+							fail_msg("topic '%s' filter '%s' worker %u "
+								 "seen %zu",
 								 tp, filters[i], w,
 								 times(&c, filters[i]));
 					}
@@ -560,7 +563,8 @@ skip:;
 		}
 		for (size_t i = 0; i < nf; i++)
 			if (round == 0 || i % 2 == 0)
-				assert_int_equal(del(t, filters[i], (unsigned)i % 3, filters[i]), 0);
+				assert_int_equal(del(t, filters[i], (unsigned)i % 3, filters[i]),
+						 0);
 		assert_int_equal(tern_topic_tree_node_count(t), 1);
 	}
 	assert_int_equal(tern_topic_tree_count(t), 0);
@@ -571,17 +575,17 @@ skip:;
 
 /* ---- readers racing a writer ---- */
 
-#define CW      4    /* workers */
+#define CW	4    /* workers */
 #define CSTABLE 64   /* subscriptions never removed: "c/<k>/x" on worker k % CW */
-#define CCHURN  2000 /* subscribers the writer adds, moves and removes */
+#define CCHURN	2000 /* subscribers the writer adds, moves and removes */
 #define CROUNDS 8
 
 struct race {
 	struct tern_topic_tree *t;
 	int stable[CSTABLE];
 	int churn[CCHURN];
-	int mover; /* on "$m/#", moved between workers 0 and 1 all the time */
-	bool done; /* atomic */
+	int mover;	      /* on "$m/#", moved between workers 0 and 1 all the time */
+	bool done;	      /* atomic */
 	unsigned long errors; /* atomic */
 	unsigned long reads;  /* atomic */
 };
@@ -685,7 +689,8 @@ static void *writer(void *p)
 	for (unsigned round = 0; round < CROUNDS; round++) {
 		for (unsigned i = 0; i < CCHURN; i++) {
 			churn_filter(f, sizeof(f), i);
-			race_fail(r, add(r->t, f, i % CW, &r->churn[i], (uint8_t)(round % 3), NULL));
+			race_fail(r,
+				  add(r->t, f, i % CW, &r->churn[i], (uint8_t)(round % 3), NULL));
 			if (i % 16 == 0)
 				rcu_quiescent_state();
 		}
@@ -739,8 +744,7 @@ static void test_concurrent(void **state)
 		pthread_join(rt[i], NULL);
 	rcu_thread_online();
 
-	print_message("concurrent: %lu reads during %u writes\n", r.reads,
-		      CROUNDS * CCHURN * 3);
+	print_message("concurrent: %lu reads during %u writes\n", r.reads, CROUNDS * CCHURN * 3);
 	assert_int_equal(r.errors, 0);
 	assert_true(r.reads > 0);
 	assert_int_equal(tern_topic_tree_count(r.t), CSTABLE + 1);
@@ -767,18 +771,12 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_replace),
-		cmocka_unit_test(test_remove),
-		cmocka_unit_test(test_worker_groups),
-		cmocka_unit_test(test_overlapping),
-		cmocka_unit_test(test_empty_levels),
-		cmocka_unit_test(test_dollar),
-		cmocka_unit_test(test_move),
-		cmocka_unit_test(test_many_children),
-		cmocka_unit_test(test_big_group),
-		cmocka_unit_test(test_prune_and_memory),
-		cmocka_unit_test(test_cross_check),
-		cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_add_replace),	  cmocka_unit_test(test_remove),
+	    cmocka_unit_test(test_worker_groups), cmocka_unit_test(test_overlapping),
+	    cmocka_unit_test(test_empty_levels),  cmocka_unit_test(test_dollar),
+	    cmocka_unit_test(test_move),	  cmocka_unit_test(test_many_children),
+	    cmocka_unit_test(test_big_group),	  cmocka_unit_test(test_prune_and_memory),
+	    cmocka_unit_test(test_cross_check),	  cmocka_unit_test(test_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
