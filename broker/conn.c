@@ -64,9 +64,41 @@ struct tern_outq *tern_conn_outq(struct tern_conn *c)
 	return &c->outq;
 }
 
+/* Output beyond the bound: stop taking input until the peer reads (bounded memory). */
+static bool output_full(const struct tern_conn *c)
+{
+	return tern_outq_bytes(&c->outq) > c->worker->broker->cfg.max_output_bytes;
+}
+
+static void pause_input(struct tern_conn *c)
+{
+	c->input_paused = true;
+	c->worker->ops->pause_input(c->tctx, true);
+}
+
 void tern_conn_wrote(struct tern_conn *c, size_t n)
 {
-	TERN_STAT_ADD(c->worker, bytes_sent, n);
+	struct tern_worker *w = c->worker;
+
+	TERN_STAT_ADD(w, bytes_sent, n);
+	/* Resume at half the bound, so a busy connection does not flip every write. */
+	if (c->input_paused && c->state != TERN_CONN_CLOSING &&
+	    tern_outq_bytes(&c->outq) <= w->broker->cfg.max_output_bytes / 2) {
+		c->input_paused = false;
+		w->ops->pause_input(c->tctx, false);
+		/* The dataplane is writing now: parse the held-back input at the next poll. */
+		if (c->in_len && !c->resume_pending) {
+			c->resume_pending = true;
+			cds_list_add_tail(&c->resume_node, &w->resumed);
+		}
+	}
+}
+
+void tern_conn_resume(struct tern_conn *c)
+{
+	cds_list_del(&c->resume_node);
+	c->resume_pending = false;
+	tern_conn_process_buffered(c);
 }
 
 void tern_conn_want_write(struct tern_conn *c)
@@ -138,6 +170,8 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 		/* Packets sent right after CONNECT wait for the session to arrive. */
 		if (c->state != TERN_CONN_NEW && c->state != TERN_CONN_ACTIVE)
 			break;
+		if (c->input_paused)
+			break;
 		n = tern_codec_decode(buf + off, len - off, c->proto_level, max_packet, &pkt);
 		if (n == -EAGAIN)
 			break;
@@ -148,6 +182,8 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 		off += (size_t)n;
 		if (dispatch(c, &pkt) < 0 || c->state == TERN_CONN_CLOSING)
 			return -ECONNRESET;
+		if (output_full(c))
+			pause_input(c);
 	}
 	return (ssize_t)off;
 }
@@ -193,7 +229,7 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 
 	if (c->state == TERN_CONN_CLOSING)
 		return -ESHUTDOWN;
-	c->last_rx_ms = w->now_ms;
+	c->last_rx_ms = tern_worker_clock(w);
 	TERN_STAT_ADD(w, bytes_received, len);
 
 	if (c->in_len == 0) {
@@ -221,7 +257,7 @@ void tern_conn_process_buffered(struct tern_conn *c)
 {
 	ssize_t used;
 
-	if (c->in_len == 0 || c->state != TERN_CONN_ACTIVE)
+	if (c->in_len == 0 || c->state != TERN_CONN_ACTIVE || c->input_paused)
 		return;
 	used = parse(c, c->inbuf, c->in_len);
 	if (used > 0)
@@ -284,6 +320,10 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 		tern_session_detach(w, s);
 		if (s->clean && tern_registry_remove(w, s) == 0)
 			tern_session_destroy(w, s);
+	}
+	if (c->resume_pending) {
+		cds_list_del(&c->resume_node);
+		c->resume_pending = false;
 	}
 	switch (c->state) {
 	case TERN_CONN_ACTIVE:

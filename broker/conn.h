@@ -43,12 +43,14 @@ enum tern_close_reason {
 
 struct tern_conn {
 	struct cds_list_head worker_node; /* in worker->conns */
+	struct cds_list_head resume_node; /* in worker->resumed while input waits to be parsed */
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;
 	uint8_t proto_level;
 	bool clean_session;
-	bool will_sent_or_cleared;
+	bool input_paused; /* output over max_output_bytes: input waits (transport.h) */
+	bool resume_pending; /* on worker->resumed */
 	uint16_t keepalive;
 	uint64_t last_rx_ms;
 	uint64_t accepted_ms;
@@ -88,6 +90,12 @@ int tern_conn_protocol_error(struct tern_conn *c, const char *why);
  * never from inside tern_conn_input, which is parsing that same buffer.
  */
 void tern_conn_process_buffered(struct tern_conn *c);
+
+/*
+ * Parse input held back while the connection was paused, now that its output
+ * drained. Called by the worker's poll for connections on worker->resumed.
+ */
+void tern_conn_resume(struct tern_conn *c);
 
 /* Name for log lines: the client id after CONNECT, else the peer address. */
 const char *tern_conn_name(const struct tern_conn *c);

@@ -34,6 +34,14 @@ struct tern_transport_ops {
 	 */
 	void (*close)(void *tctx);
 	/*
+	 * Stop (paused true) or resume delivering input for the connection. The
+	 * engine pauses a connection whose output queue is over its bound, so a
+	 * client that sends without reading cannot make the broker queue replies
+	 * without limit; it resumes once the peer has read enough. Owning worker
+	 * thread; may be called from inside tern_conn_input and tern_conn_wrote.
+	 */
+	void (*pause_input)(void *tctx, bool paused);
+	/*
 	 * Wake the worker's loop from a blocking wait because its inbox got work.
 	 * dp_worker is the value given to tern_worker_start. Any thread;
 	 * async-signal-unsafe is fine. NULL for a polling dataplane.

@@ -46,6 +46,7 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 	CDS_INIT_LIST_HEAD(&w->conns);
 	CDS_INIT_LIST_HEAD(&w->sessions);
 	CDS_INIT_LIST_HEAD(&w->arrivals);
+	CDS_INIT_LIST_HEAD(&w->resumed);
 	return w;
 }
 
@@ -197,6 +198,8 @@ int tern_worker_poll(struct tern_worker *w)
 	uint64_t next;
 
 	drain_inbox(w, false);
+	while (!cds_list_empty(&w->resumed))
+		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));
 	if (w->retry_claims)
 		retry_claims(w);
 	if (now >= w->next_sweep_ms) {

@@ -77,6 +77,7 @@ struct tern_worker {
 	struct cds_list_head conns;	/* every struct tern_conn on this worker */
 	struct cds_list_head sessions;	/* every session homed here */
 	struct cds_list_head arrivals;	/* sessions in transit to this worker (registry.c) */
+	struct cds_list_head resumed;	/* connections with held-back input to parse (conn.c) */
 	unsigned retry_claims;		/* connections waiting to retry a busy client id */
 	uint64_t now_ms;		/* monotonic clock, updated each poll/input */
 	uint64_t next_sweep_ms;		/* next keepalive/connect-timeout/expiry sweep */

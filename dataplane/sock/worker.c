@@ -46,6 +46,7 @@ enum conn_flag {
 	CONN_DEAD = 1u << 2,	  /* tern_conn_closed called; freed at the end of the turn */
 	CONN_POLLOUT = 1u << 3,	  /* EPOLLOUT armed */
 	CONN_INPUT_OFF = 1u << 4, /* the engine refused more input */
+	CONN_PAUSED = 1u << 5,	  /* the engine paused input until output drains */
 };
 
 struct dp_sock_conn {
@@ -100,6 +101,21 @@ static void op_close(void *tctx)
 	mark_dirty(c);
 }
 
+static void apply_events(struct dp_sock_worker *w, struct dp_sock_conn *c);
+
+static void op_pause_input(void *tctx, bool paused)
+{
+	struct dp_sock_conn *c = tctx;
+
+	if (c->flags & (CONN_CLOSING | CONN_DEAD) || paused == !!(c->flags & CONN_PAUSED))
+		return;
+	if (paused)
+		c->flags |= CONN_PAUSED;
+	else
+		c->flags &= (uint8_t)~CONN_PAUSED;
+	apply_events(c->w, c);
+}
+
 static void op_wake(void *dp_worker)
 {
 	dp_sock_worker_wake(dp_worker);
@@ -108,6 +124,7 @@ static void op_wake(void *dp_worker)
 static const struct tern_transport_ops sock_ops = {
     .want_write = op_want_write,
     .close = op_close,
+    .pause_input = op_pause_input,
     .wake = op_wake,
 };
 
@@ -134,28 +151,31 @@ static void wake_drain(struct dp_sock_worker *w)
 		;
 }
 
-static void set_events(struct dp_sock_worker *w, struct dp_sock_conn *c, bool pollout)
+/* Tell epoll what the connection's flags say it waits for. */
+static void apply_events(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
 	struct epoll_event ev = {.data.ptr = c};
 
+	ev.events = (c->flags & (CONN_INPUT_OFF | CONN_PAUSED) ? 0 : EPOLLIN) |
+		    (c->flags & CONN_POLLOUT ? EPOLLOUT : 0);
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void set_events(struct dp_sock_worker *w, struct dp_sock_conn *c, bool pollout)
+{
 	if (pollout == !!(c->flags & CONN_POLLOUT))
 		return;
-	ev.events = (c->flags & CONN_INPUT_OFF ? 0 : EPOLLIN) | (pollout ? EPOLLOUT : 0);
-	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) {
-		if (pollout)
-			c->flags |= CONN_POLLOUT;
-		else
-			c->flags &= (uint8_t)~CONN_POLLOUT;
-	}
+	if (pollout)
+		c->flags |= CONN_POLLOUT;
+	else
+		c->flags &= (uint8_t)~CONN_POLLOUT;
+	apply_events(w, c);
 }
 
 static void input_off(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
-	struct epoll_event ev = {.data.ptr = c};
-
 	c->flags |= CONN_INPUT_OFF;
-	ev.events = c->flags & CONN_POLLOUT ? EPOLLOUT : 0;
-	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	apply_events(w, c);
 }
 
 static void conn_unlink(struct dp_sock_worker *w, struct dp_sock_conn *c)
@@ -258,7 +278,7 @@ static void conn_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
 					input_off(w, c);
 				return;
 			}
-			if (c->flags & CONN_CLOSING)
+			if (c->flags & (CONN_CLOSING | CONN_PAUSED))
 				return;
 			/* Less than a buffer: the socket is very likely empty now. */
 			if (r < DP_SOCK_RBUF_SIZE)
@@ -281,8 +301,8 @@ static void conn_event(struct dp_sock_worker *w, struct dp_sock_conn *c, uint32_
 	/* A closing connection is finished at the end of the turn; its input is ignored. */
 	if (c->flags & (CONN_CLOSING | CONN_DEAD))
 		return;
-	if (c->flags & CONN_INPUT_OFF) {
-		/* Waiting for the engine's close; the peer went first. */
+	if (c->flags & (CONN_INPUT_OFF | CONN_PAUSED)) {
+		/* Not reading (waiting for the engine's close, or paused); the peer went first. */
 		if (events & (EPOLLHUP | EPOLLERR))
 			close_peer(w, c);
 		else if (events & EPOLLOUT)
