@@ -11,7 +11,8 @@
  * a reader that loaded the count sees only complete entries; replacing or
  * removing an entry, or growing, builds a new array (copy-on-write) that
  * replaces the old pointer in the table. The table itself is rebuilt only when
- * the set of workers at the node changes. Everything replaced is freed by
+ * the set of workers at the node changes, or when a handover must change two
+ * groups' arrays at once for readers. Everything replaced is freed by
  * call_rcu. Writers hold tree->lock; they build every allocation of an update
  * before publishing anything, so a failed update leaves the tree unchanged.
  */
@@ -327,13 +328,12 @@ int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, siz
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
 	} else {
-		rc = edit_append(
-		    &e,
-		    (struct tern_sub){.subscriber = subscriber,
-				      .options = options,
-				      .since_gen = 0,
-				      .until_gen = UINT64_MAX},
-		    true);
+		rc = edit_append(&e,
+				 (struct tern_sub){.subscriber = subscriber,
+						   .options = options,
+						   .since_gen = 0,
+						   .until_gen = UINT64_MAX},
+				 true);
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
 		if (!rc)
@@ -387,48 +387,6 @@ int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, 
 	return rc;
 }
 
-int tern_topic_tree_move(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
-			 void *subscriber, unsigned from, unsigned to)
-{
-	struct edit e[2];
-	struct tnode *n;
-	int i, j, rc = -ENOENT;
-
-	if (to >= tree->n_workers)
-		return -EINVAL;
-	pthread_mutex_lock(&tree->lock);
-	n = find_sub(tree, filter, len, from, subscriber, &e[0], &i);
-	if (!n || from == to) {
-		rc = n ? 0 : -ENOENT;
-		goto out;
-	}
-	e[1].worker = to;
-	e[1].old = worker_arr(n, to);
-	j = arr_find(e[1].old, subscriber);
-	rc = edit_remove(&e[0], (uint32_t)i);
-	if (rc)
-		goto out;
-	if (j < 0)
-		rc = edit_append(&e[1], e[0].old->s[i], false);
-	else if (e[1].old->s[j].options != e[0].old->s[i].options)
-		rc = edit_options(&e[1], (uint32_t)j, e[0].old->s[i].options);
-	else
-		e[1].new = e[1].old;
-	if (rc) {
-		edits_abort(e, 1);
-		goto out;
-	}
-	/* One table swap, so that readers see the entry in exactly one group. */
-	rc = edits_commit(n, e, e[1].new == e[1].old ? 1 : 2, true);
-	if (!rc && j >= 0)
-		count_add(tree, -1);
-	if (!rc)
-		tern_topic_trie_prune(&tree->trie, &n->tn);
-out:
-	pthread_mutex_unlock(&tree->lock);
-	return rc;
-}
-
 int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
 			     void *subscriber, unsigned from, unsigned to, uint64_t gen)
 {
@@ -437,14 +395,12 @@ int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter
 	struct tnode *n;
 	int i, j, rc = -ENOENT;
 
-	if (to >= tree->n_workers)
+	if (from == to || to >= tree->n_workers)
 		return -EINVAL;
 	pthread_mutex_lock(&tree->lock);
 	n = find_sub(tree, filter, len, from, subscriber, &e[0], &i);
-	if (!n || from == to) {
-		rc = n ? -EINVAL : -ENOENT;
+	if (!n)
 		goto out;
-	}
 	ending = starting = e[0].old->s[i];
 	ending.until_gen = gen;
 	starting.since_gen = gen;
@@ -455,7 +411,8 @@ int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter
 	rc = edit_replace(&e[0], (uint32_t)i, ending);
 	if (rc)
 		goto out;
-	rc = j < 0 ? edit_append(&e[1], starting, false) : edit_replace(&e[1], (uint32_t)j, starting);
+	rc = j < 0 ? edit_append(&e[1], starting, false)
+		   : edit_replace(&e[1], (uint32_t)j, starting);
 	if (rc) {
 		edits_abort(e, 1);
 		goto out;

@@ -45,8 +45,10 @@ void tern_topic_tree_destroy(struct tern_topic_tree *tree);
 /*
  * Add or replace the subscription of `subscriber` to the valid filter, in the
  * group of `worker`. *replaced (may be NULL) tells whether it existed (then only
- * options changed). Writers are serialised inside (a mutex); safe to call from
- * any registered RCU thread concurrently with readers. Returns 0, -ENOMEM, -EINVAL.
+ * options changed and the entry keeps its generations); a new entry gets
+ * since_gen 0 and until_gen UINT64_MAX. Writers are serialised inside (a
+ * mutex); safe to call from any registered RCU thread concurrently with
+ * readers. Returns 0, -ENOMEM, -EINVAL.
  */
 int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
 			unsigned worker, void *subscriber, uint8_t options, bool *replaced);
@@ -62,20 +64,19 @@ int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, 
 			   unsigned worker, void *subscriber);
 
 /*
- * Move the subscription of `subscriber` to filter from worker `from`'s group to
- * `to`'s (session takeover onto another worker), keeping its options. Readers
- * see it in exactly one of the two groups. Writer; same contract as add.
- * Returns 0, -ENOENT, -EINVAL (`to` out of range), or -ENOMEM (nothing changed).
- */
-int tern_topic_tree_move(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
-			 void *subscriber, unsigned from, unsigned to);
-
-/*
  * Hand the subscription of `subscriber` to filter over from worker `from`'s
- * group to `to`'s at generation gen: the `from` entry gets until_gen = gen and
- * a copy in `to`'s group gets since_gen = gen (until_gen UINT64_MAX), in one
- * step for readers. The `from` entry stays until tern_topic_tree_remove.
- * Writer; same contract as add. Returns 0, -ENOENT, -EINVAL (from == to), -ENOMEM.
+ * group to `to`'s at generation gen (session takeover onto another worker):
+ * the `from` entry gets until_gen = gen, and `to`'s group gets an entry with
+ * the same options, since_gen = gen and until_gen UINT64_MAX, replacing any
+ * entry the subscriber had there. Readers see both changes or neither (one
+ * pointer swap); with gen above every generation a walk may hold (see
+ * broker/registry.h), each generation has one valid entry across the groups.
+ * The `from` entry stays, and is counted, until tern_topic_tree_remove: the
+ * count grows by one unless `to` already held an entry. gen must lie above the
+ * `from` entry's since_gen (the broker's generation only grows). Writer; same
+ * contract as add. Returns 0; -EINVAL for from == to or `to` out of range;
+ * -ENOENT when `from`'s group has no such entry (also for an invalid filter or
+ * `from`); -ENOMEM, and then nothing changed.
  */
 int tern_topic_tree_handover(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
 			     void *subscriber, unsigned from, unsigned to, uint64_t gen);
@@ -94,7 +95,8 @@ uint64_t tern_topic_tree_match(struct tern_topic_tree *tree, const uint8_t *topi
 /* Number of subscriptions in the tree (approximate while writers run). Thread-safe. */
 size_t tern_topic_tree_count(const struct tern_topic_tree *tree);
 
-/* Number of trie nodes, the root included (1 when empty); approximate while writers run. Thread-safe. */
+/* Number of trie nodes, the root included (1 when empty); approximate while writers run.
+ * Thread-safe. */
 size_t tern_topic_tree_node_count(const struct tern_topic_tree *tree);
 
 #endif

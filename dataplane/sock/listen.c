@@ -104,7 +104,8 @@ int dp_listen_resolve(const struct tern_listener_config *lc, struct dp_listen_ad
 	return 0;
 }
 
-static int open_one(const struct dp_listen_addr *a)
+/* A bound socket for a; shared (SO_REUSEPORT) and listening, or a bare exclusive probe. */
+static int open_one(const struct dp_listen_addr *a, bool shared)
 {
 	int one = 1;
 	int fd, err;
@@ -113,7 +114,7 @@ static int open_one(const struct dp_listen_addr *a)
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
 		goto err;
 	if (a->ss.ss_family == AF_INET6) {
 		/* Only the wildcard listener takes IPv4 too; a named ::1 must not. */
@@ -124,7 +125,7 @@ static int open_one(const struct dp_listen_addr *a)
 	}
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
 		goto err;
-	if (listen(fd, DP_LISTEN_BACKLOG) < 0)
+	if (shared && listen(fd, DP_LISTEN_BACKLOG) < 0)
 		goto err;
 	return fd;
 err:
@@ -133,16 +134,35 @@ err:
 	return err;
 }
 
+int dp_listen_check_free(const struct dp_listen_addr *a)
+{
+	char name[DP_LISTEN_PEER_MAX];
+	int fd;
+
+	if (dp_listen_port(a) == 0)
+		return 0;
+	fd = open_one(a, false);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd != -EADDRINUSE)
+		return 0; /* not a conflict; dp_listen_open reports real errors */
+	dp_listen_format((const struct sockaddr *)&a->ss, name);
+	tern_log(TERN_LOG_ERR, "cannot listen on %s: address already in use", name);
+	return fd;
+}
+
 int dp_listen_open(struct dp_listen_addr *a)
 {
-	int fd = open_one(a);
+	int fd = open_one(a, true);
 
 	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
 		if (a->dual_stack) {
 			tern_log(TERN_LOG_NOTICE, "IPv6 unavailable (%s): listening on IPv4 only",
 				 strerror(-fd));
 			set_v4_any(a, dp_listen_port(a));
-			fd = open_one(a);
+			fd = open_one(a, true);
 		}
 	}
 	if (fd < 0) {

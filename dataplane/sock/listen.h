@@ -35,6 +35,14 @@ int dp_listen_resolve(const struct tern_listener_config *lc, struct dp_listen_ad
 		      size_t *n);
 
 /*
+ * Fail with -EADDRINUSE (logged) if anything already holds a's address and
+ * port, another tern included: SO_REUSEPORT would otherwise let a second
+ * broker share the port silently. A bind probe without SO_REUSEPORT; port 0
+ * and errors other than EADDRINUSE pass (dp_listen_open reports those).
+ */
+int dp_listen_check_free(const struct dp_listen_addr *a);
+
+/*
  * Open a non-blocking, close-on-exec TCP socket with SO_REUSEADDR and
  * SO_REUSEPORT, bound to a and listening. For the dual-stack wildcard it falls
  * back to 0.0.0.0 when IPv6 is unavailable, and a port of 0 becomes the port

@@ -54,7 +54,10 @@ static int open_listeners(struct dp_sock *s)
 {
 	for (unsigned a = 0; a < s->n_addrs; a++) {
 		char name[DP_LISTEN_PEER_MAX];
+		int r = dp_listen_check_free(&s->addrs[a]);
 
+		if (r < 0)
+			return r;
 		for (unsigned i = 0; i < s->n_workers; i++) {
 			struct dp_sock_worker *w = s->workers[i];
 			int fd = dp_listen_open(&s->addrs[a]);

@@ -747,8 +747,24 @@ static void test_port_in_use(void **state)
 	assert_int_equal(GET(fk.starts), 0);
 	assert_int_equal(count_fds(), fds_before);
 
-	/* An address this host does not have. */
-	s = start_on((const char *const[]){"192.0.2.1"}, 1);
+	/*
+	 * A holder that shares with SO_REUSEPORT, as a second tern would: joining
+	 * it silently would split the clients between two brokers.
+	 */
+	close(holder);
+	holder = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(holder >= 0);
+	assert_int_equal(setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)), 0);
+	assert_int_equal(bind(holder, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(holder, 1), 0);
+	errno = 0;
+	s = running = dp_sock_start(&broker, &cfg);
+	assert_null(s);
+	assert_int_equal(errno, EADDRINUSE);
+	assert_int_equal(count_fds(), fds_before + 0);
+
+	/* An address this host does not have (benchmarking range; nothing is sent). */
+	s = start_on((const char *const[]){"198.18.0.1"}, 1);
 	assert_null(s);
 	assert_int_equal(errno, EADDRNOTAVAIL);
 	assert_int_equal(count_fds(), fds_before);

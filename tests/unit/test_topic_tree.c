@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the subscription tree: add/replace/remove/move, per-worker
+ * Unit tests for the subscription tree: add/replace/remove/handover, per-worker
  * groups and worker masks, '$' rules, pruning and memory, a cross-check of
- * every match against tern_topic_matches, and readers racing a writer.
+ * every match against tern_topic_matches, and readers racing a writer that
+ * hands a subscriber over between workers under the broker's generation rule.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +28,8 @@ struct coll {
 	size_t n;
 	const void *subs[COLL_MAX];
 	uint8_t opts[COLL_MAX];
+	uint64_t since[COLL_MAX];
+	uint64_t until[COLL_MAX];
 };
 
 static void collect(void *ctx, const struct tern_sub *s)
@@ -36,6 +39,8 @@ static void collect(void *ctx, const struct tern_sub *s)
 	if (c->n < COLL_MAX) {
 		c->subs[c->n] = s->subscriber;
 		c->opts[c->n] = s->options;
+		c->since[c->n] = s->since_gen;
+		c->until[c->n] = s->until_gen;
 	}
 	c->n++;
 }
@@ -98,8 +103,12 @@ static void test_add_replace(void **state)
 	assert_int_equal(c.n, 2);
 	assert_int_equal(times(&c, &s1), 1);
 	assert_int_equal(times(&c, &s2), 1);
-	for (size_t i = 0; i < c.n; i++)
+	for (size_t i = 0; i < c.n; i++) {
 		assert_int_equal(c.opts[i], c.subs[i] == &s1 ? 2 : 1);
+		/* A fresh subscription serves every generation. */
+		assert_true(c.since[i] == 0);
+		assert_true(c.until[i] == UINT64_MAX);
+	}
 	assert_int_equal(match(t, "a/c", 0, &c), 0u);
 	assert_int_equal(c.n, 0);
 	assert_int_equal(match(t, "a", 0, &c), 0u);
@@ -287,54 +296,145 @@ static void test_dollar(void **state)
 	drain_rcu();
 }
 
-static int mv(struct tern_topic_tree *t, const char *f, void *sub, unsigned from, unsigned to)
+static int ho(struct tern_topic_tree *t, const char *f, void *sub, unsigned from, unsigned to,
+	      uint64_t gen)
 {
-	return tern_topic_tree_move(t, (const uint8_t *)f, strlen(f), sub, from, to);
+	return tern_topic_tree_handover(t, (const uint8_t *)f, strlen(f), sub, from, to, gen);
 }
 
-static void test_move(void **state)
+/* Index of sub in c (which must hold it exactly once). */
+static size_t at(const struct coll *c, const void *sub)
+{
+	assert_int_equal(times(c, sub), 1);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->subs[i] == sub)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Assert that sub is in worker w's group of topic once, with these options and generations. */
+static void expect_entry(struct tern_topic_tree *t, const char *topic, unsigned w, const void *sub,
+			 uint8_t opts, uint64_t since, uint64_t until)
+{
+	struct coll c;
+	size_t i;
+
+	match(t, topic, w, &c);
+	i = at(&c, sub);
+	assert_int_equal(c.opts[i], opts);
+	assert_true(c.since[i] == since);
+	assert_true(c.until[i] == until);
+}
+
+static void test_handover(void **state)
+{
+	struct tern_topic_tree *t = tern_topic_tree_create(4);
+	int s1, s2;
+	bool replaced = false;
+	struct coll c;
+
+	(void)state;
+	assert_int_equal(add(t, "a/#", 0, &s1, 2, NULL), 0);
+	assert_int_equal(add(t, "a/#", 0, &s2, 1, NULL), 0);
+	assert_int_equal(ho(t, "a/#", &s1, 0, 3, 5), 0);
+	/* The old entry stays (ending at 5) until removed, so the count grows. */
+	assert_int_equal(tern_topic_tree_count(t), 3);
+	assert_true(match(t, "a/x", 3, &c) == 9u);
+	assert_int_equal(c.n, 1);
+	expect_entry(t, "a/x", 3, &s1, 2, 5, UINT64_MAX); /* options travel */
+	assert_true(match(t, "a/x", 0, &c) == 9u);
+	assert_int_equal(c.n, 2);
+	expect_entry(t, "a/x", 0, &s1, 2, 0, 5);
+	expect_entry(t, "a/x", 0, &s2, 1, 0, UINT64_MAX); /* neighbours untouched */
+
+	/* Removing the old entry, as the engine does after a grace period: net count unchanged. */
+	assert_int_equal(del(t, "a/#", 0, &s1), 0);
+	assert_int_equal(tern_topic_tree_count(t), 2);
+	assert_true(match(t, "a/x", 0, &c) == 9u);
+	assert_int_equal(c.n, 1);
+	assert_ptr_equal(c.subs[0], &s2);
+	expect_entry(t, "a/x", 3, &s1, 2, 5, UINT64_MAX);
+
+	/* Handing over the last of a group and removing it takes the group out of the mask. */
+	assert_int_equal(ho(t, "a/#", &s2, 0, 3, 7), 0);
+	assert_true(match(t, "a", 3, &c) == 9u);
+	assert_int_equal(del(t, "a/#", 0, &s2), 0);
+	assert_true(match(t, "a", 3, &c) == 8u);
+	assert_int_equal(c.n, 2);
+	assert_true(match(t, "a", 0, &c) == 8u);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(tern_topic_tree_count(t), 2);
+
+	/* Back again: the new `from` entry keeps its since_gen and ends at the new generation. */
+	assert_int_equal(ho(t, "a/#", &s1, 3, 1, 9), 0);
+	expect_entry(t, "a/x", 3, &s1, 2, 5, 9);
+	expect_entry(t, "a/x", 1, &s1, 2, 9, UINT64_MAX);
+	assert_int_equal(tern_topic_tree_count(t), 3);
+	assert_int_equal(del(t, "a/#", 3, &s1), 0);
+	assert_int_equal(tern_topic_tree_count(t), 2);
+
+	/* A later add with other options keeps the handed-over generations. */
+	assert_int_equal(add(t, "a/#", 1, &s1, 0, &replaced), 0);
+	assert_true(replaced);
+	expect_entry(t, "a/x", 1, &s1, 0, 9, UINT64_MAX);
+	assert_int_equal(tern_topic_tree_count(t), 2);
+
+	assert_int_equal(del(t, "a/#", 1, &s1), 0);
+	assert_int_equal(del(t, "a/#", 3, &s2), 0);
+	assert_int_equal(tern_topic_tree_count(t), 0);
+	assert_int_equal(tern_topic_tree_node_count(t), 1);
+	tern_topic_tree_destroy(t);
+	drain_rcu();
+}
+
+static void test_handover_errors(void **state)
 {
 	struct tern_topic_tree *t = tern_topic_tree_create(4);
 	int s1, s2, s3;
 	struct coll c;
 
 	(void)state;
-	assert_int_equal(add(t, "a/#", 0, &s1, 2, NULL), 0);
-	assert_int_equal(add(t, "a/#", 0, &s2, 1, NULL), 0);
-	assert_int_equal(mv(t, "a/#", &s1, 0, 3), 0);
+	assert_int_equal(add(t, "a/#", 0, &s1, 1, NULL), 0);
+	assert_int_equal(add(t, "a/+", 2, &s2, 0, NULL), 0);
+
+	assert_int_equal(ho(t, "a/#", &s1, 0, 0, 3), -EINVAL); /* from == to */
+	assert_int_equal(ho(t, "a/#", &s3, 1, 1, 3), -EINVAL); /* from == to, whoever */
+	assert_int_equal(ho(t, "a/#", &s1, 0, 4, 3), -EINVAL); /* to out of range */
+	assert_int_equal(ho(t, "a/#", &s1, 0, 64, 3), -EINVAL);
+	assert_int_equal(ho(t, "a/#", &s3, 0, 1, 3), -ENOENT); /* unknown subscriber */
+	assert_int_equal(ho(t, "a/#", &s1, 1, 2, 3), -ENOENT); /* not in `from`'s group */
+	assert_int_equal(ho(t, "a/#", &s2, 2, 1, 3), -ENOENT); /* other filter's subscriber */
+	assert_int_equal(ho(t, "a/+", &s1, 0, 1, 3), -ENOENT); /* a filter it does not hold */
+	assert_int_equal(ho(t, "b", &s1, 0, 1, 3), -ENOENT);   /* no such node */
+	assert_int_equal(ho(t, "a/#", &s1, 4, 1, 3), -ENOENT); /* from out of range */
+	assert_int_equal(ho(t, "a/#/b", &s1, 0, 1, 3), -ENOENT);
+	assert_int_equal(ho(t, "", &s1, 0, 1, 3), -ENOENT);
+
+	/* Failures changed nothing. */
 	assert_int_equal(tern_topic_tree_count(t), 2);
-	assert_true(match(t, "a/x", 3, &c) == 9u);
-	assert_int_equal(c.n, 1);
-	assert_ptr_equal(c.subs[0], &s1);
-	assert_int_equal(c.opts[0], 2); /* options travel */
-	match(t, "a/x", 0, &c);
-	assert_int_equal(c.n, 1);
-	assert_ptr_equal(c.subs[0], &s2);
+	assert_true(match(t, "a/x", 1, &c) == 5u);
+	assert_int_equal(c.n, 0);
+	expect_entry(t, "a/x", 0, &s1, 1, 0, UINT64_MAX);
+	expect_entry(t, "a/x", 2, &s2, 0, 0, UINT64_MAX);
 
-	/* Moving the last of a group removes the group from the mask. */
-	assert_int_equal(mv(t, "a/#", &s2, 0, 3), 0);
-	assert_true(match(t, "a", 3, &c) == 8u);
-	assert_int_equal(c.n, 2);
-
-	assert_int_equal(mv(t, "a/#", &s1, 0, 1), -ENOENT);
-	assert_int_equal(mv(t, "a/#", &s3, 3, 1), -ENOENT);
-	assert_int_equal(mv(t, "b", &s1, 3, 1), -ENOENT);
-	assert_int_equal(mv(t, "a/#", &s1, 3, 4), -EINVAL);
-	assert_int_equal(mv(t, "a/#", &s1, 3, 3), 0);
-	assert_int_equal(tern_topic_tree_count(t), 2);
-
-	/* Moving onto a group that already holds the subscriber merges the two. */
-	assert_int_equal(add(t, "a/#", 1, &s1, 0, NULL), 0);
+	/* A `to` group that already holds the subscriber: its entry is replaced, not doubled. */
+	assert_int_equal(add(t, "a/#", 3, &s1, 2, NULL), 0);
 	assert_int_equal(tern_topic_tree_count(t), 3);
-	assert_int_equal(mv(t, "a/#", &s1, 1, 3), 0);
+	assert_int_equal(ho(t, "a/#", &s1, 0, 3, 11), 0);
+	assert_int_equal(tern_topic_tree_count(t), 3);
+	expect_entry(t, "a/x", 3, &s1, 1, 11, UINT64_MAX); /* options of the `from` entry */
+	expect_entry(t, "a/x", 0, &s1, 1, 0, 11);
+	assert_int_equal(del(t, "a/#", 0, &s1), 0);
 	assert_int_equal(tern_topic_tree_count(t), 2);
-	assert_true(match(t, "a", 3, &c) == 8u);
-	assert_int_equal(times(&c, &s1), 1);
-	assert_int_equal(c.opts[c.subs[0] == &s1 ? 0 : 1], 0);
+	assert_true(match(t, "a/x", 3, &c) == 12u);
+	assert_int_equal(c.n, 1);
 
-	assert_int_equal(del(t, "a/#", 3, &s1), 0);
-	assert_int_equal(del(t, "a/#", 3, &s2), 0);
-	assert_int_equal(tern_topic_tree_node_count(t), 1);
+	/* The handed-over entry may be handed over again. */
+	assert_int_equal(ho(t, "a/#", &s1, 3, 0, 12), 0);
+	expect_entry(t, "a/x", 0, &s1, 1, 12, UINT64_MAX);
+	expect_entry(t, "a/x", 3, &s1, 1, 11, 12);
+	assert_int_equal(tern_topic_tree_count(t), 3);
+
 	tern_topic_tree_destroy(t);
 	drain_rcu();
 }
@@ -575,26 +675,31 @@ static void test_cross_check(void **state)
 
 /* ---- readers racing a writer ---- */
 
-#define CW	4    /* workers */
-#define CSTABLE 64   /* subscriptions never removed: "c/<k>/x" on worker k % CW */
-#define CCHURN	2000 /* subscribers the writer adds, moves and removes */
-#define CROUNDS 8
+#define CW	   4	/* workers */
+#define CSTABLE	   64	/* subscriptions never removed: "c/<k>/x" on worker k % CW */
+#define CCHURN	   2000 /* subscribers the writer adds, hands over and removes */
+#define CROUNDS	   8
+#define MOVER_OPTS 2
 
 struct race {
 	struct tern_topic_tree *t;
 	int stable[CSTABLE];
 	int churn[CCHURN];
-	int mover;	      /* on "$m/#", moved between workers 0 and 1 all the time */
+	int mover;	      /* on "$m/#", handed over between workers 0 and 1 all the time */
+	uint64_t gen;	      /* the broker's tree generation: writer stores (release) */
 	bool done;	      /* atomic */
 	unsigned long errors; /* atomic */
 	unsigned long reads;  /* atomic */
+	unsigned long both;   /* atomic: reads that found the mover in both groups */
 };
 
 struct reader_ctx {
 	const struct race *r;
 	unsigned k;
+	uint64_t gen;
 	unsigned stable_seen;
 	unsigned mover_seen;
+	unsigned mover_valid; /* mover entries with since_gen <= gen < until_gen */
 	unsigned bad;
 };
 
@@ -604,18 +709,51 @@ static void race_check(void *p, const struct tern_sub *s)
 	const struct race *r = rc->r;
 	const int *sp = s->subscriber;
 
-	if (sp == &r->stable[rc->k])
+	if (sp == &r->stable[rc->k]) {
 		rc->stable_seen++;
-	else if (sp == &r->mover)
+	} else if (sp == &r->mover) {
 		rc->mover_seen++;
-	else if (!(sp >= r->churn && sp < r->churn + CCHURN))
+		/* The route.c check. */
+		if (rc->gen >= s->since_gen && rc->gen < s->until_gen)
+			rc->mover_valid++;
+		if (s->options != MOVER_OPTS)
+			rc->bad++;
+	} else if (!(sp >= r->churn && sp < r->churn + CCHURN)) {
 		rc->bad++;
+	}
 }
 
 struct reader_arg {
 	struct race *r;
 	unsigned id;
 };
+
+/*
+ * Walk "$m/x" once per group of the mover's two workers with one generation g
+ * read before (as a publish does, and carries to the other workers): exactly
+ * one of the entries must be valid for g, or a message is lost or doubled.
+ */
+static bool mover_ok(struct race *r)
+{
+	uint64_t g = __atomic_load_n(&r->gen, __ATOMIC_ACQUIRE);
+	unsigned valid = 0, seen = 0;
+
+	for (unsigned w = 0; w < 2; w++) {
+		struct reader_ctx rc = {.r = r, .k = CSTABLE, .gen = g};
+		uint64_t mask;
+
+		mask = tern_topic_tree_match(r->t, (const uint8_t *)"$m/x", 4, w, race_check, &rc);
+		/* At most one entry per group, and a group with one is in the mask. */
+		if (rc.bad || rc.stable_seen || rc.mover_seen > 1 || !mask || (mask & ~3u) ||
+		    (rc.mover_seen && !(mask & (UINT64_C(1) << w))))
+			return false;
+		valid += rc.mover_valid;
+		seen += rc.mover_seen;
+	}
+	if (seen == 2)
+		__atomic_fetch_add(&r->both, 1, __ATOMIC_RELAXED);
+	return valid == 1;
+}
 
 static void *reader(void *p)
 {
@@ -636,13 +774,10 @@ static void *reader(void *p)
 		if (rc.stable_seen != 1 || rc.mover_seen || rc.bad ||
 		    !(mask & (UINT64_C(1) << (k % CW))))
 			__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
-		/* The mover is in exactly one group of its node, whatever the writer does. */
-		memset(&rc, 0, sizeof(rc));
-		rc.r = r;
-		rc.k = CSTABLE; /* no stable subscription expected */
-		mask = tern_topic_tree_match(r->t, (const uint8_t *)"$m/x", 4, 0, race_check, &rc);
-		if ((mask != 1u && mask != 2u) || rc.mover_seen != (mask == 1u) || rc.bad)
+		if (!mover_ok(r))
 			__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+		/* Only here may the writer's grace period end: both walks of one g are one read
+		 * side. */
 		rcu_quiescent_state();
 		k = (k + CW) % CSTABLE;
 		n++;
@@ -679,6 +814,22 @@ static void race_fail(struct race *r, int rc)
 		__atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * The engine's takeover (broker/registry.h): hand over at the next generation,
+ * publish that generation, and once a grace period has ended every walk that
+ * read an older one, remove the old entry.
+ */
+static void mover_handover(struct race *r, unsigned *at)
+{
+	uint64_t g = r->gen + 1; /* only this thread stores r->gen */
+
+	race_fail(r, ho(r->t, "$m/#", &r->mover, *at, *at ^ 1, g));
+	__atomic_store_n(&r->gen, g, __ATOMIC_RELEASE);
+	synchronize_rcu();
+	race_fail(r, del(r->t, "$m/#", *at, &r->mover));
+	*at ^= 1;
+}
+
 static void *writer(void *p)
 {
 	struct race *r = p;
@@ -694,12 +845,14 @@ static void *writer(void *p)
 			if (i % 16 == 0)
 				rcu_quiescent_state();
 		}
-		/* Even subscribers move to the next worker; the mover flips each time. */
+		/* Even subscribers go to the next worker; the mover flips now and then. */
 		for (unsigned i = 0; i < CCHURN; i += 2) {
 			churn_filter(f, sizeof(f), i);
-			race_fail(r, mv(r->t, f, &r->churn[i], i % CW, (i + 1) % CW));
-			race_fail(r, mv(r->t, "$m/#", &r->mover, mover_at, mover_at ^ 1));
-			mover_at ^= 1;
+			race_fail(r, ho(r->t, f, &r->churn[i], i % CW, (i + 1) % CW, r->gen + 1));
+			race_fail(r, del(r->t, f, i % CW, &r->churn[i]));
+			/* Each waits a grace period: milliseconds on few CPUs. */
+			if (i % 32 == 0)
+				mover_handover(r, &mover_at);
 			if (i % 16 == 0)
 				rcu_quiescent_state();
 		}
@@ -720,6 +873,7 @@ static void test_concurrent(void **state)
 	static struct race r;
 	struct reader_arg args[READERS];
 	pthread_t rt[READERS], wt;
+	struct coll c;
 	char f[32];
 
 	(void)state;
@@ -730,7 +884,7 @@ static void test_concurrent(void **state)
 		snprintf(f, sizeof(f), "c/%u/x", k);
 		assert_int_equal(add(r.t, f, k % CW, &r.stable[k], 1, NULL), 0);
 	}
-	assert_int_equal(add(r.t, "$m/#", 0, &r.mover, 0, NULL), 0);
+	assert_int_equal(add(r.t, "$m/#", 0, &r.mover, MOVER_OPTS, NULL), 0);
 	for (unsigned i = 0; i < READERS; i++) {
 		args[i] = (struct reader_arg){.r = &r, .id = i};
 		assert_int_equal(pthread_create(&rt[i], NULL, reader, &args[i]), 0);
@@ -744,10 +898,17 @@ static void test_concurrent(void **state)
 		pthread_join(rt[i], NULL);
 	rcu_thread_online();
 
-	print_message("concurrent: %lu reads during %u writes\n", r.reads, CROUNDS * CCHURN * 3);
+	print_message("concurrent: %lu reads (%lu saw both mover entries) during %u writes, %lu "
+		      "handovers\n",
+		      r.reads, r.both, CROUNDS * CCHURN * 3, (unsigned long)r.gen);
 	assert_int_equal(r.errors, 0);
 	assert_true(r.reads > 0);
+	assert_int_equal(r.gen, CROUNDS * ((CCHURN + 31) / 32));
 	assert_int_equal(tern_topic_tree_count(r.t), CSTABLE + 1);
+	/* An even number of handovers: the mover is back on worker 0, valid from the last one. */
+	expect_entry(r.t, "$m/x", 0, &r.mover, MOVER_OPTS, r.gen, UINT64_MAX);
+	assert_true(match(r.t, "$m/x", 1, &c) == 1u);
+	assert_int_equal(c.n, 0);
 	/* Only the stable paths are left: root, "c", 64 x ("<k>", "x"), "$m", "#". */
 	assert_int_equal(tern_topic_tree_node_count(r.t), 1 + 1 + 2 * CSTABLE + 2);
 	tern_topic_tree_destroy(r.t);
@@ -771,12 +932,13 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_add_replace),	  cmocka_unit_test(test_remove),
-	    cmocka_unit_test(test_worker_groups), cmocka_unit_test(test_overlapping),
-	    cmocka_unit_test(test_empty_levels),  cmocka_unit_test(test_dollar),
-	    cmocka_unit_test(test_move),	  cmocka_unit_test(test_many_children),
-	    cmocka_unit_test(test_big_group),	  cmocka_unit_test(test_prune_and_memory),
-	    cmocka_unit_test(test_cross_check),	  cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_add_replace),	     cmocka_unit_test(test_remove),
+	    cmocka_unit_test(test_worker_groups),    cmocka_unit_test(test_overlapping),
+	    cmocka_unit_test(test_empty_levels),     cmocka_unit_test(test_dollar),
+	    cmocka_unit_test(test_handover),	     cmocka_unit_test(test_handover_errors),
+	    cmocka_unit_test(test_many_children),    cmocka_unit_test(test_big_group),
+	    cmocka_unit_test(test_prune_and_memory), cmocka_unit_test(test_cross_check),
+	    cmocka_unit_test(test_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
