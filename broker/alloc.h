@@ -8,7 +8,8 @@
 
 #include <stddef.h>
 
-/* malloc/calloc/realloc/free with jemalloc. Return NULL with errno=ENOMEM on failure. Thread-safe. */
+/* malloc/calloc/realloc/free with jemalloc. Return NULL with errno=ENOMEM on failure. Thread-safe.
+ */
 void *tern_malloc(size_t size);
 void *tern_calloc(size_t n, size_t size);
 void *tern_realloc(void *p, size_t size);

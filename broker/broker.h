@@ -34,11 +34,11 @@ struct tern_broker {
 	 * registry_lock after a takeover's tree edits; read before every walk.
 	 */
 	uint64_t tree_gen;
-	uint64_t start_ms;	      /* monotonic start time, for uptime */
-	int64_t connections;	      /* atomic: open connections, for max_connections */
-	uint64_t clients_connected;   /* atomic: connections past CONNACK */
-	uint64_t clients_maximum;     /* atomic: highest clients_connected seen */
-	uint64_t sessions;	      /* atomic: sessions existing (connected + offline) */
+	uint64_t start_ms;	    /* monotonic start time, for uptime */
+	int64_t connections;	    /* atomic: open connections, for max_connections */
+	uint64_t clients_connected; /* atomic: connections past CONNACK */
+	uint64_t clients_maximum;   /* atomic: highest clients_connected seen */
+	uint64_t sessions;	    /* atomic: sessions existing (connected + offline) */
 };
 
 /*

@@ -17,9 +17,9 @@
 /* Largest fixed header of any packet: type byte + 4 length bytes. */
 #define TERN_CODEC_FIXED_HDR_MAX 5
 
-#define TERN_PROTO_V31  3 /* "MQIsdp" */
+#define TERN_PROTO_V31	3 /* "MQIsdp" */
 #define TERN_PROTO_V311 4 /* "MQTT" */
-#define TERN_PROTO_V5   5
+#define TERN_PROTO_V5	5
 
 enum tern_pkt_type {
 	TERN_PKT_CONNECT = 1,
@@ -104,7 +104,7 @@ struct tern_ack {
  */
 struct tern_sub_list {
 	uint16_t packet_id;
-	size_t count; /* >= 1 */
+	size_t count;		   /* >= 1 */
 	struct tern_bytes entries; /* raw payload: filters (and option bytes for SUBSCRIBE) */
 };
 

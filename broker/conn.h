@@ -21,23 +21,23 @@ struct tern_session;
 struct tern_worker;
 
 enum tern_conn_state {
-	TERN_CONN_NEW,	       /* waiting for CONNECT */
-	TERN_CONN_CLAIM_RETRY, /* CONNECT received; client id busy in a takeover, retry */
+	TERN_CONN_NEW,		 /* waiting for CONNECT */
+	TERN_CONN_CLAIM_RETRY,	 /* CONNECT received; client id busy in a takeover, retry */
 	TERN_CONN_AWAIT_SESSION, /* CONNECT received; session moving here from another worker */
-	TERN_CONN_ACTIVE,      /* CONNACK sent */
-	TERN_CONN_CLOSING,     /* ops->close called; waiting for tern_conn_closed */
+	TERN_CONN_ACTIVE,	 /* CONNACK sent */
+	TERN_CONN_CLOSING,	 /* ops->close called; waiting for tern_conn_closed */
 };
 
 /* Why a connection ends; chooses the log line and whether the will is sent. */
 enum tern_close_reason {
-	TERN_CLOSE_DISCONNECT,	   /* client sent DISCONNECT: no will */
-	TERN_CLOSE_PEER_LOST,	   /* socket closed or failed without DISCONNECT */
-	TERN_CLOSE_PROTOCOL,	   /* malformed packet or protocol violation */
-	TERN_CLOSE_KEEPALIVE,	   /* nothing received for 1.5 x keepalive */
+	TERN_CLOSE_DISCONNECT,	    /* client sent DISCONNECT: no will */
+	TERN_CLOSE_PEER_LOST,	    /* socket closed or failed without DISCONNECT */
+	TERN_CLOSE_PROTOCOL,	    /* malformed packet or protocol violation */
+	TERN_CLOSE_KEEPALIVE,	    /* nothing received for 1.5 x keepalive */
 	TERN_CLOSE_CONNECT_TIMEOUT, /* no CONNECT in time */
-	TERN_CLOSE_TAKEN_OVER,	   /* same client id connected again */
-	TERN_CLOSE_REFUSED,	   /* CONNACK with an error code */
-	TERN_CLOSE_SHUTDOWN,	   /* broker stopping */
+	TERN_CLOSE_TAKEN_OVER,	    /* same client id connected again */
+	TERN_CLOSE_REFUSED,	    /* CONNACK with an error code */
+	TERN_CLOSE_SHUTDOWN,	    /* broker stopping */
 	TERN_CLOSE_NO_MEMORY,
 };
 
@@ -49,15 +49,15 @@ struct tern_conn {
 	enum tern_conn_state state;
 	uint8_t proto_level;
 	bool clean_session;
-	bool input_paused; /* output over max_output_bytes: input waits (transport.h) */
+	bool input_paused;   /* output over max_output_bytes: input waits (transport.h) */
 	bool resume_pending; /* on worker->resumed */
 	uint16_t keepalive;
 	uint64_t last_rx_ms;
 	uint64_t accepted_ms;
 	struct tern_session *session;
-	struct tern_arrival *arrival;	/* AWAIT_SESSION: the session in transit here */
-	char *client_id;		/* after CONNECT */
-	struct tern_msg *will;		/* will message, if any */
+	struct tern_arrival *arrival; /* AWAIT_SESSION: the session in transit here */
+	char *client_id;	      /* after CONNECT */
+	struct tern_msg *will;	      /* will message, if any */
 	uint8_t will_qos;
 	bool will_retain;
 

@@ -89,9 +89,9 @@ static int set_will(struct tern_conn *c, const struct tern_connect *cp)
 {
 	if (!cp->will)
 		return 0;
-	c->will = tern_msg_create(cp->will_topic.p, (uint16_t)cp->will_topic.len,
-				  cp->will_payload.p, cp->will_payload.len, cp->will_qos,
-				  cp->will_retain);
+	c->will =
+	    tern_msg_create(cp->will_topic.p, (uint16_t)cp->will_topic.len, cp->will_payload.p,
+			    cp->will_payload.len, cp->will_qos, cp->will_retain);
 	return c->will ? 0 : -ENOMEM;
 }
 
@@ -156,13 +156,13 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	TERN_STAT_ADD(w, clients_connected, 1);
 	connected = __atomic_add_fetch(&b->clients_connected, 1, __ATOMIC_RELAXED);
 	max = __atomic_load_n(&b->clients_maximum, __ATOMIC_RELAXED);
-	while (connected > max && !__atomic_compare_exchange_n(&b->clients_maximum, &max, connected,
-							       true, __ATOMIC_RELAXED,
-							       __ATOMIC_RELAXED))
+	while (connected > max &&
+	       !__atomic_compare_exchange_n(&b->clients_maximum, &max, connected, true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	tern_log(TERN_LOG_NOTICE, "New client connected from %s as %s (p%u, c%u, k%u).", c->peer,
-		 c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u, c->clean_session ? 1u : 0u,
-		 c->keepalive);
+		 c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
+		 c->clean_session ? 1u : 0u, c->keepalive);
 	send_connack(c, present, TERN_CONNACK_ACCEPTED);
 	tern_session_resume(w, s);
 }

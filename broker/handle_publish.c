@@ -37,7 +37,8 @@ int tern_handle_publish(struct tern_conn *c, const struct tern_packet *p)
 	int err;
 
 	if (pub->retain && !cfg->retain_available)
-		return tern_conn_protocol_error(c, "retained PUBLISH while retain_available is false");
+		return tern_conn_protocol_error(c,
+						"retained PUBLISH while retain_available is false");
 	TERN_STAT_ADD(w, msgs_received, 1);
 	if (cfg->message_size_limit && pub->payload.len > cfg->message_size_limit) {
 		/* Dropped, but acknowledged so the client does not resend it forever. */
@@ -67,7 +68,8 @@ int tern_handle_publish(struct tern_conn *c, const struct tern_packet *p)
 
 int tern_handle_puback(struct tern_conn *c, const struct tern_packet *p)
 {
-	/* An unknown id (e.g. acknowledged twice) is ignored, as MQTT 3.1.1 gives no answer for it. */
+	/* An unknown id (e.g. acknowledged twice) is ignored, as MQTT 3.1.1 gives no answer for it.
+	 */
 	tern_session_puback(c->worker, c->session, p->ack.packet_id);
 	return 0;
 }

@@ -12,8 +12,8 @@
 #include "broker/session.h"
 #include "broker/worker.h"
 
-#define MAX_QOS		2
-#define STACK_FILTERS	64
+#define MAX_QOS	      2
+#define STACK_FILTERS 64
 
 struct retained_ctx {
 	struct tern_worker *w;

@@ -60,10 +60,13 @@ static int parse_number(const char *s, long min, long max, long *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
-		{"workers", required_argument, NULL, 'w'}, {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	long v;
 	int opt;

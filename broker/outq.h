@@ -20,7 +20,7 @@ struct tern_outq_chunk;
 struct tern_outq {
 	struct tern_outq_chunk *head; /* oldest; NULL when empty */
 	struct tern_outq_chunk *tail;
-	size_t bytes;   /* wire bytes queued and not yet written */
+	size_t bytes;	/* wire bytes queued and not yet written */
 	size_t packets; /* packets queued (partly written one included) */
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Client id registry and the cross-worker session takeover handshake (design note in registry.h). */
+/* Client id registry and the cross-worker session takeover handshake (design note in registry.h).
+ */
 #define _LGPL_SOURCE
 #include <errno.h>
 #include <string.h>

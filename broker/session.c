@@ -37,8 +37,9 @@ struct tern_session *tern_session_create(struct tern_worker *w, const char *clie
 	s->home = w->id;
 	s->clean = true; /* nothing to resume yet */
 	s->offline_since_ms = w->now_ms;
-	s->max_inflight = w->broker->cfg.max_inflight_messages ? w->broker->cfg.max_inflight_messages
-							       : UINT16_MAX;
+	s->max_inflight = w->broker->cfg.max_inflight_messages
+			      ? w->broker->cfg.max_inflight_messages
+			      : UINT16_MAX;
 	cds_lfht_node_init(&s->registry_node);
 	cds_list_add(&s->worker_node, &w->sessions);
 	__atomic_add_fetch(&w->broker->sessions, 1, __ATOMIC_RELAXED);
@@ -96,8 +97,7 @@ void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
 	call_rcu(&s->rcu, free_session_rcu);
 }
 
-static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *filter,
-					 size_t len)
+static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *filter, size_t len)
 {
 	size_t i;
 

@@ -51,26 +51,25 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 		const char *name;
 		size_t offset;
 	} fields[] = {
-		{"clients/connected", offsetof(struct tern_worker_stats, clients_connected)},
-		{"connections/accepted", offsetof(struct tern_worker_stats, connections_accepted)},
-		{"connections/refused", offsetof(struct tern_worker_stats, connections_refused)},
-		{"messages/received", offsetof(struct tern_worker_stats, msgs_received)},
-		{"messages/sent", offsetof(struct tern_worker_stats, msgs_sent)},
-		{"bytes/received", offsetof(struct tern_worker_stats, bytes_received)},
-		{"bytes/sent", offsetof(struct tern_worker_stats, bytes_sent)},
-		{"publish/dropped", offsetof(struct tern_worker_stats, publish_dropped)},
-		{"publish/too_large", offsetof(struct tern_worker_stats, publish_too_large)},
-		{"protocol/errors", offsetof(struct tern_worker_stats, protocol_errors)},
-		{"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
-		{"takeovers", offsetof(struct tern_worker_stats, takeovers)},
-		{"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
+	    {"clients/connected", offsetof(struct tern_worker_stats, clients_connected)},
+	    {"connections/accepted", offsetof(struct tern_worker_stats, connections_accepted)},
+	    {"connections/refused", offsetof(struct tern_worker_stats, connections_refused)},
+	    {"messages/received", offsetof(struct tern_worker_stats, msgs_received)},
+	    {"messages/sent", offsetof(struct tern_worker_stats, msgs_sent)},
+	    {"bytes/received", offsetof(struct tern_worker_stats, bytes_received)},
+	    {"bytes/sent", offsetof(struct tern_worker_stats, bytes_sent)},
+	    {"publish/dropped", offsetof(struct tern_worker_stats, publish_dropped)},
+	    {"publish/too_large", offsetof(struct tern_worker_stats, publish_too_large)},
+	    {"protocol/errors", offsetof(struct tern_worker_stats, protocol_errors)},
+	    {"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
+	    {"takeovers", offsetof(struct tern_worker_stats, takeovers)},
+	    {"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
 	};
 	char topic[96];
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const uint64_t *p =
-			(const uint64_t *)((const char *)&x->stats + fields[i].offset);
+		const uint64_t *p = (const uint64_t *)((const char *)&x->stats + fields[i].offset);
 
 		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/%s", x->id, fields[i].name);
 		publish_u64(w, topic, __atomic_load_n(p, __ATOMIC_RELAXED));

@@ -159,7 +159,8 @@ static void sweep_sessions(struct tern_worker *w)
 		if (s->conn || w->now_ms - s->offline_since_ms <= expiry_ms)
 			continue;
 		if (tern_registry_remove(w, s) == 0) {
-			tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.", s->client_id);
+			tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.",
+				 s->client_id);
 			tern_session_destroy(w, s);
 		}
 	}
@@ -257,7 +258,7 @@ void tern_worker_destroy(struct tern_worker *w)
 	tern_registry_arrivals_free(w);
 	while (!cds_list_empty(&w->sessions)) {
 		struct tern_session *s =
-			cds_list_first_entry(&w->sessions, struct tern_session, worker_node);
+		    cds_list_first_entry(&w->sessions, struct tern_session, worker_node);
 
 		tern_registry_remove(w, s);
 		tern_session_destroy(w, s);

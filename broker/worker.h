@@ -59,7 +59,7 @@ struct tern_inbox_item {
 	enum tern_inbox_kind kind;
 	uint64_t gen; /* PUBLISH: tree generation read before the sender's walk */
 	union {
-		struct tern_msg *msg;		/* PUBLISH: one reference owned by the item */
+		struct tern_msg *msg;	      /* PUBLISH: one reference owned by the item */
 		struct tern_session *session; /* TAKEOVER, DEPART, ADOPT */
 	};
 };
@@ -74,18 +74,18 @@ struct tern_worker {
 	const struct tern_transport_ops *ops;
 	void *dp_worker;
 
-	struct cds_list_head conns;	/* every struct tern_conn on this worker */
-	struct cds_list_head sessions;	/* every session homed here */
-	struct cds_list_head arrivals;	/* sessions in transit to this worker (registry.c) */
-	struct cds_list_head resumed;	/* connections with held-back input to parse (conn.c) */
-	unsigned retry_claims;		/* connections waiting to retry a busy client id */
-	uint64_t now_ms;		/* monotonic clock, updated each poll/input */
-	uint64_t next_sweep_ms;		/* next keepalive/connect-timeout/expiry sweep */
-	uint64_t next_sys_ms;		/* next $SYS publication (worker 0) */
-	uint64_t match_gen;		/* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
-	struct tern_session **matched;	/* scratch: sessions matched by one publish */
+	struct cds_list_head conns;    /* every struct tern_conn on this worker */
+	struct cds_list_head sessions; /* every session homed here */
+	struct cds_list_head arrivals; /* sessions in transit to this worker (registry.c) */
+	struct cds_list_head resumed;  /* connections with held-back input to parse (conn.c) */
+	unsigned retry_claims;	       /* connections waiting to retry a busy client id */
+	uint64_t now_ms;	       /* monotonic clock, updated each poll/input */
+	uint64_t next_sweep_ms;	       /* next keepalive/connect-timeout/expiry sweep */
+	uint64_t next_sys_ms;	       /* next $SYS publication (worker 0) */
+	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
+	struct tern_session **matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
-	uint64_t next_auto_id;		/* for generated client ids */
+	uint64_t next_auto_id;		     /* for generated client ids */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */
 
 	struct tern_worker_stats stats __attribute__((aligned(64)));
