@@ -84,6 +84,9 @@ class Broker:
         self.proc = None
         self.port = None
         self.dir = tempfile.TemporaryDirectory(prefix='tern-proto-')
+        if self.kind == 'mosquitto':
+            # started as root it runs as user mosquitto: let it re-read its config on SIGHUP
+            os.chmod(self.dir.name, 0o755)
         self.log_path = os.path.join(self.dir.name, 'broker.log')
         self.conf_path = os.path.join(self.dir.name, 'broker.conf')
         self.exit_status = None
@@ -139,6 +142,24 @@ class Broker:
             if pending:
                 time.sleep(0.02)
         return not pending
+
+    def rss_bytes(self):
+        """Resident set size of the broker process (VmRSS in /proc/PID/status)."""
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError('no VmRSS for broker PID %d' % self.proc.pid)
+
+    def rewrite_config(self, config_lines):
+        """Replace the config file (same listeners) without restarting; see reload()."""
+        self.config_lines = list(config_lines)
+        with open(self.conf_path, 'w') as f:
+            f.write(self.config_text(self.port))
+
+    def reload(self):
+        """SIGHUP: the broker re-reads its config file."""
+        self.proc.send_signal(signal.SIGHUP)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -213,10 +234,11 @@ class BrokerTestCase(unittest.TestCase):
 
     # Clients closed automatically at the end of the test.
 
-    def raw(self, broker=None, host='127.0.0.1', connect=None, **kw):
-        """A RawClient on the broker; with connect=CLIENT_ID also CONNECT and expect CONNACK 0."""
+    def raw(self, broker=None, host='127.0.0.1', connect=None, rcvbuf=None, **kw):
+        """A RawClient on the broker; with connect=CLIENT_ID also CONNECT and expect CONNACK 0.
+        rcvbuf: SO_RCVBUF set before connecting."""
         broker = broker or self.broker
-        c = rawmqtt.RawClient(host, broker.port)
+        c = rawmqtt.RawClient(host, broker.port, rcvbuf=rcvbuf)
         self.addCleanup(c.close)
         if connect is not None:
             c.connect_ok(connect, **kw)

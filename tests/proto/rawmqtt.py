@@ -164,9 +164,17 @@ class Packet:
 class RawClient:
     """A TCP connection speaking hand-encoded MQTT. All reads are bounded."""
 
-    def __init__(self, host, port, timeout=TIMEOUT):
+    def __init__(self, host, port, timeout=TIMEOUT, rcvbuf=None):
+        """rcvbuf: SO_RCVBUF set before connecting (it bounds the TCP window), e.g. to
+        make a client that stops reading fill up quickly."""
         family = socket.AF_INET6 if ':' in host else socket.AF_INET
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        else:
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
         assert self.sock.family == family
         self.buf = b''
         self.eof = False
