@@ -22,6 +22,15 @@
 #include "broker/worker.h"
 
 #define INBUF_MIN 256
+/*
+ * The largest CONNECT possible: fixed header, variable header, and five
+ * length-prefixed fields of at most 65535 bytes. Bigger before CONNECT is an attack.
+ */
+#define CONNECT_MAX (TERN_CODEC_FIXED_HDR_MAX + 10 + 5 * (2 + 65535))
+/* Input buffered while a CONNECT waits for its session; past this, reading pauses. */
+#define PENDING_INPUT_MAX 65536
+/* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
+#define REPLIES_OVER_BOUND_MAX 65536
 
 struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
 {
@@ -64,10 +73,16 @@ struct tern_outq *tern_conn_outq(struct tern_conn *c)
 	return &c->outq;
 }
 
-/* Output beyond the bound: stop taking input until the peer reads (bounded memory). */
+/*
+ * Stop taking input until the peer reads (bounded memory) once the client's own
+ * packets asked for too many replies (acks, PINGRESP) while its output was over
+ * the bound: it keeps sending without reading. A slow reader that only pings
+ * is never paused, so its PINGREQs keep being read [MQTT-3.1.2-24]; fan-out to
+ * it is bounded by dropping QoS 0 instead.
+ */
 static bool output_full(const struct tern_conn *c)
 {
-	return tern_outq_bytes(&c->outq) > c->worker->broker->cfg.max_output_bytes;
+	return c->replies_over_bound > REPLIES_OVER_BOUND_MAX;
 }
 
 static void pause_input(struct tern_conn *c)
@@ -76,22 +91,39 @@ static void pause_input(struct tern_conn *c)
 	c->worker->ops->pause_input(c->tctx, true);
 }
 
-void tern_conn_wrote(struct tern_conn *c, size_t n)
+void tern_conn_input_may_resume(struct tern_conn *c)
 {
 	struct tern_worker *w = c->worker;
 
-	TERN_STAT_ADD(w, bytes_sent, n);
 	/* Resume at half the bound, so a busy connection does not flip every write. */
-	if (c->input_paused && c->state != TERN_CONN_CLOSING &&
-	    tern_outq_bytes(&c->outq) <= w->broker->cfg.max_output_bytes / 2) {
-		c->input_paused = false;
-		w->ops->pause_input(c->tctx, false);
-		/* The dataplane is writing now: parse the held-back input at the next poll. */
-		if (c->in_len && !c->resume_pending) {
-			c->resume_pending = true;
-			cds_list_add_tail(&c->resume_node, &w->resumed);
-		}
+	if (!c->input_paused || c->state == TERN_CONN_CLOSING ||
+	    c->state == TERN_CONN_AWAIT_SESSION || c->state == TERN_CONN_CLAIM_RETRY ||
+	    tern_outq_bytes(&c->outq) > w->broker->cfg.max_output_bytes / 2)
+		return;
+	c->input_paused = false;
+	w->ops->pause_input(c->tctx, false);
+	/* Callers may be inside the dataplane's write or read: parse at the next poll. */
+	if (c->in_len && !c->resume_pending) {
+		c->resume_pending = true;
+		cds_list_add_tail(&c->resume_node, &w->resumed);
 	}
+}
+
+void tern_conn_wrote(struct tern_conn *c, size_t n)
+{
+	TERN_STAT_ADD(c->worker, bytes_sent, n);
+	c->last_progress_ms = c->worker->now_ms;
+	if (tern_outq_bytes(&c->outq) <= c->worker->broker->cfg.max_output_bytes)
+		c->replies_over_bound = 0;
+	tern_conn_input_may_resume(c);
+}
+
+uint64_t tern_conn_last_seen_ms(const struct tern_conn *c)
+{
+	/* While we hold its input back, a peer that reads what we send is alive. */
+	if (c->input_paused && c->last_progress_ms > c->last_rx_ms)
+		return c->last_progress_ms;
+	return c->last_rx_ms;
 }
 
 void tern_conn_resume(struct tern_conn *c)
@@ -109,8 +141,11 @@ void tern_conn_want_write(struct tern_conn *c)
 
 int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len)
 {
-	int ret = tern_outq_push_bytes(&c->outq, pkt, len);
+	int ret;
 
+	if (tern_outq_bytes(&c->outq) > c->worker->broker->cfg.max_output_bytes)
+		c->replies_over_bound += len;
+	ret = tern_outq_push_bytes(&c->outq, pkt, len);
 	if (ret == 0)
 		tern_conn_want_write(c);
 	return ret;
@@ -162,6 +197,9 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 {
 	uint32_t max_packet = c->worker->broker->cfg.max_packet_size;
 	struct tern_packet pkt;
+
+	if (c->state == TERN_CONN_NEW && (max_packet == 0 || max_packet > CONNECT_MAX))
+		max_packet = CONNECT_MAX;
 	size_t off = 0;
 
 	while (off < len) {
@@ -247,6 +285,10 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	if (used < 0)
 		return (int)used;
 	consume_input(c, (size_t)used);
+	/* A client racing ahead of its session's arrival must not grow the buffer for ever. */
+	if (c->in_len > PENDING_INPUT_MAX && !c->input_paused &&
+	    (c->state == TERN_CONN_AWAIT_SESSION || c->state == TERN_CONN_CLAIM_RETRY))
+		pause_input(c);
 	return 0;
 nomem:
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
@@ -279,8 +321,8 @@ static void log_close(struct tern_conn *c, enum tern_close_reason reason)
 		tern_log(TERN_LOG_NOTICE, "Client %s has exceeded timeout, disconnecting.", name);
 		break;
 	case TERN_CLOSE_CONNECT_TIMEOUT:
-		tern_log(TERN_LOG_NOTICE, "Client %s did not send CONNECT in time, disconnecting.",
-			 name);
+		tern_log(TERN_LOG_NOTICE,
+			 "Client %s did not complete CONNECT in time, disconnecting.", name);
 		break;
 	case TERN_CLOSE_TAKEN_OVER:
 		tern_log(TERN_LOG_NOTICE, "Client %s already connected, closing old connection.",

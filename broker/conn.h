@@ -53,6 +53,8 @@ struct tern_conn {
 	bool resume_pending; /* on worker->resumed */
 	uint16_t keepalive;
 	uint64_t last_rx_ms;
+	uint64_t last_progress_ms; /* last time the peer took some of our output */
+	size_t replies_over_bound; /* control bytes queued while output was over its bound */
 	uint64_t accepted_ms;
 	struct tern_session *session;
 	struct tern_arrival *arrival; /* AWAIT_SESSION: the session in transit here */
@@ -96,6 +98,15 @@ void tern_conn_process_buffered(struct tern_conn *c);
  * drained. Called by the worker's poll for connections on worker->resumed.
  */
 void tern_conn_resume(struct tern_conn *c);
+
+/*
+ * Let a paused connection read again if its output drained and it is not
+ * waiting for a session. Owning worker only.
+ */
+void tern_conn_input_may_resume(struct tern_conn *c);
+
+/* The last sign of life, for keepalive: input, or output read while input is paused. */
+uint64_t tern_conn_last_seen_ms(const struct tern_conn *c);
 
 /* Name for log lines: the client id after CONNECT, else the peer address. */
 const char *tern_conn_name(const struct tern_conn *c);

@@ -153,6 +153,7 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	s->conn = c;
 	c->session = s;
 	c->state = TERN_CONN_ACTIVE;
+	tern_conn_input_may_resume(c); /* paused while the session was on its way */
 	TERN_STAT_ADD(w, clients_connected, 1);
 	connected = __atomic_add_fetch(&b->clients_connected, 1, __ATOMIC_RELAXED);
 	max = __atomic_load_n(&b->clients_maximum, __ATOMIC_RELAXED);

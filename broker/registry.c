@@ -75,6 +75,7 @@ struct tern_arrival {
 	struct tern_conn *conn; /* NULL once the waiting connection went away */
 	struct tern_queued *stash;
 	size_t n_stash, cap_stash;
+	struct tern_match_scratch match; /* ours: the old home still matches the session */
 };
 
 /* Carries the end of a takeover's grace period back to the old home. */
@@ -208,6 +209,14 @@ static struct tern_arrival *find_arrival(struct tern_worker *w, const struct ter
 
 	cds_list_for_each_entry(a, &w->arrivals, node) if (a->session == s) return a;
 	return NULL;
+}
+
+struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
+							 struct tern_session *s)
+{
+	struct tern_arrival *a = find_arrival(w, s);
+
+	return a ? &a->match : NULL;
 }
 
 static void free_arrival(struct tern_arrival *a)

@@ -68,6 +68,13 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s);
 void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
 			 uint8_t qos);
 
+/*
+ * The de-duplication scratch of session s in transit to w (its home worker
+ * still uses the session's own), or NULL if w does not expect s.
+ */
+struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
+							 struct tern_session *s);
+
 /* The connection waiting for a session went away; the session still arrives. */
 void tern_registry_abandon(struct tern_conn *c);
 

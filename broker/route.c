@@ -32,16 +32,22 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	struct tern_session *s = sub->subscriber;
 	uint8_t qos = sub->options & 0x3;
 
+	struct tern_match_scratch *scratch;
+
 	if (m->gen < sub->since_gen || m->gen >= sub->until_gen)
 		return; /* the other side of a handover delivers this one */
-	if (s->match_gen == w->match_gen) {
-		if (qos > s->match_qos)
-			s->match_qos = qos;
+	/* In transit here: the old home may be matching it too, so keep our own scratch. */
+	scratch = s->home == w->id ? &s->match : tern_registry_arrival_scratch(w, s);
+	if (!scratch)
+		return;
+	if (scratch->gen == w->match_gen) {
+		if (qos > scratch->qos)
+			scratch->qos = qos;
 		return;
 	}
 	if (w->n_matched == w->cap_matched) {
 		size_t cap = w->cap_matched ? w->cap_matched * 2 : 64;
-		struct tern_session **p = tern_realloc(w->matched, cap * sizeof(*p));
+		struct tern_match *p = tern_realloc(w->matched, cap * sizeof(*p));
 
 		if (!p) {
 			TERN_STAT_ADD(w, publish_dropped, 1);
@@ -50,9 +56,9 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 		w->matched = p;
 		w->cap_matched = cap;
 	}
-	s->match_gen = w->match_gen;
-	s->match_qos = qos;
-	w->matched[w->n_matched++] = s;
+	scratch->gen = w->match_gen;
+	scratch->qos = qos;
+	w->matched[w->n_matched++] = (struct tern_match){s, scratch};
 }
 
 static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen)
@@ -67,8 +73,9 @@ static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint6
 	mask = tern_topic_tree_match(w->broker->tree, tern_msg_topic(msg), msg->topic_len, w->id,
 				     on_match, &m);
 	for (i = 0; i < w->n_matched; i++) {
-		struct tern_session *s = w->matched[i];
-		uint8_t qos = msg->qos < s->match_qos ? msg->qos : s->match_qos;
+		struct tern_session *s = w->matched[i].session;
+		uint8_t granted = w->matched[i].scratch->qos;
+		uint8_t qos = msg->qos < granted ? msg->qos : granted;
 
 		if (s->home != w->id)
 			tern_registry_stash(w, s, msg, qos); /* on its way here */

@@ -302,7 +302,12 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 	if (qos == 0) {
 		if (!c)
 			return; /* QoS 0 is not kept for offline sessions */
-		if (tern_outq_bytes(&c->outq) > w->broker->cfg.max_output_bytes ||
+		/*
+		 * Past the bound, or while the connection's input is paused until the
+		 * output drains to half: adding more would keep it from ever draining.
+		 */
+		if (c->input_paused ||
+		    tern_outq_bytes(&c->outq) > w->broker->cfg.max_output_bytes ||
 		    tern_outq_push_publish(&c->outq, msg, 0, false, retain, 0) < 0) {
 			TERN_STAT_ADD(w, publish_dropped, 1);
 			return;

@@ -20,6 +20,16 @@ struct tern_conn;
 struct tern_msg;
 struct tern_worker;
 
+/*
+ * Per-publish de-duplication of overlapping subscriptions (route.c). Written
+ * only by the worker matching for the session: its home, or for a session in
+ * transit the worker it is moving to, which uses its arrival's copy instead.
+ */
+struct tern_match_scratch {
+	uint64_t gen;
+	uint8_t qos;
+};
+
 /* A subscription as the session remembers it (the tree holds the shared copy). */
 struct tern_session_sub {
 	char *filter;
@@ -78,9 +88,7 @@ struct tern_session {
 	uint16_t *qos2_in; /* inbound QoS 2 packet ids between PUBREC and PUBREL */
 	size_t n_qos2_in, cap_qos2_in;
 
-	/* Per-publish scratch of the worker matching it (see route.c). */
-	uint64_t match_gen;
-	uint8_t match_qos;
+	struct tern_match_scratch match; /* home worker's (see above) */
 };
 
 /* New offline session for client id (copied), homed on worker. NULL + errno. Worker thread. */

@@ -70,6 +70,13 @@ int tern_worker_start(struct tern_worker *w, const struct tern_transport_ops *op
 int tern_worker_poll(struct tern_worker *w);
 
 /*
+ * True when the worker has work for its next poll that no event will signal
+ * (input held back while output drained during this turn's writes): the
+ * dataplane must not block in its next wait. Owning worker thread.
+ */
+bool tern_worker_has_work(const struct tern_worker *w);
+
+/*
  * The loop turn is over: a quiescent state for RCU. Call with no RCU-protected
  * pointer held, once per turn. Before blocking call tern_worker_offline(),
  * after waking tern_worker_online().

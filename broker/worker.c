@@ -136,13 +136,16 @@ static void sweep_conns(struct tern_worker *w)
 
 	cds_list_for_each_entry_safe(c, tmp, &w->conns, worker_node)
 	{
-		if (c->state == TERN_CONN_NEW && cfg->connect_timeout &&
-		    now - c->accepted_ms > (uint64_t)cfg->connect_timeout * 1000u) {
+		if (c->state == TERN_CONN_ACTIVE) {
+			if (c->keepalive &&
+			    now - tern_conn_last_seen_ms(c) > (uint64_t)c->keepalive * 1500u) {
+				TERN_STAT_ADD(w, keepalive_timeouts, 1);
+				tern_conn_close(c, TERN_CLOSE_KEEPALIVE);
+			}
+		} else if (c->state != TERN_CONN_CLOSING && cfg->connect_timeout &&
+			   now - c->accepted_ms > (uint64_t)cfg->connect_timeout * 1000u) {
+			/* Also bounds a CONNECT stuck waiting for its session. */
 			tern_conn_close(c, TERN_CLOSE_CONNECT_TIMEOUT);
-		} else if (c->state == TERN_CONN_ACTIVE && c->keepalive &&
-			   now - c->last_rx_ms > (uint64_t)c->keepalive * 1500u) {
-			TERN_STAT_ADD(w, keepalive_timeouts, 1);
-			tern_conn_close(c, TERN_CLOSE_KEEPALIVE);
 		}
 	}
 }
@@ -220,6 +223,12 @@ int tern_worker_poll(struct tern_worker *w)
 	return next > now ? (int)(next - now) : 0;
 }
 
+bool tern_worker_has_work(const struct tern_worker *w)
+{
+	/* Same test as cds_list_empty, which takes no const list. */
+	return w->resumed.next != &w->resumed || w->retry_claims;
+}
+
 void tern_worker_quiescent(struct tern_worker *w)
 {
 	rcu_quiescent_state();
@@ -241,10 +250,14 @@ void tern_worker_finish(struct tern_worker *w)
 
 	drain_inbox(w, true);
 	tern_registry_arrivals_free(w);
+	/*
+	 * Other workers may still run: a session in transit may still be looked
+	 * up or matched by them. tern_worker_destroy frees it once all stopped.
+	 */
 	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
 	{
-		tern_registry_remove(w, s);
-		tern_session_destroy(w, s);
+		if (tern_registry_remove(w, s) == 0)
+			tern_session_destroy(w, s);
 	}
 	rcu_unregister_thread();
 }
@@ -260,6 +273,8 @@ void tern_worker_destroy(struct tern_worker *w)
 		struct tern_session *s =
 		    cds_list_first_entry(&w->sessions, struct tern_session, worker_node);
 
+		/* All workers stopped: a takeover in flight will never finish. */
+		s->in_transit = false;
 		tern_registry_remove(w, s);
 		tern_session_destroy(w, s);
 	}

@@ -19,6 +19,7 @@
 #include "broker/log.h"
 
 struct tern_broker;
+struct tern_match_scratch;
 struct tern_msg;
 struct tern_session;
 struct tern_transport_ops;
@@ -45,6 +46,12 @@ struct tern_worker_stats {
 #define TERN_STAT_SUB(w, field, n)                                                                 \
 	__atomic_store_n(&(w)->stats.field, (w)->stats.field - (n), __ATOMIC_RELAXED)
 #define TERN_STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
+
+/* A session matched by the publish being routed, and where its merged QoS is kept. */
+struct tern_match {
+	struct tern_session *session;
+	struct tern_match_scratch *scratch;
+};
 
 enum tern_inbox_kind {
 	TERN_INBOX_PUBLISH,  /* deliver msg to this worker's matching subscribers */
@@ -83,7 +90,7 @@ struct tern_worker {
 	uint64_t next_sweep_ms;	       /* next keepalive/connect-timeout/expiry sweep */
 	uint64_t next_sys_ms;	       /* next $SYS publication (worker 0) */
 	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
-	struct tern_session **matched; /* scratch: sessions matched by one publish */
+	struct tern_match *matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id;		     /* for generated client ids */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */

@@ -509,6 +509,8 @@ static void run_loop(struct dp_sock_worker *w)
 			accept_resume_due(w);
 		timeout = tern_worker_poll(w->tw);
 		flush_dirty(w);
+		if (tern_worker_has_work(w->tw))
+			timeout = 0;
 		free_dead(w);
 		tern_worker_quiescent(w->tw);
 	}

@@ -143,6 +143,11 @@ void tern_worker_quiescent(struct tern_worker *w)
 	check_thread(w);
 }
 
+bool tern_worker_has_work(const struct tern_worker *w)
+{
+	return false; /* the echo engine never holds input back */
+}
+
 void tern_worker_offline(struct tern_worker *w)
 {
 	check_thread(w);
