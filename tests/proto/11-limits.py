@@ -10,6 +10,7 @@ import queue
 import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -137,6 +138,48 @@ class Limits(BrokerTestCase):
                         'past max_queued_messages)')
 
     # 2, 3. The QoS 1/2 window and the queue behind it.
+
+    def test_slow_reader_that_pings_stays_connected(self):
+        """A subscriber reading slower than the fan-out rate, but reading and pinging, is
+        alive: it must not be cut off for keepalive while its output queue stays full
+        [MQTT-3.1.2-24]; the excess QoS 0 is dropped instead."""
+        self.broker = self.start_broker(['max_output_bytes 65536'])
+        slow = self.raw(connect='slow-pinger', keepalive=2)
+        # Shrunk after the handshake, so the window it advertised stays and data piles up.
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        self.assertEqual(slow.subscribe_ok([('big', 0)]), [0])
+        pub = self.raw(connect='big-publisher')
+        packet = r.publish('big', b'x' * 100000)
+        stop = threading.Event()
+
+        def flood():  # about 5 MB/s against a reader of about 400 KB/s
+            while not stop.is_set():
+                pub.send(packet)
+                time.sleep(0.02)
+
+        flooder = threading.Thread(target=flood, daemon=True)
+        flooder.start()
+        self.addCleanup(flooder.join)
+        self.addCleanup(stop.set)
+        slow.sock.settimeout(0.05)
+        start = last_ping = time.monotonic()
+        received = 0
+        while time.monotonic() - start < 8:  # several 3 s keepalive deadlines
+            if time.monotonic() - last_ping > 1.0:
+                slow.send(r.pingreq())
+                last_ping = time.monotonic()
+            for _ in range(2):
+                try:
+                    data = slow.sock.recv(20000)
+                except socket.timeout:
+                    continue
+                except ConnectionResetError:
+                    data = b''
+                self.assertNotEqual(data, b'', 'the broker closed a slow reader that pings '
+                                    'after %.1f s' % (time.monotonic() - start))
+                received += len(data)
+            time.sleep(0.1)
+        self.assertGreater(received, 100000)
 
     def test_max_inflight_messages(self):
         self.broker = self.start_broker(['max_inflight_messages 2'])
