@@ -20,6 +20,7 @@
 #include "broker/msg.h"
 #include "broker/retain.h"
 #include "broker/topic.h"
+#include "tests/unit/rcu_test.h"
 
 #define SEEN_MAX 512
 
@@ -65,14 +66,6 @@ static bool has_topic(const struct seen *s, const char *topic)
 static uint32_t refs(const struct tern_msg *m)
 {
 	return __atomic_load_n(&m->refs, __ATOMIC_ACQUIRE);
-}
-
-/* Let every pending call_rcu run: QSBR's rcu_barrier must be called offline. */
-static void drain_rcu(void)
-{
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
 }
 
 /* Set msg and drop the caller's reference, as a publisher would. */
@@ -437,20 +430,6 @@ static void test_concurrent(void **state)
 	}
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	rcu_register_thread();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	rcu_unregister_thread();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,5 +438,5 @@ int main(void)
 	    cmocka_unit_test(test_concurrent),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, rcu_group_setup, rcu_group_teardown);
 }

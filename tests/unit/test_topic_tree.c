@@ -21,6 +21,7 @@
 #include "broker/alloc.h"
 #include "broker/topic.h"
 #include "broker/topic_tree.h"
+#include "tests/unit/rcu_test.h"
 
 #define COLL_MAX 256
 
@@ -69,14 +70,6 @@ static uint64_t match(struct tern_topic_tree *t, const char *topic, unsigned w, 
 {
 	memset(c, 0, sizeof(*c));
 	return tern_topic_tree_match(t, (const uint8_t *)topic, strlen(topic), w, collect, c);
-}
-
-/* Let every pending call_rcu run: QSBR's rcu_barrier must be called offline. */
-static void drain_rcu(void)
-{
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
 }
 
 static void test_add_replace(void **state)
@@ -915,20 +908,6 @@ static void test_concurrent(void **state)
 	drain_rcu();
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	rcu_register_thread();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	rcu_unregister_thread();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -941,5 +920,5 @@ int main(void)
 	    cmocka_unit_test(test_concurrent),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, rcu_group_setup, rcu_group_teardown);
 }
