@@ -346,11 +346,27 @@ class RawClient:
     def receive_publish(self, timeout=TIMEOUT, ack=True):
         """Next PUBLISH; with ack, complete its QoS 1/2 handshake as the receiver."""
         p = self.expect(PUBLISH, timeout)
-        if ack and p.qos == 1:
+        if ack:
+            self._acknowledge(p)
+        return p
+
+    def _acknowledge(self, p):
+        if p.qos == 1:
             self.send(puback(p.mid))
-        elif ack and p.qos == 2:
+        elif p.qos == 2:
             self.send(pubrec(p.mid))
             assert self.expect(PUBREL, stash=(PUBLISH,)).mid == p.mid
             self.send(pubcomp(p.mid))
-        return p
+
+    def receive_until_quiet(self, quiet=0.5):
+        """Every PUBLISH until none arrives for quiet seconds, each acknowledged as
+        receive_publish does; any other packet is a test failure."""
+        got = []
+        while True:
+            p = self.recv(quiet)
+            if p is None:
+                return got
+            assert p.type == PUBLISH, 'expected PUBLISH, got %r' % (p,)
+            self._acknowledge(p)
+            got.append(p)
 
