@@ -50,7 +50,8 @@ struct tern_broker *tern_broker_create(const struct tern_config *cfg);
 /* Free everything. All worker threads must have finished. NULL is ignored. */
 void tern_broker_destroy(struct tern_broker *b);
 
-/* Apply the reloadable parts of a new config (log types, limits). Any thread. */
+/* Apply the reloadable parts of a new config (the log types; the rest needs a restart). Any thread.
+ */
 void tern_broker_reload(struct tern_broker *b, const struct tern_config *cfg);
 
 #endif

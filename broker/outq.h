@@ -30,7 +30,10 @@ void tern_outq_init(struct tern_outq *q);
 /* Drop everything queued (message references released) and free all memory. */
 void tern_outq_clear(struct tern_outq *q);
 
-/* Queue one encoded control packet (copied). Returns 0 or -ENOMEM. */
+/*
+ * Queue one encoded control packet (copied). Returns 0 (also for len 0),
+ * -ENOMEM, or -EMSGSIZE above the MQTT maximum packet size.
+ */
 int tern_outq_push_bytes(struct tern_outq *q, const void *pkt, size_t len);
 
 /*

@@ -119,8 +119,9 @@ struct tern_outq *tern_conn_outq(struct tern_conn *c);
 
 /*
  * Output written to the peer: the dataplane consumed n bytes of the queue
- * (tern_outq_consume). Lets the engine count bytes sent and refill from the
- * session queue. Owning worker thread.
+ * (tern_outq_consume). Lets the engine count bytes sent, note that the peer
+ * is reading (keepalive while its input is paused) and resume paused input
+ * (ops->pause_input). Owning worker thread.
  */
 void tern_conn_wrote(struct tern_conn *c, size_t n);
 
