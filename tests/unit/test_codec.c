@@ -21,42 +21,7 @@
 #include "broker/codec.h"
 #include "broker/topic.h"
 #include "broker/utf8.h"
-
-/* ---- guard page helpers ---- */
-
-#define GUARD_AREA (4u << 20) /* room for a PUBLISH with a 4-byte remaining length */
-
-static uint8_t *guard_map;
-static size_t guard_page;
-
-static int guard_setup(void **state)
-{
-	guard_page = (size_t)sysconf(_SC_PAGESIZE);
-	guard_map = mmap(NULL, GUARD_AREA + guard_page, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_map == MAP_FAILED)
-		return -1;
-	if (mprotect(guard_map + GUARD_AREA, guard_page, PROT_NONE) != 0)
-		return -1;
-	return 0;
-}
-
-static int guard_teardown(void **state)
-{
-	munmap(guard_map, GUARD_AREA + guard_page);
-	return 0;
-}
-
-/* Copy len bytes so that they end exactly at the PROT_NONE page; valid until the next call. */
-static uint8_t *guard_put(const void *in, size_t len)
-{
-	assert_true(len <= GUARD_AREA);
-	uint8_t *dst = guard_map + GUARD_AREA - len;
-
-	if (len)
-		memmove(dst, in, len);
-	return dst;
-}
+#include "tests/unit/guard.h"
 
 static ssize_t guarded_decode(const void *in, size_t len, uint8_t level, size_t max,
 			      struct tern_packet *pkt)
