@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MQTT 3.1 / 3.1.1 codec. The decoder validates the fixed header as soon as its bytes
- * arrive (so garbage is rejected before its body is buffered), then reads the body with
- * a bounds-checked cursor that never looks past the remaining length. Decoded strings
- * point into the caller's buffer. Encoders size the packet first, then write unchecked.
+ * MQTT 3.1 / 3.1.1 / 5.0 codec. The decoder validates the fixed header as soon as its
+ * bytes arrive (so garbage is rejected before its body is buffered), then reads the body
+ * with a bounds-checked cursor that never looks past the remaining length. Decoded
+ * strings point into the caller's buffer. Encoders size the packet first, then write
+ * unchecked. 5.0 differs in a property block per packet and optional reason codes.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,8 +14,11 @@
 #include <sys/types.h>
 
 #include "broker/codec.h"
+#include "broker/props.h"
+#include "broker/reason.h"
 #include "broker/topic.h"
 #include "broker/utf8.h"
+#include "broker/varint.h"
 
 #ifndef unlikely
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -33,15 +37,39 @@
 
 #define U16_MAX_LEN 65535u
 
-/* Bounds-checked reader over one packet body. */
+/*
+ * Bounds-checked reader over one packet body. reason is the 5.0 reason for a
+ * failure: Malformed unless a check says Protocol Error.
+ */
 struct cursor {
 	const uint8_t *p;
 	const uint8_t *end;
+	uint8_t reason;
 };
 
 static size_t left(const struct cursor *c)
 {
 	return (size_t)(c->end - c->p);
+}
+
+static int protocol_error(struct cursor *c)
+{
+	c->reason = TERN_RC_PROTOCOL_ERROR;
+	return -EPROTO;
+}
+
+/* A property block of context ctx at the cursor. */
+static int get_props(struct cursor *c, unsigned ctx, struct tern_props *props)
+{
+	uint8_t reason;
+	int n = tern_props_decode(c->p, left(c), ctx, props, &reason);
+
+	if (n < 0) {
+		c->reason = reason;
+		return n;
+	}
+	c->p += n;
+	return 0;
 }
 
 static bool get_u8(struct cursor *c, uint8_t *v)
@@ -83,6 +111,10 @@ static bool get_bytes(struct cursor *c, struct tern_bytes *b)
 static bool header_flags_ok(unsigned type, unsigned flags, uint8_t level)
 {
 	switch (type) {
+	case 0:
+		return false; /* reserved */
+	case TERN_PKT_AUTH:
+		return level == TERN_PROTO_V5 && flags == 0;
 	case TERN_PKT_PUBLISH: {
 		unsigned qos = (flags >> 1) & 3;
 
@@ -105,8 +137,42 @@ static bool header_flags_ok(unsigned type, unsigned flags, uint8_t level)
  * PINGREQ is refused at once instead of after we buffered it. Minimums are those of
  * the smallest well-formed packet of each type.
  */
-static bool remaining_plausible(unsigned type, unsigned flags, size_t rem)
+static bool remaining_plausible_v5(unsigned type, unsigned flags, size_t rem)
 {
+	switch (type) {
+	case TERN_PKT_CONNACK:
+		return rem >= 3; /* flags, reason, property length */
+	case TERN_PKT_PUBACK:
+	case TERN_PKT_PUBREC:
+	case TERN_PKT_PUBREL:
+	case TERN_PKT_PUBCOMP:
+		return rem >= 2;
+	case TERN_PKT_PINGREQ:
+	case TERN_PKT_PINGRESP:
+		return rem == 0;
+	case TERN_PKT_DISCONNECT:
+	case TERN_PKT_AUTH:
+		return true;
+	case TERN_PKT_PUBLISH:
+		/* topic length (the topic may be empty with an alias), properties, packet id */
+		return rem >= (((flags >> 1) & 3) ? 5u : 3u);
+	case TERN_PKT_SUBSCRIBE:
+	case TERN_PKT_UNSUBSCRIBE:
+		/* packet id, properties: no filter at all is a Protocol Error, found later */
+		return rem >= 3;
+	case TERN_PKT_SUBACK:
+	case TERN_PKT_UNSUBACK:
+		return rem >= 4;
+	default:
+		return false;
+	}
+}
+
+static bool remaining_plausible(unsigned type, unsigned flags, uint8_t level, size_t rem)
+{
+	/* A CONNECT's level is in its body; its floor is the same for every level. */
+	if (level == TERN_PROTO_V5 && type != TERN_PKT_CONNECT)
+		return remaining_plausible_v5(type, flags, rem);
 	switch (type) {
 	case TERN_PKT_CONNACK:
 	case TERN_PKT_PUBACK:
@@ -139,7 +205,7 @@ static bool remaining_plausible(unsigned type, unsigned flags, size_t rem)
 	}
 }
 
-static int decode_connect(struct cursor *c, struct tern_connect *cn)
+static int decode_connect(struct cursor *c, struct tern_connect *cn, struct tern_props *props)
 {
 	struct tern_bytes name;
 	uint8_t level, flags;
@@ -155,13 +221,16 @@ static int decode_connect(struct cursor *c, struct tern_connect *cn)
 		return -EPROTO;
 	cn->proto_level = level;
 	/*
-	 * The rest of the packet may be in a layout we do not know (v5 properties), so
-	 * stop here: the caller only needs the level to answer CONNACK 1.
+	 * The rest of the packet may be in a layout we do not know, so stop here:
+	 * the caller only needs the level to refuse it.
 	 */
-	if ((is_mqtt && level != TERN_PROTO_V311) || (is_isdp && level != TERN_PROTO_V31)) {
+	if ((is_mqtt && level != TERN_PROTO_V311 && level != TERN_PROTO_V5) ||
+	    (is_isdp && level != TERN_PROTO_V31)) {
 		cn->unsupported_level = true;
 		return 0;
 	}
+
+	bool v5 = level == TERN_PROTO_V5;
 
 	if (!get_u8(c, &flags) || !get_u16(c, &cn->keepalive))
 		return -EPROTO;
@@ -178,12 +247,17 @@ static int decode_connect(struct cursor *c, struct tern_connect *cn)
 		return -EPROTO;
 	if (cn->will_qos == 3)
 		return -EPROTO;
-	if (cn->has_password && !cn->has_username) /* MQTT-3.1.2-22 */
+	/* MQTT-3.1.2-22; 5.0 allows a password alone. */
+	if (!v5 && cn->has_password && !cn->has_username)
+		return -EPROTO;
+	if (v5 && get_props(c, TERN_PKT_CONNECT, props) < 0)
 		return -EPROTO;
 
 	if (!get_bytes(c, &cn->client_id) || !tern_utf8_valid(cn->client_id.p, cn->client_id.len))
 		return -EPROTO;
 	if (cn->will) {
+		if (v5 && get_props(c, TERN_PROPS_CTX_WILL, &cn->will_props) < 0)
+			return -EPROTO;
 		if (!get_bytes(c, &cn->will_topic) ||
 		    !tern_topic_name_valid(cn->will_topic.p, cn->will_topic.len))
 			return -EPROTO;
@@ -198,24 +272,54 @@ static int decode_connect(struct cursor *c, struct tern_connect *cn)
 	return left(c) == 0 ? 0 : -EPROTO;
 }
 
-static int decode_publish(struct cursor *c, uint8_t flags, struct tern_publish *p)
+static int decode_publish(struct cursor *c, uint8_t flags, uint8_t level, struct tern_publish *p,
+			  struct tern_props *props)
 {
 	p->qos = (flags >> 1) & 3;
 	p->dup = flags & PUB_FLAG_DUP;
 	p->retain = flags & PUB_FLAG_RETAIN;
 	p->packet_id = 0;
-	if (!get_bytes(c, &p->topic) || !tern_topic_name_valid(p->topic.p, p->topic.len))
+	if (!get_bytes(c, &p->topic))
 		return -EPROTO;
-	if (p->qos > 0 && (!get_u16(c, &p->packet_id) || p->packet_id == 0))
+	/* 5.0 allows an empty topic when a topic alias stands for it (checked below). */
+	if (!(level == TERN_PROTO_V5 && p->topic.len == 0) &&
+	    !tern_topic_name_valid(p->topic.p, p->topic.len))
 		return -EPROTO;
+	if (p->qos > 0 && !get_u16(c, &p->packet_id))
+		return -EPROTO;
+	if (p->qos > 0 && p->packet_id == 0)
+		return level == TERN_PROTO_V5 ? protocol_error(c) : -EPROTO;
+	if (level == TERN_PROTO_V5) {
+		if (get_props(c, TERN_PKT_PUBLISH, props) < 0)
+			return -EPROTO;
+		if (p->topic.len == 0 && !(props->present & TERN_PROP_BIT(TERN_PROP_TOPIC_ALIAS)))
+			return protocol_error(c);
+	}
 	p->payload.p = c->p;
 	p->payload.len = left(c);
 	return 0;
 }
 
-static int decode_sub_list(struct cursor *c, bool with_options, struct tern_sub_list *s)
+/* A 5.0 options byte: reserved bits are Malformed, Retain Handling 3 a Protocol Error. */
+static int check_options_v5(struct cursor *c, uint8_t opt)
 {
-	if (!get_u16(c, &s->packet_id) || s->packet_id == 0)
+	if ((opt & 0xC0) || (opt & TERN_SUBOPT_QOS_MASK) == 3)
+		return -EPROTO;
+	if (TERN_SUBOPT_RETAIN_HANDLING(opt) == 3)
+		return protocol_error(c);
+	return 0;
+}
+
+static int decode_sub_list(struct cursor *c, bool with_options, uint8_t level,
+			   struct tern_sub_list *s, struct tern_props *props)
+{
+	bool v5 = level == TERN_PROTO_V5;
+
+	if (!get_u16(c, &s->packet_id))
+		return -EPROTO;
+	if (s->packet_id == 0)
+		return v5 ? protocol_error(c) : -EPROTO;
+	if (v5 && get_props(c, with_options ? TERN_PKT_SUBSCRIBE : TERN_PKT_UNSUBSCRIBE, props) < 0)
 		return -EPROTO;
 	s->entries.p = c->p;
 	s->entries.len = left(c);
@@ -228,36 +332,146 @@ static int decode_sub_list(struct cursor *c, bool with_options, struct tern_sub_
 		if (with_options) {
 			uint8_t opt;
 
+			if (!get_u8(c, &opt))
+				return -EPROTO;
+			if (v5 && check_options_v5(c, opt) < 0)
+				return -EPROTO;
 			/* 3.1.1 section 3.8.3.1: reserved bits 2-7 are 0, QoS 3 is invalid. */
-			if (!get_u8(c, &opt) || (opt & 0xFC) || (opt & 3) == 3)
+			if (!v5 && ((opt & 0xFC) || (opt & 3) == 3))
 				return -EPROTO;
 		}
 		s->count++;
 	}
-	/* MQTT-3.8.3-3, MQTT-3.10.3-2: at least one filter. */
-	return s->count > 0 ? 0 : -EPROTO;
+	/* MQTT-3.8.3-3, MQTT-3.10.3-2: at least one filter (5.0: a Protocol Error). */
+	if (s->count == 0)
+		return v5 ? protocol_error(c) : -EPROTO;
+	return 0;
 }
 
-static int decode_suback(struct cursor *c, struct tern_suback *s)
+/* Reason codes each 5.0 packet type defines (sections 3.2.2.2 to 3.15.2.1). */
+static bool reason_defined(unsigned type, uint8_t rc)
 {
-	if (!get_u16(c, &s->packet_id) || s->packet_id == 0)
+	static const uint8_t connack[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+					  0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+					  0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+	static const uint8_t puback[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
+	static const uint8_t pubrel[] = {0x00, 0x92};
+	static const uint8_t suback[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
+					 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+	static const uint8_t unsuback[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
+	static const uint8_t disconnect[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89,
+					     0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
+					     0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D,
+					     0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+	static const uint8_t auth[] = {0x00, 0x18, 0x19};
+	const uint8_t *set;
+	size_t n;
+
+#define SET(a) (set = (a), n = sizeof(a))
+	switch (type) {
+	case TERN_PKT_CONNACK:
+		SET(connack);
+		break;
+	case TERN_PKT_PUBACK:
+	case TERN_PKT_PUBREC:
+		SET(puback);
+		break;
+	case TERN_PKT_PUBREL:
+	case TERN_PKT_PUBCOMP:
+		SET(pubrel);
+		break;
+	case TERN_PKT_SUBACK:
+		SET(suback);
+		break;
+	case TERN_PKT_UNSUBACK:
+		SET(unsuback);
+		break;
+	case TERN_PKT_DISCONNECT:
+		SET(disconnect);
+		break;
+	case TERN_PKT_AUTH:
+		SET(auth);
+		break;
+	default:
+		return false;
+	}
+#undef SET
+	return memchr(set, rc, n) != NULL;
+}
+
+/*
+ * PUBACK, PUBREC, PUBREL, PUBCOMP. Before 5.0 the length was checked to be 2;
+ * in 5.0 the reason code and then the properties may follow.
+ */
+static int decode_ack(struct cursor *c, unsigned type, uint8_t level, struct tern_ack *a,
+		      struct tern_props *props)
+{
+	a->reason = TERN_RC_SUCCESS;
+	if (!get_u16(c, &a->packet_id))
+		return -EPROTO;
+	if (a->packet_id == 0)
+		return level == TERN_PROTO_V5 ? protocol_error(c) : -EPROTO;
+	if (left(c) == 0)
+		return 0;
+	if (!get_u8(c, &a->reason))
+		return -EPROTO;
+	if (!reason_defined(type, a->reason))
+		return protocol_error(c);
+	if (left(c) > 0 && get_props(c, type, props) < 0)
+		return -EPROTO;
+	return left(c) == 0 ? 0 : -EPROTO;
+}
+
+/* DISCONNECT and AUTH of 5.0: everything after the fixed header is optional. */
+static int decode_status(struct cursor *c, unsigned type, struct tern_status *st,
+			 struct tern_props *props)
+{
+	st->reason = TERN_RC_SUCCESS;
+	if (left(c) == 0)
+		return 0;
+	if (!get_u8(c, &st->reason))
+		return -EPROTO;
+	if (!reason_defined(type, st->reason))
+		return protocol_error(c);
+	if (left(c) > 0 && get_props(c, type, props) < 0)
+		return -EPROTO;
+	return left(c) == 0 ? 0 : -EPROTO;
+}
+
+/* SUBACK, and UNSUBACK of 5.0; UNSUBACK of 3.1.1 is a packet id alone. */
+static int decode_suback(struct cursor *c, unsigned type, uint8_t level, struct tern_suback *s,
+			 struct tern_props *props)
+{
+	bool v5 = level == TERN_PROTO_V5;
+
+	if (!get_u16(c, &s->packet_id))
+		return -EPROTO;
+	if (s->packet_id == 0)
+		return v5 ? protocol_error(c) : -EPROTO;
+	if (v5 && get_props(c, type, props) < 0)
 		return -EPROTO;
 	s->codes.p = c->p;
 	s->codes.len = left(c);
+	c->p = c->end;
+	if (!v5 && type == TERN_PKT_UNSUBACK)
+		return 0; /* remaining_plausible() has checked the length is exactly 2 */
 	if (s->codes.len == 0)
-		return -EPROTO;
+		return v5 ? protocol_error(c) : -EPROTO;
 	for (size_t i = 0; i < s->codes.len; i++) {
 		uint8_t rc = s->codes.p[i];
+		bool ok = v5 ? reason_defined(type, rc) : rc <= 2 || rc == TERN_SUBACK_FAILURE;
 
-		if (rc > 2 && rc != TERN_SUBACK_FAILURE)
-			return -EPROTO;
+		if (!ok)
+			return v5 ? protocol_error(c) : -EPROTO;
 	}
 	return 0;
 }
 
-static int decode_connack(struct cursor *c, uint8_t level, struct tern_connack *ca)
+static int decode_connack(struct cursor *c, uint8_t level, struct tern_connack *ca,
+			  struct tern_props *props)
 {
 	uint8_t ack, rc;
+	bool v5 = level == TERN_PROTO_V5;
 
 	if (!get_u8(c, &ack) || !get_u8(c, &rc))
 		return -EPROTO;
@@ -266,28 +480,37 @@ static int decode_connack(struct cursor *c, uint8_t level, struct tern_connack *
 		ack = 0;
 	if (ack & 0xFE)
 		return -EPROTO;
-	if (rc > TERN_CONNACK_NOT_AUTHORIZED)
-		return -EPROTO;
+	if (v5 ? !reason_defined(TERN_PKT_CONNACK, rc) : rc > TERN_CONNACK_NOT_AUTHORIZED)
+		return v5 ? protocol_error(c) : -EPROTO;
 	ca->session_present = ack & 1;
-	/* MQTT-3.2.2-4: no session present with a refusal. */
+	/* MQTT-3.2.2-4 (5.0: MQTT-3.2.2-6): no session present with a refusal. */
 	if (rc != TERN_CONNACK_ACCEPTED && ca->session_present)
-		return -EPROTO;
+		return v5 ? protocol_error(c) : -EPROTO;
 	ca->rc = rc;
+	if (v5 && get_props(c, TERN_PKT_CONNACK, props) < 0)
+		return -EPROTO;
+	return left(c) == 0 ? 0 : -EPROTO;
+}
+
+/* The level a packet is read with: a CONNECT says its own. */
+static uint8_t connect_level(const uint8_t *body, size_t rem)
+{
+	/* Name length (2), "MQTT" (4), level: only the 5.0 layout differs before it is read. */
+	if (rem >= 7 && body[0] == 0 && body[1] == 4 && memcmp(body + 2, "MQTT", 4) == 0)
+		return body[6];
 	return 0;
 }
 
 ssize_t tern_codec_decode(const uint8_t *buf, size_t len, uint8_t proto_level, size_t max_packet,
 			  struct tern_packet *pkt)
 {
+	pkt->error_reason = TERN_RC_MALFORMED_PACKET;
 	if (len < 1)
 		return -EAGAIN;
 
 	unsigned type = buf[0] >> 4;
 	unsigned flags = buf[0] & 0x0F;
 
-	/* Type 0 is reserved; AUTH (15) exists only in v5, which this codec does not speak. */
-	if (unlikely(type == 0 || type == TERN_PKT_AUTH))
-		return -EPROTO;
 	if (unlikely(!header_flags_ok(type, flags, proto_level)))
 		return -EPROTO;
 
@@ -311,50 +534,59 @@ ssize_t tern_codec_decode(const uint8_t *buf, size_t len, uint8_t proto_level, s
 
 	if (max_packet != 0 && total > max_packet)
 		return -EMSGSIZE;
-	if (unlikely(!remaining_plausible(type, flags, rem)))
+	if (unlikely(!remaining_plausible(type, flags, proto_level, rem)))
 		return -EPROTO;
 	if (len - hdr < rem)
 		return -EAGAIN;
 
-	struct cursor c = {buf + hdr, buf + total};
+	struct cursor c = {buf + hdr, buf + total, TERN_RC_MALFORMED_PACKET};
+	uint8_t level = type == TERN_PKT_CONNECT ? connect_level(c.p, rem) : proto_level;
 	int rc = 0;
 
 	pkt->type = (enum tern_pkt_type)type;
 	pkt->flags = (uint8_t)flags;
+	pkt->props.present = 0;
+	pkt->props.raw.len = 0;
 	switch (type) {
 	case TERN_PKT_CONNECT:
-		rc = decode_connect(&c, &pkt->connect);
+		rc = decode_connect(&c, &pkt->connect, &pkt->props);
 		break;
 	case TERN_PKT_CONNACK:
-		rc = decode_connack(&c, proto_level, &pkt->connack);
+		rc = decode_connack(&c, level, &pkt->connack, &pkt->props);
 		break;
 	case TERN_PKT_PUBLISH:
-		rc = decode_publish(&c, (uint8_t)flags, &pkt->publish);
+		rc = decode_publish(&c, (uint8_t)flags, level, &pkt->publish, &pkt->props);
 		break;
 	case TERN_PKT_PUBACK:
 	case TERN_PKT_PUBREC:
 	case TERN_PKT_PUBREL:
 	case TERN_PKT_PUBCOMP:
-	case TERN_PKT_UNSUBACK:
-		/* remaining_plausible() has checked the length is exactly 2 */
-		pkt->ack.packet_id = (uint16_t)((c.p[0] << 8) | c.p[1]);
-		if (pkt->ack.packet_id == 0)
-			rc = -EPROTO;
+		rc = decode_ack(&c, type, level, &pkt->ack, &pkt->props);
 		break;
 	case TERN_PKT_SUBSCRIBE:
-		rc = decode_sub_list(&c, true, &pkt->subscribe);
+		rc = decode_sub_list(&c, true, level, &pkt->subscribe, &pkt->props);
 		break;
 	case TERN_PKT_UNSUBSCRIBE:
-		rc = decode_sub_list(&c, false, &pkt->subscribe);
+		rc = decode_sub_list(&c, false, level, &pkt->subscribe, &pkt->props);
 		break;
 	case TERN_PKT_SUBACK:
-		rc = decode_suback(&c, &pkt->suback);
+	case TERN_PKT_UNSUBACK:
+		rc = decode_suback(&c, type, level, &pkt->suback, &pkt->props);
 		break;
-	default: /* PINGREQ, PINGRESP, DISCONNECT: empty, length checked above */
+	case TERN_PKT_DISCONNECT:
+	case TERN_PKT_AUTH:
+		if (level == TERN_PROTO_V5)
+			rc = decode_status(&c, type, &pkt->status, &pkt->props);
+		else
+			pkt->status.reason = TERN_RC_SUCCESS;
+		break;
+	default: /* PINGREQ, PINGRESP: empty, length checked above */
 		break;
 	}
-	if (unlikely(rc < 0))
+	if (unlikely(rc < 0)) {
+		pkt->error_reason = c.reason;
 		return rc;
+	}
 	return (ssize_t)total;
 }
 
@@ -385,17 +617,6 @@ bool tern_codec_filter_next(struct tern_filter_iter *it, struct tern_bytes *filt
 
 /* ---- encoders ---- */
 
-static size_t varint_size(size_t rem)
-{
-	if (rem < 128)
-		return 1;
-	if (rem < 16384)
-		return 2;
-	if (rem < 2097152)
-		return 3;
-	return 4;
-}
-
 /*
  * Total size of a packet with this remaining length, or 0 when it is over the
  * protocol maximum or over cap.
@@ -405,23 +626,16 @@ static size_t packet_size(size_t rem, size_t cap)
 	if (rem > TERN_CODEC_MAX_REMAINING)
 		return 0;
 
-	size_t total = 1 + varint_size(rem) + rem;
+	size_t total = 1 + tern_varint_size((uint32_t)rem) + rem;
 
 	return total <= cap ? total : 0;
 }
 
+/* Caller has checked rem <= TERN_CODEC_MAX_REMAINING. */
 static uint8_t *put_header(uint8_t *p, uint8_t byte0, size_t rem)
 {
 	*p++ = byte0;
-	do {
-		uint8_t b = rem & 0x7F;
-
-		rem >>= 7;
-		if (rem)
-			b |= 0x80;
-		*p++ = b;
-	} while (rem);
-	return p;
+	return p + tern_varint_put(p, (uint32_t)rem);
 }
 
 static uint8_t *put_u16(uint8_t *p, uint16_t v)
@@ -440,8 +654,28 @@ static uint8_t *put_bytes(uint8_t *p, const struct tern_bytes *b)
 	return p + b->len;
 }
 
-size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_connect *c)
+/* Wire size of a 5.0 property block (NULL = empty), or SIZE_MAX when too long. */
+static size_t props_size(const struct tern_bytes *props)
 {
+	size_t len = props ? props->len : 0;
+
+	return len <= TERN_CODEC_MAX_REMAINING ? tern_props_block_size(len) : SIZE_MAX;
+}
+
+static uint8_t *put_props(uint8_t *p, const struct tern_bytes *props)
+{
+	size_t len = props ? props->len : 0;
+
+	p += tern_varint_put(p, (uint32_t)len);
+	if (len)
+		memcpy(p, props->p, len);
+	return p + len;
+}
+
+size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_connect *c,
+				 const struct tern_bytes *props)
+{
+	bool v5 = c->proto_level == TERN_PROTO_V5;
 	static const struct tern_bytes name_isdp = {(const uint8_t *)"MQIsdp", 6};
 	static const struct tern_bytes name_mqtt = {(const uint8_t *)"MQTT", 4};
 	const struct tern_bytes *name = c->proto_level == TERN_PROTO_V31 ? &name_isdp : &name_mqtt;
@@ -451,10 +685,20 @@ size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_con
 	if (c->client_id.len > U16_MAX_LEN)
 		return 0;
 	rem += 2 + c->client_id.len;
+	if (v5) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
 	if (c->will) {
 		if (c->will_topic.len > U16_MAX_LEN || c->will_payload.len > U16_MAX_LEN)
 			return 0;
 		rem += 4 + c->will_topic.len + c->will_payload.len;
+		if (v5) {
+			if (props_size(&c->will_props.raw) == SIZE_MAX)
+				return 0;
+			rem += props_size(&c->will_props.raw);
+		}
 	}
 	if (c->has_username) {
 		if (c->username.len > U16_MAX_LEN)
@@ -489,8 +733,12 @@ size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_con
 	*p++ = c->proto_level;
 	*p++ = flags;
 	p = put_u16(p, c->keepalive);
+	if (v5)
+		p = put_props(p, props);
 	p = put_bytes(p, &c->client_id);
 	if (c->will) {
+		if (v5)
+			p = put_props(p, &c->will_props.raw);
 		p = put_bytes(p, &c->will_topic);
 		p = put_bytes(p, &c->will_payload);
 	}
@@ -501,15 +749,42 @@ size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_con
 	return total;
 }
 
+/* ---- encoders shared by 3.1.1 and 5.0: props is NULL for the older levels ---- */
+
+static size_t encode_connack(uint8_t *buf, size_t cap, bool v5, bool session_present, uint8_t rc,
+			     const struct tern_bytes *props)
+{
+	size_t rem = 2;
+
+	if (v5) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
+
+	size_t total = packet_size(rem, cap);
+
+	if (total == 0)
+		return 0;
+
+	uint8_t *p = put_header(buf, TERN_PKT_CONNACK << 4, rem);
+
+	*p++ = session_present ? 1 : 0;
+	*p++ = rc;
+	if (v5)
+		put_props(p, props);
+	return total;
+}
+
 size_t tern_codec_encode_connack(uint8_t *buf, size_t cap, bool session_present, uint8_t rc)
 {
-	if (cap < 4)
-		return 0;
-	buf[0] = TERN_PKT_CONNACK << 4;
-	buf[1] = 2;
-	buf[2] = session_present ? 1 : 0;
-	buf[3] = rc;
-	return 4;
+	return encode_connack(buf, cap, false, session_present, rc, NULL);
+}
+
+size_t tern_codec_encode_connack5(uint8_t *buf, size_t cap, bool session_present, uint8_t reason,
+				  const struct tern_bytes *props)
+{
+	return encode_connack(buf, cap, true, session_present, reason, props);
 }
 
 static uint8_t publish_byte0(uint8_t qos, bool dup, bool retain)
@@ -529,12 +804,18 @@ static size_t publish_remaining(uint8_t qos, size_t topic_len, size_t payload_le
 	return rem <= TERN_CODEC_MAX_REMAINING ? rem : SIZE_MAX;
 }
 
-size_t tern_codec_encode_publish(uint8_t *buf, size_t cap, const struct tern_publish *pb)
+static size_t encode_publish(uint8_t *buf, size_t cap, bool v5, const struct tern_publish *pb,
+			     const struct tern_bytes *props)
 {
 	size_t rem = publish_remaining(pb->qos, pb->topic.len, pb->payload.len);
 
 	if (rem == SIZE_MAX)
 		return 0;
+	if (v5) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
 
 	size_t total = packet_size(rem, cap);
 
@@ -546,38 +827,96 @@ size_t tern_codec_encode_publish(uint8_t *buf, size_t cap, const struct tern_pub
 	p = put_bytes(p, &pb->topic);
 	if (pb->qos)
 		p = put_u16(p, pb->packet_id);
+	if (v5)
+		p = put_props(p, props);
 	if (pb->payload.len)
 		memcpy(p, pb->payload.p, pb->payload.len);
 	return total;
 }
 
-size_t tern_codec_encode_ack(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id)
+size_t tern_codec_encode_publish(uint8_t *buf, size_t cap, const struct tern_publish *pb)
 {
-	uint8_t flags = 0;
+	return encode_publish(buf, cap, false, pb, NULL);
+}
 
+size_t tern_codec_encode_publish5(uint8_t *buf, size_t cap, const struct tern_publish *pb,
+				  const struct tern_bytes *props)
+{
+	return encode_publish(buf, cap, true, pb, props);
+}
+
+/* Fixed header flags of an ack type, or -1 when the type is not an ack. */
+static int ack_flags(enum tern_pkt_type type, bool allow_unsuback)
+{
 	switch (type) {
 	case TERN_PKT_PUBREL:
-		flags = 0x2;
-		break;
+		return 0x2;
 	case TERN_PKT_PUBACK:
 	case TERN_PKT_PUBREC:
 	case TERN_PKT_PUBCOMP:
+		return 0;
 	case TERN_PKT_UNSUBACK:
-		break;
+		return allow_unsuback ? 0 : -1;
 	default:
-		return 0;
+		return -1;
 	}
-	if (cap < 4)
-		return 0;
-	buf[0] = (uint8_t)((type << 4) | flags);
-	buf[1] = 2;
-	put_u16(buf + 2, packet_id);
-	return 4;
 }
 
-size_t tern_codec_encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type type,
-				  uint16_t packet_id, const struct tern_bytes *filters,
-				  const uint8_t *options, size_t count)
+/*
+ * A packet id, then (5.0) an optional reason code and property block: the
+ * short forms leave out what is 0 or empty at the end.
+ */
+static size_t encode_ack(uint8_t *buf, size_t cap, uint8_t byte0, uint16_t packet_id, bool v5,
+			 uint8_t reason, const struct tern_bytes *props)
+{
+	bool has_props = v5 && props && props->len;
+	bool has_reason = v5 && (reason != TERN_RC_SUCCESS || has_props);
+	size_t rem = 2 + (has_reason ? 1 : 0);
+
+	if (has_props) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
+
+	size_t total = packet_size(rem, cap);
+
+	if (total == 0)
+		return 0;
+
+	uint8_t *p = put_header(buf, byte0, rem);
+
+	p = put_u16(p, packet_id);
+	if (has_reason)
+		*p++ = reason;
+	if (has_props)
+		put_props(p, props);
+	return total;
+}
+
+size_t tern_codec_encode_ack(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id)
+{
+	int flags = ack_flags(type, true);
+
+	if (flags < 0)
+		return 0;
+	return encode_ack(buf, cap, (uint8_t)((type << 4) | flags), packet_id, false, 0, NULL);
+}
+
+size_t tern_codec_encode_ack5(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id,
+			      uint8_t reason, const struct tern_bytes *props)
+{
+	int flags = ack_flags(type, false);
+
+	if (flags < 0)
+		return 0;
+	return encode_ack(buf, cap, (uint8_t)((type << 4) | flags), packet_id, true, reason, props);
+}
+
+static size_t encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id,
+			      bool v5, const struct tern_bytes *props,
+			      const struct tern_bytes *filters, const uint8_t *options,
+			      size_t count)
 {
 	bool with_options = type == TERN_PKT_SUBSCRIBE;
 	size_t rem = 2;
@@ -586,6 +925,11 @@ size_t tern_codec_encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type t
 		return 0;
 	if (with_options && count > 0 && !options)
 		return 0;
+	if (v5) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
 	for (size_t i = 0; i < count; i++) {
 		if (filters[i].len > U16_MAX_LEN)
 			return 0;
@@ -603,6 +947,8 @@ size_t tern_codec_encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type t
 	uint8_t *p = put_header(buf, (uint8_t)((type << 4) | 0x2), rem);
 
 	p = put_u16(p, packet_id);
+	if (v5)
+		p = put_props(p, props);
 	for (size_t i = 0; i < count; i++) {
 		p = put_bytes(p, &filters[i]);
 		if (with_options)
@@ -611,24 +957,64 @@ size_t tern_codec_encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type t
 	return total;
 }
 
-size_t tern_codec_encode_suback(uint8_t *buf, size_t cap, uint16_t packet_id, const uint8_t *codes,
-				size_t count)
+size_t tern_codec_encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type type,
+				  uint16_t packet_id, const struct tern_bytes *filters,
+				  const uint8_t *options, size_t count)
 {
-	if (count > TERN_CODEC_MAX_REMAINING - 2)
-		return 0;
+	return encode_sub_list(buf, cap, type, packet_id, false, NULL, filters, options, count);
+}
 
-	size_t rem = 2 + count;
+size_t tern_codec_encode_sub_list5(uint8_t *buf, size_t cap, enum tern_pkt_type type,
+				   uint16_t packet_id, const struct tern_bytes *props,
+				   const struct tern_bytes *filters, const uint8_t *options,
+				   size_t count)
+{
+	return encode_sub_list(buf, cap, type, packet_id, true, props, filters, options, count);
+}
+
+static size_t encode_suback(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id,
+			    bool v5, const struct tern_bytes *props, const uint8_t *codes,
+			    size_t count)
+{
+	size_t rem = 2;
+
+	if (type != TERN_PKT_SUBACK && type != TERN_PKT_UNSUBACK)
+		return 0;
+	if (v5) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
+	if (count > TERN_CODEC_MAX_REMAINING - rem)
+		return 0;
+	rem += count;
+
 	size_t total = packet_size(rem, cap);
 
 	if (total == 0)
 		return 0;
 
-	uint8_t *p = put_header(buf, TERN_PKT_SUBACK << 4, rem);
+	uint8_t *p = put_header(buf, (uint8_t)(type << 4), rem);
 
 	p = put_u16(p, packet_id);
+	if (v5)
+		p = put_props(p, props);
 	if (count)
 		memcpy(p, codes, count);
 	return total;
+}
+
+size_t tern_codec_encode_suback(uint8_t *buf, size_t cap, uint16_t packet_id, const uint8_t *codes,
+				size_t count)
+{
+	return encode_suback(buf, cap, TERN_PKT_SUBACK, packet_id, false, NULL, codes, count);
+}
+
+size_t tern_codec_encode_suback5(uint8_t *buf, size_t cap, enum tern_pkt_type type,
+				 uint16_t packet_id, const struct tern_bytes *props,
+				 const uint8_t *codes, size_t count)
+{
+	return encode_suback(buf, cap, type, packet_id, true, props, codes, count);
 }
 
 size_t tern_codec_encode_empty(uint8_t *buf, size_t cap, enum tern_pkt_type type)
@@ -640,6 +1026,36 @@ size_t tern_codec_encode_empty(uint8_t *buf, size_t cap, enum tern_pkt_type type
 	buf[0] = (uint8_t)(type << 4);
 	buf[1] = 0;
 	return 2;
+}
+
+size_t tern_codec_encode_status5(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint8_t reason,
+				 const struct tern_bytes *props)
+{
+	bool has_props = props && props->len;
+	size_t rem = 0;
+
+	if (type != TERN_PKT_DISCONNECT && type != TERN_PKT_AUTH)
+		return 0;
+	if (reason != TERN_RC_SUCCESS || has_props)
+		rem = 1;
+	if (has_props) {
+		if (props_size(props) == SIZE_MAX)
+			return 0;
+		rem += props_size(props);
+	}
+
+	size_t total = packet_size(rem, cap);
+
+	if (total == 0)
+		return 0;
+
+	uint8_t *p = put_header(buf, (uint8_t)(type << 4), rem);
+
+	if (rem)
+		*p++ = reason;
+	if (has_props)
+		put_props(p, props);
+	return total;
 }
 
 size_t tern_codec_encode_publish_fixed(uint8_t hdr[TERN_CODEC_FIXED_HDR_MAX], uint8_t qos, bool dup,
@@ -658,7 +1074,7 @@ size_t tern_codec_publish_size(uint8_t qos, size_t topic_len, size_t payload_len
 
 	if (rem == SIZE_MAX)
 		return 0;
-	return 1 + varint_size(rem) + rem;
+	return 1 + tern_varint_size((uint32_t)rem) + rem;
 }
 
 const char *tern_codec_type_name(unsigned type)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MQTT codec: bytes <-> packet structs for MQTT 3.1 (level 3) and 3.1.1 (level 4).
- * Decoding is incremental and zero-copy: decoded strings point into the input
- * buffer, which must stay valid while the packet struct is used. The codec never
- * reads a socket and never allocates.
+ * MQTT codec: bytes <-> packet structs for MQTT 3.1 (level 3), 3.1.1 (level 4)
+ * and 5.0 (level 5, with properties: broker/props.h). Decoding is incremental
+ * and zero-copy: decoded strings point into the input buffer, which must stay
+ * valid while the packet struct is used. The codec never reads a socket and
+ * never allocates.
  */
 #ifndef TERN_CODEC_H
 #define TERN_CODEC_H
@@ -13,31 +14,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "broker/mqtt_types.h"
+#include "broker/props.h"
+
 #define TERN_CODEC_MAX_REMAINING 268435455u /* 4-byte variable length integer limit */
 /* Largest fixed header of any packet: type byte + 4 length bytes. */
 #define TERN_CODEC_FIXED_HDR_MAX 5
-
-#define TERN_PROTO_V31	3 /* "MQIsdp" */
-#define TERN_PROTO_V311 4 /* "MQTT" */
-#define TERN_PROTO_V5	5
-
-enum tern_pkt_type {
-	TERN_PKT_CONNECT = 1,
-	TERN_PKT_CONNACK = 2,
-	TERN_PKT_PUBLISH = 3,
-	TERN_PKT_PUBACK = 4,
-	TERN_PKT_PUBREC = 5,
-	TERN_PKT_PUBREL = 6,
-	TERN_PKT_PUBCOMP = 7,
-	TERN_PKT_SUBSCRIBE = 8,
-	TERN_PKT_SUBACK = 9,
-	TERN_PKT_UNSUBSCRIBE = 10,
-	TERN_PKT_UNSUBACK = 11,
-	TERN_PKT_PINGREQ = 12,
-	TERN_PKT_PINGRESP = 13,
-	TERN_PKT_DISCONNECT = 14,
-	TERN_PKT_AUTH = 15,
-};
 
 /* CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3). */
 enum tern_connack_rc {
@@ -51,11 +33,11 @@ enum tern_connack_rc {
 
 #define TERN_SUBACK_FAILURE 0x80
 
-/* A length-delimited string or binary field pointing into the decoded buffer. */
-struct tern_bytes {
-	const uint8_t *p;
-	size_t len;
-};
+/* SUBSCRIBE options byte (5.0 section 3.8.3.1; 3.1.1 has only the QoS bits). */
+#define TERN_SUBOPT_QOS_MASK		0x03
+#define TERN_SUBOPT_NO_LOCAL		0x04
+#define TERN_SUBOPT_RETAIN_AS_PUBLISHED 0x08
+#define TERN_SUBOPT_RETAIN_HANDLING(o)	(((o) >> 4) & 3)
 
 struct tern_connect {
 	uint8_t proto_level;
@@ -65,6 +47,8 @@ struct tern_connect {
 	 * CONNACK 1 (unacceptable protocol version) and closes.
 	 */
 	bool unsupported_level;
+	/* Level 5: the will's own properties (the CONNECT's are in tern_packet.props). */
+	struct tern_props will_props;
 	bool clean_session;
 	bool will;
 	uint8_t will_qos;
@@ -81,21 +65,22 @@ struct tern_connect {
 
 struct tern_connack {
 	bool session_present;
-	uint8_t rc;
+	uint8_t rc; /* 3.1.1 return code, or the 5.0 reason code */
 };
 
 struct tern_publish {
 	uint8_t qos;
 	bool dup;
 	bool retain;
-	uint16_t packet_id; /* 0 when qos == 0 */
-	struct tern_bytes topic;
+	uint16_t packet_id;	 /* 0 when qos == 0 */
+	struct tern_bytes topic; /* level 5: empty when a topic alias stands for it */
 	struct tern_bytes payload;
 };
 
-/* PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: a packet id only. */
+/* PUBACK, PUBREC, PUBREL, PUBCOMP: a packet id and, in 5.0, a reason code. */
 struct tern_ack {
 	uint16_t packet_id;
+	uint8_t reason; /* 0 (success) when absent or before 5.0 */
 };
 
 /*
@@ -108,22 +93,36 @@ struct tern_sub_list {
 	struct tern_bytes entries; /* raw payload: filters (and option bytes for SUBSCRIBE) */
 };
 
+/* SUBACK, and UNSUBACK (whose codes are empty before 5.0). */
 struct tern_suback {
 	uint16_t packet_id;
 	struct tern_bytes codes;
 };
 
+/* DISCONNECT and AUTH: a reason code, 0 when absent or before 5.0. */
+struct tern_status {
+	uint8_t reason;
+};
+
 struct tern_packet {
 	enum tern_pkt_type type;
 	uint8_t flags; /* low nibble of the fixed header byte */
+	/*
+	 * When decoding fails with -EPROTO: the 5.0 reason for the DISCONNECT,
+	 * TERN_RC_MALFORMED_PACKET or TERN_RC_PROTOCOL_ERROR.
+	 */
+	uint8_t error_reason;
 	union {
 		struct tern_connect connect;
 		struct tern_connack connack;
 		struct tern_publish publish;
 		struct tern_ack ack;
 		struct tern_sub_list subscribe; /* SUBSCRIBE and UNSUBSCRIBE */
-		struct tern_suback suback;
+		struct tern_suback suback;	/* SUBACK and UNSUBACK */
+		struct tern_status status;	/* DISCONNECT and AUTH */
 	};
+	/* Level 5: the packet's properties (empty for other levels and for PING*). */
+	struct tern_props props;
 };
 
 /* Walks the filter list of a decoded SUBSCRIBE or UNSUBSCRIBE. */
@@ -148,7 +147,18 @@ struct tern_filter_iter {
  * matching the fields, QoS 3, packet id 0 where one is required, invalid UTF-8
  * or U+0000 in a string, wildcards in a PUBLISH topic, an invalid topic filter,
  * an empty SUBSCRIBE/UNSUBSCRIBE, bad CONNECT flags or protocol name.
- * AUTH (type 15) is -EPROTO for levels 3 and 4.
+ * AUTH (type 15) is -EPROTO for levels other than 5.
+ *
+ * Level 5 (and a CONNECT of level 5 whatever proto_level is): every packet's
+ * properties are decoded into pkt->props (the will's into
+ * pkt->connect.will_props) and validated per broker/props.h; the short forms
+ * of acks, DISCONNECT and AUTH (reason and properties omitted) are accepted;
+ * a PUBLISH may have an empty topic when it carries a topic alias; a password
+ * may come without a user name; subscription options may carry No Local,
+ * Retain As Published and Retain Handling (3 is a protocol error) and their
+ * reserved bits 6-7 must be 0; reason codes a packet type does not define are
+ * protocol errors. On -EPROTO, pkt->error_reason says Malformed Packet or
+ * Protocol Error for the DISCONNECT the broker sends.
  *
  * Details: the fixed header byte is judged on its own (bad type or flags are
  * -EPROTO with one byte in hand) and packets of fixed size (acks, CONNACK,
@@ -168,7 +178,9 @@ ssize_t tern_codec_decode(const uint8_t *buf, size_t len, uint8_t proto_level, s
 /* Start walking the filters of a decoded SUBSCRIBE/UNSUBSCRIBE packet. */
 void tern_codec_filter_iter_init(struct tern_filter_iter *it, const struct tern_packet *pkt);
 /*
- * Next filter (and, for SUBSCRIBE, its options byte: requested QoS in bits 0-1).
+ * Next filter (and, for SUBSCRIBE, its options byte: requested QoS in bits 0-1;
+ * in 5.0 also No Local (bit 2), Retain As Published (bit 3) and Retain Handling
+ * (bits 4-5), see TERN_SUBOPT_*).
  * Returns false at the end. Cannot fail: the decoder validated the list.
  */
 bool tern_codec_filter_next(struct tern_filter_iter *it, struct tern_bytes *filter,
@@ -181,7 +193,12 @@ bool tern_codec_filter_next(struct tern_filter_iter *it, struct tern_bytes *filt
  * return 0 for a field over 65535 bytes, a packet over the protocol maximum, or
  * a type the function does not encode. Thread-safe.
  */
-size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_connect *c);
+/*
+ * CONNECT of c->proto_level; at level 5 the property blocks are props (NULL
+ * for none) and, with a will, c->will_props.raw.
+ */
+size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_connect *c,
+				 const struct tern_bytes *props);
 size_t tern_codec_encode_connack(uint8_t *buf, size_t cap, bool session_present, uint8_t rc);
 size_t tern_codec_encode_publish(uint8_t *buf, size_t cap, const struct tern_publish *p);
 /* PUBACK, PUBREC, PUBREL (flags 0x2 added), PUBCOMP, UNSUBACK. */
@@ -194,6 +211,35 @@ size_t tern_codec_encode_suback(uint8_t *buf, size_t cap, uint16_t packet_id, co
 				size_t count);
 /* PINGREQ, PINGRESP, DISCONNECT: two bytes. */
 size_t tern_codec_encode_empty(uint8_t *buf, size_t cap, enum tern_pkt_type type);
+
+/*
+ * MQTT 5.0 encoders. props is a property block's content without its length
+ * (NULL for none); the encoder writes the length. Same return rules as above.
+ */
+size_t tern_codec_encode_connack5(uint8_t *buf, size_t cap, bool session_present, uint8_t reason,
+				  const struct tern_bytes *props);
+/*
+ * PUBACK, PUBREC, PUBREL, PUBCOMP with a reason code. The short forms are
+ * used: no reason byte when it is 0 and there are no properties, no property
+ * length when there are none.
+ */
+size_t tern_codec_encode_ack5(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint16_t packet_id,
+			      uint8_t reason, const struct tern_bytes *props);
+/* SUBACK or UNSUBACK with properties and one reason code per filter. */
+size_t tern_codec_encode_suback5(uint8_t *buf, size_t cap, enum tern_pkt_type type,
+				 uint16_t packet_id, const struct tern_bytes *props,
+				 const uint8_t *codes, size_t count);
+/* DISCONNECT or AUTH; empty (2 bytes) when reason is 0 and there are no properties. */
+size_t tern_codec_encode_status5(uint8_t *buf, size_t cap, enum tern_pkt_type type, uint8_t reason,
+				 const struct tern_bytes *props);
+/* A level 5 PUBLISH (tests and clients; the broker sends shared messages by parts). */
+size_t tern_codec_encode_publish5(uint8_t *buf, size_t cap, const struct tern_publish *p,
+				  const struct tern_bytes *props);
+/* A level 5 SUBSCRIBE or UNSUBSCRIBE with properties. */
+size_t tern_codec_encode_sub_list5(uint8_t *buf, size_t cap, enum tern_pkt_type type,
+				   uint16_t packet_id, const struct tern_bytes *props,
+				   const struct tern_bytes *filters, const uint8_t *options,
+				   size_t count);
 
 /*
  * The fixed header of a PUBLISH whose variable part is stored elsewhere (the

@@ -39,7 +39,8 @@ static uint8_t check_connect(struct tern_conn *c, const struct tern_connect *cp,
 {
 	const struct tern_config *cfg = &c->worker->broker->cfg;
 
-	if (cp->unsupported_level) {
+	/* The codec reads 5.0; the engine does not speak it yet. */
+	if (cp->unsupported_level || cp->proto_level == TERN_PROTO_V5) {
 		*why = "unsupported protocol version";
 		return TERN_CONNACK_BAD_PROTOCOL;
 	}
@@ -174,8 +175,10 @@ int tern_handle_connect(struct tern_conn *c, const struct tern_packet *p)
 	const char *why = NULL;
 	uint8_t rc;
 
-	c->proto_level = cp->unsupported_level ? TERN_PROTO_V311 : cp->proto_level;
-	if (!cp->unsupported_level && set_client_id(c, cp) < 0)
+	bool refused_level = cp->unsupported_level || cp->proto_level == TERN_PROTO_V5;
+
+	c->proto_level = refused_level ? TERN_PROTO_V311 : cp->proto_level;
+	if (!refused_level && set_client_id(c, cp) < 0)
 		goto nomem;
 	rc = check_connect(c, cp, &why);
 	if (rc != TERN_CONNACK_ACCEPTED)

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/codec.h"
+#include "broker/mqtt_types.h"
 
 enum tern_prop_id {
 	TERN_PROP_PAYLOAD_FORMAT = 0x01,

@@ -19,7 +19,7 @@ static uint8_t *guard_map;
 static size_t guard_page;
 
 /* cmocka group setup: map the area and its guard page. */
-static int guard_setup(void **state)
+static inline int guard_setup(void **state)
 {
 	(void)state;
 	guard_page = (size_t)sysconf(_SC_PAGESIZE);
@@ -32,7 +32,7 @@ static int guard_setup(void **state)
 	return 0;
 }
 
-static int guard_teardown(void **state)
+static inline int guard_teardown(void **state)
 {
 	(void)state;
 	munmap(guard_map, GUARD_AREA + guard_page);
@@ -40,7 +40,7 @@ static int guard_teardown(void **state)
 }
 
 /* Copy len bytes so that they end exactly at the PROT_NONE page; valid until the next call. */
-static uint8_t *guard_put(const void *in, size_t len)
+static inline uint8_t *guard_put(const void *in, size_t len)
 {
 	assert_true(len <= GUARD_AREA);
 	uint8_t *dst = guard_map + GUARD_AREA - len;

@@ -21,141 +21,13 @@
 #include "broker/codec.h"
 #include "broker/topic.h"
 #include "broker/utf8.h"
+#include "tests/unit/codec_helpers.h"
 #include "tests/unit/guard.h"
-
-static ssize_t guarded_decode(const void *in, size_t len, uint8_t level, size_t max,
-			      struct tern_packet *pkt)
-{
-	return tern_codec_decode(guard_put(in, len), len, level, max, pkt);
-}
-
-static bool guarded_utf8(const void *s, size_t len)
-{
-	return tern_utf8_valid(guard_put(s, len), len);
-}
-
-/*
- * A valid packet: every strict prefix is -EAGAIN (each prefix also sits against the
- * guard page), the whole decodes to its length, and a following packet is not eaten.
- * Leaves pkt decoded from the guard area copy.
- */
-static void decode_valid(const uint8_t *in, size_t len, uint8_t level, struct tern_packet *pkt)
-{
-	struct tern_packet tmp;
-
-	for (size_t i = 0; i < len; i++) {
-		/* long packets: every split near the ends, a sample in the middle */
-		if (len > 4096 && i > 64 && i + 64 < len && i % 997 != 0)
-			continue;
-		ssize_t r = guarded_decode(in, i, level, 0, &tmp);
-
-		if (r != -EAGAIN)
-			fail_msg("prefix %zu/%zu of a valid packet gave %zd", i, len, r);
-	}
-
-	uint8_t *two = malloc(len + 2);
-
-	assert_non_null(two);
-	memcpy(two, in, len);
-	two[len] = 0xC0; /* a PINGREQ right behind it */
-	two[len + 1] = 0x00;
-	assert_int_equal(guarded_decode(two, len + 2, level, 0, &tmp), (ssize_t)len);
-	free(two);
-
-	/* exactly at the size limit is fine */
-	assert_int_equal(guarded_decode(in, len, level, len, &tmp), (ssize_t)len);
-	assert_int_equal(guarded_decode(in, len, level, 0, pkt), (ssize_t)len);
-}
-
-/*
- * A malformed packet: -EPROTO when whole, and every prefix is -EAGAIN or -EPROTO
- * (never a success, never a fault).
- */
-static void decode_bad_level(const uint8_t *in, size_t len, uint8_t level)
-{
-	struct tern_packet pkt;
-
-	for (size_t i = 0; i < len; i++) {
-		ssize_t r = guarded_decode(in, i, level, 0, &pkt);
-
-		if (r != -EAGAIN && r != -EPROTO)
-			fail_msg("prefix %zu/%zu of a bad packet gave %zd", i, len, r);
-	}
-	ssize_t r = guarded_decode(in, len, level, 0, &pkt);
-
-	if (r != -EPROTO)
-		fail_msg("bad packet (level %u, %zu bytes, first 0x%02x) gave %zd", level, len,
-			 len ? in[0] : 0, r);
-}
 
 static void decode_bad(const uint8_t *in, size_t len)
 {
 	decode_bad_level(in, len, TERN_PROTO_V31);
 	decode_bad_level(in, len, TERN_PROTO_V311);
-}
-
-/* ---- a tiny builder for hand-made packets ---- */
-
-struct bld {
-	uint8_t body[70000];
-	size_t n;
-};
-
-static void b_u8(struct bld *b, uint8_t v)
-{
-	b->body[b->n++] = v;
-}
-
-static void b_u16(struct bld *b, uint16_t v)
-{
-	b_u8(b, (uint8_t)(v >> 8));
-	b_u8(b, (uint8_t)v);
-}
-
-static void b_raw(struct bld *b, const void *p, size_t len)
-{
-	memcpy(b->body + b->n, p, len);
-	b->n += len;
-}
-
-/* length-prefixed field */
-static void b_field(struct bld *b, const void *p, size_t len)
-{
-	b_u16(b, (uint16_t)len);
-	b_raw(b, p, len);
-}
-
-static void b_str(struct bld *b, const char *s)
-{
-	b_field(b, s, strlen(s));
-}
-
-/* Fixed header with a minimal remaining length, then the body. */
-static size_t b_packet(const struct bld *b, uint8_t byte0, uint8_t *out)
-{
-	size_t rem = b->n, i = 0;
-
-	out[i++] = byte0;
-	do {
-		uint8_t c = rem & 0x7F;
-
-		rem >>= 7;
-		out[i++] = c | (rem ? 0x80 : 0);
-	} while (rem);
-	memcpy(out + i, b->body, b->n);
-	return i + b->n;
-}
-
-static struct tern_bytes bs(const char *s)
-{
-	return (struct tern_bytes){(const uint8_t *)s, strlen(s)};
-}
-
-static void assert_bytes_eq(struct tern_bytes got, const void *want, size_t len)
-{
-	assert_int_equal(got.len, len);
-	if (len)
-		assert_memory_equal(got.p, want, len);
 }
 
 static const uint8_t levels[] = {TERN_PROTO_V31, TERN_PROTO_V311};
@@ -372,7 +244,7 @@ static void test_golden_connect(void **state)
 	    .proto_level = 4, .clean_session = true, .keepalive = 60, .client_id = bs("pub")};
 	uint8_t out[64];
 
-	assert_int_equal(tern_codec_encode_connect(out, sizeof(out), &c), sizeof(conn));
+	assert_int_equal(tern_codec_encode_connect(out, sizeof(out), &c, NULL), sizeof(conn));
 	assert_memory_equal(out, conn, sizeof(conn));
 
 	/* MQTT 3.1 CONNECT with will, user and password */
@@ -479,7 +351,7 @@ static void roundtrip_connect(const struct tern_connect *c)
 	struct tern_packet pkt;
 
 	assert_non_null(out);
-	size_t n = tern_codec_encode_connect(out, 300000, c);
+	size_t n = tern_codec_encode_connect(out, 300000, c, NULL);
 
 	assert_true(n > 0);
 	decode_valid(out, n, 0, &pkt);
@@ -507,8 +379,8 @@ static void roundtrip_connect(const struct tern_connect *c)
 
 	/* every cap below the size is refused, and the exact cap at a guard page is enough */
 	for (size_t cap = 0; cap < n && cap < 64; cap++)
-		assert_int_equal(tern_codec_encode_connect(out, cap, c), 0);
-	assert_int_equal(tern_codec_encode_connect(guard_map + GUARD_AREA - n, n, c), n);
+		assert_int_equal(tern_codec_encode_connect(out, cap, c, NULL), 0);
+	assert_int_equal(tern_codec_encode_connect(guard_map + GUARD_AREA - n, n, c, NULL), n);
 	assert_memory_equal(guard_map + GUARD_AREA - n, out, n);
 	free(out);
 }
@@ -855,7 +727,7 @@ static size_t sample_packet(enum tern_pkt_type type, uint8_t *out)
 
 	switch (type) {
 	case TERN_PKT_CONNECT:
-		return tern_codec_encode_connect(out, 64, &c);
+		return tern_codec_encode_connect(out, 64, &c, NULL);
 	case TERN_PKT_CONNACK:
 		return tern_codec_encode_connack(out, 64, false, 0);
 	case TERN_PKT_SUBSCRIBE:
@@ -1124,7 +996,7 @@ static void test_connect_unsupported_level(void **state)
 	static const struct {
 		const char *name;
 		uint8_t level;
-	} cases[] = {{"MQTT", 3},   {"MQTT", 5},   {"MQTT", 0},	  {"MQTT", 255},
+	} cases[] = {{"MQTT", 3},   {"MQTT", 6},   {"MQTT", 0},	  {"MQTT", 255},
 		     {"MQIsdp", 4}, {"MQIsdp", 5}, {"MQIsdp", 1}, {"MQTT", 0x84}};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1157,8 +1029,11 @@ static void test_connect_unsupported_level(void **state)
 				     0x02, 0x00, 0x3c, 0x03, 0x21, 0x00, 0x14, 0x00, 0x00};
 
 	decode_valid(v5, sizeof(v5), 0, &pkt);
-	assert_true(pkt.connect.unsupported_level);
+	assert_false(pkt.connect.unsupported_level);
 	assert_int_equal(pkt.connect.proto_level, 5);
+	assert_int_equal(pkt.connect.keepalive, 60);
+	assert_int_equal(pkt.props.receive_maximum, 20);
+	assert_int_equal(pkt.connect.client_id.len, 0);
 }
 
 static void test_connect_flags(void **state)
@@ -1604,7 +1479,7 @@ static void test_stream(void **state)
 	struct tern_bytes f = bs("x/#");
 	uint8_t o = 2;
 
-	n += tern_codec_encode_connect(stream + n, sizeof(stream) - n, &c);
+	n += tern_codec_encode_connect(stream + n, sizeof(stream) - n, &c, NULL);
 	n += tern_codec_encode_sub_list(stream + n, sizeof(stream) - n, TERN_PKT_SUBSCRIBE, 2, &f,
 					&o, 1);
 	n += tern_codec_encode_publish(stream + n, sizeof(stream) - n, &p);
@@ -1723,9 +1598,9 @@ static void test_mutations(void **state)
 	struct tern_bytes fs[] = {bs("a/+"), bs("#")};
 	uint8_t os[] = {1, 2}, codes[] = {0, 0x80};
 
-	lens[0] = tern_codec_encode_connect(seeds[0], 128, &c);
+	lens[0] = tern_codec_encode_connect(seeds[0], 128, &c, NULL);
 	c.proto_level = 3;
-	lens[1] = tern_codec_encode_connect(seeds[1], 128, &c);
+	lens[1] = tern_codec_encode_connect(seeds[1], 128, &c, NULL);
 	lens[2] = tern_codec_encode_publish(seeds[2], 128, &p);
 	lens[3] = tern_codec_encode_sub_list(seeds[3], 128, TERN_PKT_SUBSCRIBE, 1, fs, os, 2);
 	lens[4] = tern_codec_encode_sub_list(seeds[4], 128, TERN_PKT_UNSUBSCRIBE, 1, fs, NULL, 2);
@@ -1837,7 +1712,7 @@ static void test_publish_sizes(void **state)
 	uint8_t o = 0;
 
 	assert_int_equal(tern_codec_encode_publish(out, sizeof(out), &p), 0);
-	assert_int_equal(tern_codec_encode_connect(out, sizeof(out), &c), 0);
+	assert_int_equal(tern_codec_encode_connect(out, sizeof(out), &c, NULL), 0);
 	assert_int_equal(
 	    tern_codec_encode_sub_list(out, sizeof(out), TERN_PKT_SUBSCRIBE, 1, &f, &o, 1), 0);
 	assert_int_equal(tern_codec_encode_suback(out, sizeof(out), 1, big, SIZE_MAX), 0);
