@@ -136,9 +136,10 @@ bool tern_props_allowed(unsigned id, unsigned ctx);
  *    encoding, an unknown identifier or one not allowed in ctx, a truncated
  *    value, invalid UTF-8 (or U+0000) in a string;
  *  - TERN_RC_PROTOCOL_ERROR (0x82): a single-use property given twice, or a
- *    value the spec forbids (0 for receive maximum, maximum packet size,
- *    topic alias or subscription identifier; more than 1 for the byte flags
- *    and payload format indicator).
+ *    value the spec forbids (0 for receive maximum, maximum packet size or
+ *    subscription identifier; more than 1 for the byte flags and payload
+ *    format indicator). A topic alias of 0 is accepted here: it is invalid
+ *    (0x94), which the receiver decides together with its maximum.
  * Pure function; thread-safe. Never reads past buf + len.
  */
 int tern_props_decode(const uint8_t *buf, size_t len, unsigned ctx, struct tern_props *out,

@@ -293,9 +293,21 @@ static void expect_protocol_error(uint8_t id, uint32_t value, unsigned ctx)
 
 static void test_value_rules(void **state)
 {
+	uint8_t tmp[8];
+	struct tern_props_writer w;
+	struct block b;
+	struct tern_props p;
+	uint8_t reason;
+
+	/* Topic alias 0 decodes; the engine answers it with 0x94. */
+	tern_props_writer_init(&w, tmp, sizeof(tmp));
+	tern_props_put_int(&w, TERN_PROP_TOPIC_ALIAS, 0);
+	block_from(&b, &w);
+	assert_int_equal(decode(&b, TERN_PKT_PUBLISH, &p, &reason), (int)b.len);
+	assert_true(p.present & TERN_PROP_BIT(TERN_PROP_TOPIC_ALIAS));
+
 	expect_protocol_error(TERN_PROP_RECEIVE_MAXIMUM, 0, TERN_PKT_CONNECT);
 	expect_protocol_error(TERN_PROP_MAXIMUM_PACKET_SIZE, 0, TERN_PKT_CONNECT);
-	expect_protocol_error(TERN_PROP_TOPIC_ALIAS, 0, TERN_PKT_PUBLISH);
 	expect_protocol_error(TERN_PROP_SUBSCRIPTION_ID, 0, TERN_PKT_SUBSCRIBE);
 	expect_protocol_error(TERN_PROP_REQUEST_PROBLEM_INFO, 2, TERN_PKT_CONNECT);
 	expect_protocol_error(TERN_PROP_REQUEST_RESPONSE_INFO, 255, TERN_PKT_CONNECT);
