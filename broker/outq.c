@@ -167,13 +167,11 @@ int tern_outq_push_bytes(struct tern_outq *q, const void *pkt, size_t len)
 int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
 			   bool retain, uint16_t packet_id)
 {
-	uint8_t hdr[TERN_CODEC_FIXED_HDR_MAX];
-	size_t hdr_len;
+	unsigned v = qos > 0;
+	size_t hdr_len = msg->hdr_len[v];
 	struct entry *e;
 
-	hdr_len = tern_codec_encode_publish_fixed(hdr, qos, dup, retain, msg->topic_len,
-						  msg->payload_len);
-	if (hdr_len == 0)
+	if (hdr_len == 0 || qos > 2)
 		return -EMSGSIZE;
 	e = entry_reserve(q);
 	if (!e)
@@ -181,7 +179,9 @@ int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qo
 	e->kind = ENTRY_PUBLISH;
 	e->pub.qos = qos;
 	e->hdr_len = (uint8_t)hdr_len;
-	memcpy(e->pub.hdr, hdr, hdr_len);
+	/* The message encoded the header once; this delivery only adds its flags. */
+	memcpy(e->pub.hdr, msg->hdr[v], sizeof(e->pub.hdr));
+	e->pub.hdr[0] |= (uint8_t)((dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0));
 	e->len = (uint32_t)(hdr_len + tern_msg_wire_len(msg));
 	if (qos > 0) {
 		e->pid[0] = (uint8_t)(packet_id >> 8);
