@@ -222,27 +222,40 @@ static unsigned entry_segs(const struct entry *e, struct iovec *seg)
 	return n;
 }
 
-size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max)
+/* Segments of e after its first skip bytes (a partly written entry), as many as fit. */
+static size_t entry_segs_from(const struct entry *e, size_t skip, struct iovec *iov, size_t max)
 {
 	struct iovec seg[ENTRY_MAX_SEGS];
+	unsigned ns = entry_segs(e, seg);
+	size_t n = 0;
+
+	for (unsigned s = 0; s < ns && n < max; s++) {
+		if (skip >= seg[s].iov_len) {
+			skip -= seg[s].iov_len;
+			continue;
+		}
+		iov[n].iov_base = (uint8_t *)seg[s].iov_base + skip;
+		iov[n].iov_len = seg[s].iov_len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max)
+{
 	size_t n = 0;
 
 	for (const struct tern_outq_chunk *c = q->head; c && n < max; c = c->next) {
-		for (unsigned i = c->first; i < c->count && n < max; i++) {
-			unsigned ns = entry_segs(&c->e[i], seg);
-			size_t skip = (c == q->head && i == c->first) ? c->head_off : 0;
+		unsigned i = c->first;
 
-			for (unsigned s = 0; s < ns && n < max; s++) {
-				if (skip >= seg[s].iov_len) {
-					skip -= seg[s].iov_len;
-					continue;
-				}
-				iov[n].iov_base = (uint8_t *)seg[s].iov_base + skip;
-				iov[n].iov_len = seg[s].iov_len - skip;
-				skip = 0;
-				n++;
-			}
-		}
+		if (c == q->head && c->head_off && i < c->count)
+			n += entry_segs_from(&c->e[i++], c->head_off, iov, max);
+		/* Whole entries straight into iov while room for any entry is left. */
+		for (; i < c->count && max - n >= ENTRY_MAX_SEGS; i++)
+			n += entry_segs(&c->e[i], iov + n);
+		for (; i < c->count && n < max; i++)
+			n += entry_segs_from(&c->e[i], 0, iov + n, max - n);
 	}
 	return n;
 }
