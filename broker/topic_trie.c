@@ -16,6 +16,7 @@
  * length alone grows it too little for 10^6 nodes). Resizing needs grace
  * periods, so it only makes progress while readers pass quiescent states.
  */
+#define _LGPL_SOURCE /* inline rcu_dereference on the match path */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
