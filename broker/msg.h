@@ -11,12 +11,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define TERN_MSG_HDR_MAX 5 /* == TERN_CODEC_FIXED_HDR_MAX */
+
 struct tern_msg {
 	uint32_t refs; /* atomic */
 	uint8_t qos;   /* QoS it was published with */
 	bool retain;   /* RETAIN flag as published */
 	uint16_t topic_len;
 	uint32_t payload_len;
+	/*
+	 * The PUBLISH fixed header of a delivery, encoded once here instead of
+	 * once per subscriber: [0] for QoS 0, [1] for QoS 1/2 (two bytes more
+	 * for the packet id). Byte 0 has no flags; a delivery ORs in its QoS, DUP
+	 * and RETAIN. hdr_len 0: that packet would exceed the protocol maximum.
+	 */
+	uint8_t hdr_len[2];
+	uint8_t hdr[2][TERN_MSG_HDR_MAX];
 	/*
 	 * Wire layout, contiguous so that a QoS 0 delivery is two iovecs (fixed
 	 * header, then this): [topic length, 2 bytes big-endian][topic][payload].

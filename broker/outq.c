@@ -167,13 +167,11 @@ int tern_outq_push_bytes(struct tern_outq *q, const void *pkt, size_t len)
 int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
 			   bool retain, uint16_t packet_id)
 {
-	uint8_t hdr[TERN_CODEC_FIXED_HDR_MAX];
-	size_t hdr_len;
+	unsigned v = qos > 0;
+	size_t hdr_len = msg->hdr_len[v];
 	struct entry *e;
 
-	hdr_len = tern_codec_encode_publish_fixed(hdr, qos, dup, retain, msg->topic_len,
-						  msg->payload_len);
-	if (hdr_len == 0)
+	if (hdr_len == 0 || qos > 2)
 		return -EMSGSIZE;
 	e = entry_reserve(q);
 	if (!e)
@@ -181,7 +179,9 @@ int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qo
 	e->kind = ENTRY_PUBLISH;
 	e->pub.qos = qos;
 	e->hdr_len = (uint8_t)hdr_len;
-	memcpy(e->pub.hdr, hdr, hdr_len);
+	/* The message encoded the header once; this delivery only adds its flags. */
+	memcpy(e->pub.hdr, msg->hdr[v], sizeof(e->pub.hdr));
+	e->pub.hdr[0] |= (uint8_t)((dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0));
 	e->len = (uint32_t)(hdr_len + tern_msg_wire_len(msg));
 	if (qos > 0) {
 		e->pid[0] = (uint8_t)(packet_id >> 8);
@@ -222,27 +222,40 @@ static unsigned entry_segs(const struct entry *e, struct iovec *seg)
 	return n;
 }
 
-size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max)
+/* Segments of e after its first skip bytes (a partly written entry), as many as fit. */
+static size_t entry_segs_from(const struct entry *e, size_t skip, struct iovec *iov, size_t max)
 {
 	struct iovec seg[ENTRY_MAX_SEGS];
+	unsigned ns = entry_segs(e, seg);
+	size_t n = 0;
+
+	for (unsigned s = 0; s < ns && n < max; s++) {
+		if (skip >= seg[s].iov_len) {
+			skip -= seg[s].iov_len;
+			continue;
+		}
+		iov[n].iov_base = (uint8_t *)seg[s].iov_base + skip;
+		iov[n].iov_len = seg[s].iov_len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max)
+{
 	size_t n = 0;
 
 	for (const struct tern_outq_chunk *c = q->head; c && n < max; c = c->next) {
-		for (unsigned i = c->first; i < c->count && n < max; i++) {
-			unsigned ns = entry_segs(&c->e[i], seg);
-			size_t skip = (c == q->head && i == c->first) ? c->head_off : 0;
+		unsigned i = c->first;
 
-			for (unsigned s = 0; s < ns && n < max; s++) {
-				if (skip >= seg[s].iov_len) {
-					skip -= seg[s].iov_len;
-					continue;
-				}
-				iov[n].iov_base = (uint8_t *)seg[s].iov_base + skip;
-				iov[n].iov_len = seg[s].iov_len - skip;
-				skip = 0;
-				n++;
-			}
-		}
+		if (c == q->head && c->head_off && i < c->count)
+			n += entry_segs_from(&c->e[i++], c->head_off, iov, max);
+		/* Whole entries straight into iov while room for any entry is left. */
+		for (; i < c->count && max - n >= ENTRY_MAX_SEGS; i++)
+			n += entry_segs(&c->e[i], iov + n);
+		for (; i < c->count && n < max; i++)
+			n += entry_segs_from(&c->e[i], 0, iov + n, max - n);
 	}
 	return n;
 }

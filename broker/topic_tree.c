@@ -16,6 +16,7 @@
  * call_rcu. Writers hold tree->lock; they build every allocation of an update
  * before publishing anything, so a failed update leaves the tree unchanged.
  */
+#define _LGPL_SOURCE /* inline rcu_dereference on the match path */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -447,7 +448,8 @@ static void visit(struct walk *w, const struct tern_topic_trie_node *tn)
 	w->mask |= g->mask;
 	if (!(g->mask & w->bit))
 		return;
-	a = rcu_dereference(g->arr[slot(g->mask, w->worker)]);
+	/* The lowest worker of the node (always so with one worker) needs no popcount. */
+	a = rcu_dereference(g->arr[g->mask & (w->bit - 1) ? slot(g->mask, w->worker) : 0]);
 	cnt = __atomic_load_n(&a->n, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < cnt; i++)
 		w->fn(w->ctx, &a->s[i]);

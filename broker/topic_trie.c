@@ -12,10 +12,19 @@
  * enumerate children (the retained store answering a wildcard filter) and for
  * fini. Writers are serialised by the owner of the trie; readers never lock.
  *
+ * Most nodes have only a few literal children, and hashing the level plus a
+ * table lookup cost far more than comparing a few lengths and words: while a
+ * node has at most KIDS_MAX literal children, it also points to an immutable
+ * array of them (length, first 8 bytes, node) that readers scan instead. The
+ * writer rebuilds it (copy-on-write, call_rcu) when the children change; the
+ * hash stays complete, so a node without an array (many children, or an
+ * allocation that failed) is looked up there.
+ *
  * The table resizes itself (CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING: chain
  * length alone grows it too little for 10^6 nodes). Resizing needs grace
  * periods, so it only makes progress while readers pass quiescent states.
  */
+#define _LGPL_SOURCE /* inline rcu_dereference on the match path */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -30,6 +39,57 @@
 #include "broker/topic_trie.h"
 
 #define HT_INIT_BUCKETS 1024
+#define KIDS_MAX	8
+
+struct kid {
+	uint64_t head; /* the level's first 8 bytes, zero-padded */
+	uint32_t len;
+	struct tern_topic_trie_node *node;
+};
+
+struct tern_topic_trie_kids {
+	struct rcu_head rcu;
+	uint32_t n;
+	struct kid k[];
+};
+
+static inline uint64_t level_head(const uint8_t *s, size_t len)
+{
+	uint64_t h = 0;
+
+	memcpy(&h, s, len < 8 ? len : 8);
+	return h;
+}
+
+static void kids_free_rcu(struct rcu_head *head)
+{
+	tern_free(caa_container_of(head, struct tern_topic_trie_kids, rcu));
+}
+
+/*
+ * Publish a fresh array of parent's literal children (NULL past KIDS_MAX or
+ * when out of memory: readers then use the hash). Writer only.
+ */
+static void kids_rebuild(struct tern_topic_trie_node *parent, uint32_t n_literal)
+{
+	struct tern_topic_trie_kids *old = parent->kids, *k = NULL;
+	struct tern_topic_trie_node *c;
+
+	if (n_literal && n_literal <= KIDS_MAX)
+		k = tern_malloc(sizeof(*k) + n_literal * sizeof(k->k[0]));
+	if (k) {
+		k->n = 0;
+		cds_list_for_each_entry(c, &parent->children, sibling)
+		{
+			if (c == parent->plus || c == parent->hash)
+				continue;
+			k->k[k->n++] = (struct kid){level_head(c->level, c->len), c->len, c};
+		}
+	}
+	rcu_assign_pointer(parent->kids, k);
+	if (old)
+		call_rcu(&old->rcu, kids_free_rcu);
+}
 
 struct level_key {
 	const struct tern_topic_trie_node *parent;
@@ -140,6 +200,7 @@ static void free_nodes(struct tern_topic_trie *t, tern_topic_trie_fini_fn fini, 
 		parent = n->parent;
 		if (fini)
 			fini(n);
+		tern_free(n->kids);
 		if (parent) {
 			cds_list_del(&n->sibling);
 			if (n != parent->plus && n != parent->hash)
@@ -209,8 +270,20 @@ struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_tri
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *hn;
 
+	const struct tern_topic_trie_kids *k;
+
 	if (!CMM_LOAD_SHARED(parent->n_literal))
 		return NULL;
+	k = rcu_dereference(parent->kids);
+	if (k) {
+		uint64_t head = level_head(s, len);
+
+		for (uint32_t i = 0; i < k->n; i++)
+			if (k->k[i].head == head && k->k[i].len == len &&
+			    (len <= 8 || memcmp(k->k[i].node->level + 8, s + 8, len - 8) == 0))
+				return k->k[i].node;
+		return NULL;
+	}
 	cds_lfht_lookup(t->ht, level_hash(parent, s, len), level_match, &key, &iter);
 	hn = cds_lfht_iter_get_node(&iter);
 	return hn ? caa_container_of(hn, struct tern_topic_trie_node, hnode) : NULL;
@@ -248,20 +321,25 @@ static struct tern_topic_trie_node *link_child(struct tern_topic_trie *t,
 					       const uint8_t *s, size_t len)
 {
 	struct tern_topic_trie_node *c = node_new(t, parent, s, len);
+	bool literal = false;
 
 	if (!c)
 		return NULL;
-	/* Readers peeking n_literal must find the node once they see the count. */
 	if (is_wild(s, len, '+')) {
 		rcu_assign_pointer(parent->plus, c);
 	} else if (is_wild(s, len, '#')) {
 		rcu_assign_pointer(parent->hash, c);
 	} else {
 		cds_lfht_add(t->ht, level_hash(parent, s, len), &c->hnode);
-		CMM_STORE_SHARED(parent->n_literal, parent->n_literal + 1);
+		literal = true;
 	}
 	cds_list_add_tail_rcu(&c->sibling, &parent->children);
 	parent->n_children++;
+	if (literal) {
+		/* Readers peeking n_literal must find the node once they see the count. */
+		kids_rebuild(parent, parent->n_literal + 1);
+		CMM_STORE_SHARED(parent->n_literal, parent->n_literal + 1);
+	}
 	return c;
 }
 
@@ -299,6 +377,7 @@ void tern_topic_trie_prune(struct tern_topic_trie *t, struct tern_topic_trie_nod
 {
 	while (n != t->root && n->n_children == 0 && t->empty(n)) {
 		struct tern_topic_trie_node *parent = n->parent;
+		bool literal = false;
 
 		if (n == parent->plus) {
 			rcu_assign_pointer(parent->plus, NULL);
@@ -306,9 +385,13 @@ void tern_topic_trie_prune(struct tern_topic_trie *t, struct tern_topic_trie_nod
 			rcu_assign_pointer(parent->hash, NULL);
 		} else {
 			cds_lfht_del(t->ht, &n->hnode);
-			CMM_STORE_SHARED(parent->n_literal, parent->n_literal - 1);
+			literal = true;
 		}
 		cds_list_del_rcu(&n->sibling);
+		if (literal) {
+			kids_rebuild(parent, parent->n_literal - 1);
+			CMM_STORE_SHARED(parent->n_literal, parent->n_literal - 1);
+		}
 		parent->n_children--;
 		__atomic_store_n(&t->n_nodes, t->n_nodes - 1, __ATOMIC_RELAXED);
 		call_rcu(&n->rcu, node_free_rcu);

@@ -16,6 +16,8 @@
 #include <urcu/rculfhash.h>
 #include <urcu/rculist.h>
 
+struct tern_topic_trie_kids;
+
 /*
  * One level of a topic name or filter. A user of the trie embeds this as the
  * FIRST member of its own node struct and hands the trie that struct's size.
@@ -31,7 +33,9 @@ struct tern_topic_trie_node {
 	struct tern_topic_trie_node *hash; /* RCU: the '#' child, kept out of the hash */
 	uint32_t n_children;		   /* writer only */
 	uint32_t n_literal;		   /* children in trie->ht; readers peek to skip lookups */
-	const uint8_t *level;		   /* the level's bytes, stored after the user's struct */
+	/* RCU: every literal child while there are few, scanned instead of hashing; else NULL */
+	struct tern_topic_trie_kids *kids;
+	const uint8_t *level; /* the level's bytes, stored after the user's struct */
 	uint16_t len;
 	struct rcu_head rcu;
 };

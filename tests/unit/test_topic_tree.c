@@ -465,6 +465,61 @@ static void test_many_children(void **state)
 	drain_rcu();
 }
 
+/*
+ * A node scans a small array of its literal children up to a few of them and
+ * hashes beyond: grow a level's children one by one past that bound and shrink
+ * it again, checking every lookup at each size. The names share their first 8
+ * bytes or differ only in length, so a match needs the whole name compared.
+ */
+static void test_children_small_and_hashed(void **state)
+{
+	enum { N = 14 };
+	static const char *const names[N] = {"x",
+					     "xx",
+					     "",
+					     "sensor-group-01",
+					     "sensor-group-02",
+					     "sensor-g",
+					     "sensor-gr",
+					     "sensor-group-1",
+					     "abcdefgh",
+					     "abcdefghi",
+					     "abcdefgg",
+					     "y",
+					     "sensor-group-10",
+					     "z"};
+	static const int del_order[N] = {3, 0, 13, 7, 9, 1, 12, 2, 5, 11, 4, 8, 10, 6};
+	struct tern_topic_tree *t = tern_topic_tree_create(1);
+	bool in[N] = {false};
+	static int subs[N];
+	char topic[64];
+	struct coll c;
+
+	(void)state;
+	for (int step = 0; step < 2 * N; step++) {
+		int k = step < N ? step : del_order[step - N];
+
+		snprintf(topic, sizeof(topic), "top/%s/end", names[k]);
+		if (step < N)
+			assert_int_equal(add(t, topic, 0, &subs[k], 0, NULL), 0);
+		else
+			assert_int_equal(del(t, topic, 0, &subs[k]), 0);
+		in[k] = step < N;
+		for (int i = 0; i < N; i++) {
+			snprintf(topic, sizeof(topic), "top/%s/end", names[i]);
+			assert_true(match(t, topic, 0, &c) == (in[i] ? 1u : 0u));
+			assert_int_equal(c.n, in[i] ? 1 : 0);
+			if (in[i])
+				assert_ptr_equal(c.subs[0], &subs[i]);
+		}
+		assert_true(match(t, "top/sensor-group-03/end", 0, &c) == 0);
+		assert_true(match(t, "top/abcdefgx/end", 0, &c) == 0);
+	}
+	assert_int_equal(tern_topic_tree_node_count(t), 1);
+	tern_topic_tree_destroy(t);
+	drain_rcu();
+}
+
 struct tally {
 	const int *base;
 	unsigned *seen;
@@ -911,13 +966,20 @@ static void test_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_add_replace),	     cmocka_unit_test(test_remove),
-	    cmocka_unit_test(test_worker_groups),    cmocka_unit_test(test_overlapping),
-	    cmocka_unit_test(test_empty_levels),     cmocka_unit_test(test_dollar),
-	    cmocka_unit_test(test_handover),	     cmocka_unit_test(test_handover_errors),
-	    cmocka_unit_test(test_many_children),    cmocka_unit_test(test_big_group),
-	    cmocka_unit_test(test_prune_and_memory), cmocka_unit_test(test_cross_check),
+	    cmocka_unit_test(test_add_replace),
+	    cmocka_unit_test(test_remove),
+	    cmocka_unit_test(test_worker_groups),
+	    cmocka_unit_test(test_overlapping),
+	    cmocka_unit_test(test_empty_levels),
+	    cmocka_unit_test(test_dollar),
+	    cmocka_unit_test(test_handover),
+	    cmocka_unit_test(test_handover_errors),
+	    cmocka_unit_test(test_many_children),
+	    cmocka_unit_test(test_big_group),
+	    cmocka_unit_test(test_prune_and_memory),
+	    cmocka_unit_test(test_cross_check),
 	    cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_children_small_and_hashed),
 	};
 
 	return cmocka_run_group_tests(tests, rcu_group_setup, rcu_group_teardown);
