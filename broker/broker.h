@@ -39,6 +39,7 @@ struct tern_broker {
 	uint64_t clients_connected; /* atomic: connections past CONNACK */
 	uint64_t clients_maximum;   /* atomic: highest clients_connected seen */
 	uint64_t sessions;	    /* atomic: sessions existing (connected + offline) */
+	uint64_t next_session_uid;  /* atomic: identity of the next session created */
 };
 
 /*

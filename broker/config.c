@@ -72,7 +72,6 @@ static const char *const unsupported[] = {
     "log_timestamp_format",
     "max_inflight_bytes",
     "max_qos",
-    "max_topic_alias",
     "memory_limit",
     "mount_point",
     "password_file",
@@ -496,6 +495,7 @@ static const struct keydef keydefs[] = {
     /* A bound below one small packet would drop every QoS 0 message. */
     UINT_OPT("max_output_bytes", max_output_bytes, 1024, UINT64_MAX),
     UINT_OPT("connect_timeout", connect_timeout, 1, 86400),
+    UINT_OPT("max_topic_alias", max_topic_alias, 0, UINT16_MAX),
 };
 
 static bool is_unsupported(const char *key)
@@ -553,6 +553,7 @@ void tern_config_defaults(struct tern_config *c)
 	c->max_queued_messages = 1000;
 	c->max_queued_bytes = 0;
 	c->max_inflight_messages = 20;
+	c->max_topic_alias = 10;
 	c->max_packet_size = 0;
 	c->message_size_limit = 0;
 	c->max_keepalive = 65535;

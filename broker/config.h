@@ -45,6 +45,7 @@ struct tern_config {
 	uint64_t persistent_client_expiration; /* seconds; 0 = never expire */
 	uint64_t max_output_bytes; /* per connection output queue bound for QoS 0; default 8 MiB */
 	uint32_t connect_timeout;  /* seconds a new socket may take to send CONNECT; default 10 */
+	uint16_t max_topic_alias;  /* 5.0 topic aliases a client may set; 0 = none; default 10 */
 	unsigned log_mask;	   /* enum tern_log_level bits; default TERN_LOG_DEFAULT */
 	bool log_type_set;	   /* a log_type line was applied: the next ones add to log_mask */
 };

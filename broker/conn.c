@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/alias.h"
 #include "broker/alloc.h"
 #include "broker/broker.h"
 #include "broker/codec.h"
@@ -15,7 +16,9 @@
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/msg.h"
+#include "broker/reason.h"
 #include "broker/registry.h"
+#include "broker/reply.h"
 #include "broker/route.h"
 #include "broker/session.h"
 #include "broker/transport.h"
@@ -55,6 +58,7 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
+	c->problem_info = true;
 	tern_outq_init(&c->outq);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	cds_list_add_tail(&c->worker_node, &w->conns);
@@ -151,12 +155,18 @@ int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len)
 	return ret;
 }
 
-int tern_conn_protocol_error(struct tern_conn *c, const char *why)
+int tern_conn_protocol_error_rc(struct tern_conn *c, const char *why, uint8_t reason)
 {
 	TERN_STAT_ADD(c->worker, protocol_errors, 1);
 	tern_worker_log_protocol_error(c->worker, tern_conn_name(c), why);
+	c->disconnect_reason = reason;
 	tern_conn_close(c, TERN_CLOSE_PROTOCOL);
 	return -EPROTO;
+}
+
+int tern_conn_protocol_error(struct tern_conn *c, const char *why)
+{
+	return tern_conn_protocol_error_rc(c, why, TERN_RC_PROTOCOL_ERROR);
 }
 
 static int dispatch(struct tern_conn *c, const struct tern_packet *p)
@@ -187,6 +197,9 @@ static int dispatch(struct tern_conn *c, const struct tern_packet *p)
 		return tern_handle_pingreq(c, p);
 	case TERN_PKT_DISCONNECT:
 		return tern_handle_disconnect(c, p);
+	case TERN_PKT_AUTH:
+		/* Only after a CONNECT that named a method, and we offer none. */
+		return tern_conn_protocol_error(c, "AUTH without an authentication method");
 	default:
 		return tern_conn_protocol_error(c, "packet type not sent by clients");
 	}
@@ -214,9 +227,14 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 		if (n == -EAGAIN)
 			break;
 		if (n == -EMSGSIZE)
-			return tern_conn_protocol_error(c, "packet larger than max_packet_size");
+			return tern_conn_protocol_error_rc(c, "packet larger than max_packet_size",
+							   TERN_RC_PACKET_TOO_LARGE);
 		if (n < 0)
-			return tern_conn_protocol_error(c, "malformed packet");
+			return tern_conn_protocol_error_rc(
+			    c,
+			    pkt.error_reason == TERN_RC_PROTOCOL_ERROR ? "protocol error"
+								       : "malformed packet",
+			    pkt.error_reason);
 		off += (size_t)n;
 		if (dispatch(c, &pkt) < 0 || c->state == TERN_CONN_CLOSING)
 			return -ECONNRESET;
@@ -314,6 +332,9 @@ static void log_close(struct tern_conn *c, enum tern_close_reason reason)
 	case TERN_CLOSE_DISCONNECT:
 		tern_log(TERN_LOG_NOTICE, "Client %s disconnected.", name);
 		break;
+	case TERN_CLOSE_DISCONNECT_WILL:
+		tern_log(TERN_LOG_NOTICE, "Client %s disconnected, asking for its will.", name);
+		break;
 	case TERN_CLOSE_PEER_LOST:
 		tern_log(TERN_LOG_NOTICE, "Client %s closed its connection.", name);
 		break;
@@ -344,6 +365,47 @@ static bool reason_sends_will(enum tern_close_reason reason)
 	       reason != TERN_CLOSE_SHUTDOWN;
 }
 
+/*
+ * The will at the end of a connection: now, after its 5.0 delay while the
+ * session lives on, or never (a delayed will of a session taken over: its
+ * new connection came before the delay passed [MQTT-3.1.3-9]).
+ */
+static void end_will(struct tern_conn *c, enum tern_close_reason reason)
+{
+	struct tern_worker *w = c->worker;
+	struct tern_session *s = c->session;
+
+	if (!c->will)
+		return;
+	if (reason_sends_will(reason)) {
+		if (!c->will_delay || (s && s->clean))
+			tern_route_publish(w, c->will);
+		else if (s)
+			tern_session_delay_will(w, s, c->will, c->will_delay);
+	}
+	tern_msg_unref(c->will);
+	c->will = NULL;
+}
+
+/* The 5.0 DISCONNECT reason for a close the broker decides, or 0 for none. */
+static uint8_t disconnect_reason(const struct tern_conn *c, enum tern_close_reason reason)
+{
+	switch (reason) {
+	case TERN_CLOSE_PROTOCOL:
+		return c->disconnect_reason;
+	case TERN_CLOSE_KEEPALIVE:
+		return TERN_RC_KEEP_ALIVE_TIMEOUT;
+	case TERN_CLOSE_TAKEN_OVER:
+		return TERN_RC_SESSION_TAKEN_OVER;
+	case TERN_CLOSE_SHUTDOWN:
+		return TERN_RC_SERVER_SHUTTING_DOWN;
+	case TERN_CLOSE_NO_MEMORY:
+		return TERN_RC_UNSPECIFIED_ERROR;
+	default:
+		return 0;
+	}
+}
+
 /* Everything a connection's end means to the engine; runs once. */
 static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 {
@@ -351,12 +413,7 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 	struct tern_session *s = c->session;
 
 	log_close(c, reason);
-	if (c->will) {
-		if (reason_sends_will(reason))
-			tern_route_publish(w, c->will);
-		tern_msg_unref(c->will);
-		c->will = NULL;
-	}
+	end_will(c, reason);
 	if (s) {
 		c->session = NULL;
 		tern_session_detach(w, s);
@@ -386,8 +443,14 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 
 void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
 {
+	uint8_t rc;
+
 	if (c->state == TERN_CONN_CLOSING)
 		return;
+	/* A 5.0 client learns why, once its CONNACK is out [MQTT-4.13.1]. */
+	rc = disconnect_reason(c, reason);
+	if (rc && c->state == TERN_CONN_ACTIVE && tern_conn_v5(c))
+		tern_reply_disconnect(c, rc);
 	teardown(c, reason);
 	c->worker->ops->close(c->tctx);
 }
@@ -402,6 +465,7 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_outq_clear(&c->outq);
 	tern_free(c->inbuf);
 	tern_free(c->client_id);
+	tern_alias_in_free(c->aliases_in);
 	tern_free(c);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

@@ -15,6 +15,7 @@
 
 #include "broker/outq.h"
 
+struct tern_alias_in;
 struct tern_arrival;
 struct tern_msg;
 struct tern_session;
@@ -31,6 +32,7 @@ enum tern_conn_state {
 /* Why a connection ends; chooses the log line and whether the will is sent. */
 enum tern_close_reason {
 	TERN_CLOSE_DISCONNECT,	    /* client sent DISCONNECT: no will */
+	TERN_CLOSE_DISCONNECT_WILL, /* 5.0 DISCONNECT 0x04: with the will */
 	TERN_CLOSE_PEER_LOST,	    /* socket closed or failed without DISCONNECT */
 	TERN_CLOSE_PROTOCOL,	    /* malformed packet or protocol violation */
 	TERN_CLOSE_KEEPALIVE,	    /* nothing received for 1.5 x keepalive */
@@ -62,6 +64,18 @@ struct tern_conn {
 	struct tern_msg *will;	      /* will message, if any */
 	uint8_t will_qos;
 	bool will_retain;
+	uint32_t will_delay; /* 5.0 will delay interval, seconds */
+
+	/* MQTT 5.0 (defaults for older levels): what the client asked for in CONNECT. */
+	uint32_t session_expiry;   /* seconds; TERN_SESSION_NEVER_EXPIRES for no end */
+	uint32_t peer_max_packet;  /* largest packet it accepts; 0 = protocol maximum */
+	uint16_t peer_receive_max; /* QoS 1/2 messages it takes unacknowledged; 0 = no limit */
+	bool problem_info;	   /* it accepts reason strings and user properties */
+	bool id_assigned;	   /* the broker made up its client id (empty in CONNECT) */
+	bool keepalive_set;	   /* keepalive is max_keepalive, not what it asked for */
+	/* The reason of the DISCONNECT sent when the broker closes a 5.0 connection. */
+	uint8_t disconnect_reason;
+	struct tern_alias_in *aliases_in; /* its topic aliases; NULL until it sets one */
 
 	uint8_t *inbuf; /* a partial packet carried over between reads */
 	size_t in_len, in_cap;
@@ -83,8 +97,20 @@ int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len);
 /* Ask the dataplane to write the output queue (after pushes to c->outq). */
 void tern_conn_want_write(struct tern_conn *c);
 
-/* Count, log (rate-limited) and close for a protocol violation. Returns -EPROTO. */
+/*
+ * Count, log (rate-limited) and close for a protocol violation; a 5.0 client
+ * first gets DISCONNECT with Protocol Error (0x82). Returns -EPROTO.
+ */
 int tern_conn_protocol_error(struct tern_conn *c, const char *why);
+
+/* The same with the 5.0 reason code of the DISCONNECT (0x81, 0x93, 0x94, 0x95...). */
+int tern_conn_protocol_error_rc(struct tern_conn *c, const char *why, uint8_t reason);
+
+/* True for an MQTT 5.0 connection. */
+static inline bool tern_conn_v5(const struct tern_conn *c)
+{
+	return c->proto_level == 5;
+}
 
 /*
  * Handle input that arrived before the connection could act on it (packets

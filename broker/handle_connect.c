@@ -11,62 +11,125 @@
 #include "broker/handlers.h"
 #include "broker/log.h"
 #include "broker/msg.h"
+#include "broker/props.h"
+#include "broker/reason.h"
 #include "broker/registry.h"
+#include "broker/reply.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
-#define CLIENT_ID_MAX_V31 23 /* MQTT 3.1 limit; 3.1.1 lets servers accept more */
+#define CLIENT_ID_MAX_V31 23  /* MQTT 3.1 limit; 3.1.1 lets servers accept more */
+#define CONNACK_PROPS_MAX 128 /* every CONNACK property we send, an assigned id included */
 
-static void send_connack(struct tern_conn *c, bool session_present, uint8_t rc)
-{
-	uint8_t pkt[4];
-	size_t n = tern_codec_encode_connack(pkt, sizeof(pkt), session_present, rc);
-
-	tern_conn_send(c, pkt, n);
-}
-
-static int refuse(struct tern_conn *c, uint8_t rc, const char *why)
+static int refuse(struct tern_conn *c, uint8_t reason, const char *why)
 {
 	tern_log(TERN_LOG_NOTICE, "Refused connection from %s as %s: %s.", c->peer,
 		 c->client_id ? c->client_id : "?", why);
-	send_connack(c, false, rc);
+	tern_reply_connack(c, false, reason, NULL);
 	tern_conn_close(c, TERN_CLOSE_REFUSED);
 	return -ECONNREFUSED;
 }
 
-/* Decide the CONNACK return code for a well-formed CONNECT; in one place. */
-static uint8_t check_connect(struct tern_conn *c, const struct tern_connect *cp, const char **why)
+/* A keepalive above max_keepalive: 5.0 answers with its own, 3.x must refuse. */
+static bool keepalive_too_long(const struct tern_config *cfg, uint16_t keepalive)
+{
+	/* 0 (never time out) exceeds any limit below the default 65535. */
+	return keepalive > cfg->max_keepalive ||
+	       (keepalive == 0 && cfg->max_keepalive < UINT16_MAX);
+}
+
+/*
+ * Decide the CONNACK reason for a well-formed CONNECT, in one place, as a 5.0
+ * reason code (tern_reply_connack maps it for older clients).
+ */
+static uint8_t check_connect(struct tern_conn *c, const struct tern_packet *p, const char **why)
 {
 	const struct tern_config *cfg = &c->worker->broker->cfg;
+	const struct tern_connect *cp = &p->connect;
+	bool v5 = cp->proto_level == TERN_PROTO_V5;
 
-	/* The codec reads 5.0; the engine does not speak it yet. */
-	if (cp->unsupported_level || cp->proto_level == TERN_PROTO_V5) {
+	if (cp->unsupported_level) {
 		*why = "unsupported protocol version";
-		return TERN_CONNACK_BAD_PROTOCOL;
+		return TERN_RC_UNSUPPORTED_PROTOCOL_VERSION;
 	}
-	if (cp->client_id.len == 0 && (cp->proto_level == TERN_PROTO_V31 || !cp->clean_session)) {
+	/* 5.0 assigns an id whatever the clean start flag [MQTT-3.1.3-6]. */
+	if (cp->client_id.len == 0 && !v5 &&
+	    (cp->proto_level == TERN_PROTO_V31 || !cp->clean_session)) {
 		*why = "empty client id needs MQTT 3.1.1 and clean session";
-		return TERN_CONNACK_ID_REJECTED;
+		return TERN_RC_CLIENT_ID_NOT_VALID;
 	}
 	if (cp->proto_level == TERN_PROTO_V31 && cp->client_id.len > CLIENT_ID_MAX_V31) {
 		*why = "client id longer than 23 bytes for MQTT 3.1";
-		return TERN_CONNACK_ID_REJECTED;
+		return TERN_RC_CLIENT_ID_NOT_VALID;
 	}
-	if (cp->keepalive > cfg->max_keepalive ||
-	    (cp->keepalive == 0 && cfg->max_keepalive < UINT16_MAX)) {
-		/*
-		 * MQTT 3.x cannot tell the client another keepalive: refuse, as mosquitto
-		 * does. 0 (never time out) exceeds any limit below the default 65535.
-		 */
+	if (!v5 && keepalive_too_long(cfg, cp->keepalive)) {
+		/* MQTT 3.x cannot tell the client another keepalive: refuse, as mosquitto does. */
 		*why = "keepalive above max_keepalive";
-		return TERN_CONNACK_ID_REJECTED;
+		return TERN_RC_CLIENT_ID_NOT_VALID;
+	}
+	if (p->props.present & TERN_PROP_BIT(TERN_PROP_AUTH_METHOD)) {
+		*why = "authentication method not supported";
+		return TERN_RC_BAD_AUTHENTICATION_METHOD;
 	}
 	if (!cfg->allow_anonymous) {
 		*why = cp->has_username ? "no password_file to check credentials"
 					: "anonymous clients are not allowed";
-		return TERN_CONNACK_NOT_AUTHORIZED;
+		return TERN_RC_NOT_AUTHORIZED;
 	}
-	return TERN_CONNACK_ACCEPTED;
+	return TERN_RC_SUCCESS;
+}
+
+/* What a 5.0 client asked for in CONNECT; the 3.x meaning of each for older ones. */
+static void take_connect_options(struct tern_conn *c, const struct tern_packet *p)
+{
+	const struct tern_config *cfg = &c->worker->broker->cfg;
+	const struct tern_connect *cp = &p->connect;
+	const struct tern_props *pr = &p->props;
+
+	c->keepalive = cp->keepalive;
+	c->clean_session = cp->clean_session;
+	if (!tern_conn_v5(c)) {
+		/* 3.x: a persistent session lasts persistent_client_expiration, or for ever. */
+		c->session_expiry = cp->clean_session ? 0
+				    : cfg->persistent_client_expiration &&
+					    cfg->persistent_client_expiration < UINT32_MAX
+					? (uint32_t)cfg->persistent_client_expiration
+					: TERN_SESSION_NEVER_EXPIRES;
+		return;
+	}
+	if (keepalive_too_long(cfg, cp->keepalive)) {
+		c->keepalive = cfg->max_keepalive;
+		c->keepalive_set = true;
+	}
+	c->session_expiry = pr->session_expiry; /* absent: 0 */
+	c->peer_max_packet = pr->maximum_packet_size;
+	if (pr->present & TERN_PROP_BIT(TERN_PROP_REQUEST_PROBLEM_INFO))
+		c->problem_info = pr->request_problem_info;
+	if (cp->will)
+		c->will_delay = cp->will_props.will_delay;
+}
+
+/* The properties of a successful 5.0 CONNACK, written into w. */
+static void connack_props(struct tern_conn *c, struct tern_props_writer *w)
+{
+	const struct tern_config *cfg = &c->worker->broker->cfg;
+
+	if (c->id_assigned)
+		tern_props_put_bytes(w, TERN_PROP_ASSIGNED_CLIENT_ID, c->client_id,
+				     strlen(c->client_id));
+	if (c->keepalive_set)
+		tern_props_put_int(w, TERN_PROP_SERVER_KEEPALIVE, c->keepalive);
+	if (cfg->max_inflight_messages && cfg->max_inflight_messages < UINT16_MAX)
+		tern_props_put_int(w, TERN_PROP_RECEIVE_MAXIMUM, cfg->max_inflight_messages);
+	if (cfg->max_topic_alias)
+		tern_props_put_int(w, TERN_PROP_TOPIC_ALIAS_MAXIMUM, cfg->max_topic_alias);
+	if (cfg->max_packet_size)
+		tern_props_put_int(w, TERN_PROP_MAXIMUM_PACKET_SIZE, cfg->max_packet_size);
+	if (!cfg->retain_available)
+		tern_props_put_int(w, TERN_PROP_RETAIN_AVAILABLE, 0);
+	/* Not implemented yet: say so rather than have clients find out. */
+	tern_props_put_int(w, TERN_PROP_SUB_ID_AVAILABLE, 0);
+	tern_props_put_int(w, TERN_PROP_SHARED_SUB_AVAILABLE, 0);
 }
 
 static int set_client_id(struct tern_conn *c, const struct tern_connect *cp)
@@ -82,6 +145,7 @@ static int set_client_id(struct tern_conn *c, const struct tern_connect *cp)
 			 (unsigned long long)w->broker->start_ms,
 			 (unsigned long long)++w->next_auto_id);
 		c->client_id = tern_strdup(id);
+		c->id_assigned = true;
 	}
 	return c->client_id ? 0 : -ENOMEM;
 }
@@ -90,9 +154,9 @@ static int set_will(struct tern_conn *c, const struct tern_connect *cp)
 {
 	if (!cp->will)
 		return 0;
-	c->will =
-	    tern_msg_create(cp->will_topic.p, (uint16_t)cp->will_topic.len, cp->will_payload.p,
-			    cp->will_payload.len, cp->will_qos, cp->will_retain);
+	c->will = tern_msg_create5(cp->will_topic.p, (uint16_t)cp->will_topic.len,
+				   cp->will_payload.p, cp->will_payload.len, cp->will_qos,
+				   cp->will_retain, tern_conn_v5(c) ? &cp->will_props : NULL);
 	return c->will ? 0 : -ENOMEM;
 }
 
@@ -127,7 +191,7 @@ static void claim(struct tern_conn *c)
 		w->retry_claims++;
 		break;
 	default:
-		send_connack(c, false, TERN_CONNACK_UNAVAILABLE);
+		tern_reply_connack(c, false, TERN_RC_SERVER_UNAVAILABLE, NULL);
 		tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
 		break;
 	}
@@ -141,6 +205,19 @@ void tern_connect_retry(struct tern_conn *c)
 	tern_conn_process_buffered(c);
 }
 
+static void send_connack_ok(struct tern_conn *c, bool present)
+{
+	uint8_t buf[CONNACK_PROPS_MAX];
+	struct tern_props_writer w;
+	struct tern_bytes props;
+
+	tern_props_writer_init(&w, buf, sizeof(buf));
+	if (tern_conn_v5(c))
+		connack_props(c, &w);
+	props = (struct tern_bytes){buf, w.overflow ? 0 : w.len};
+	tern_reply_connack(c, present, TERN_RC_SUCCESS, &props);
+}
+
 void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 {
 	struct tern_worker *w = c->worker;
@@ -150,7 +227,15 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 
 	if (!present)
 		tern_session_reset(w, s);
-	s->clean = c->clean_session;
+	/* A session ends with its connection when it has no expiry interval. */
+	s->clean = c->session_expiry == 0;
+	s->expiry_s = c->session_expiry;
+	tern_session_cancel_will(s); /* a new connection came before the will's delay */
+	s->max_inflight = w->broker->cfg.max_inflight_messages
+			      ? w->broker->cfg.max_inflight_messages
+			      : UINT16_MAX;
+	if (c->peer_receive_max && c->peer_receive_max < s->max_inflight)
+		s->max_inflight = c->peer_receive_max;
 	s->conn = c;
 	c->session = s;
 	c->state = TERN_CONN_ACTIVE;
@@ -165,7 +250,7 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	tern_log(TERN_LOG_NOTICE, "New client connected from %s as %s (p%u, c%u, k%u).", c->peer,
 		 c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
 		 c->clean_session ? 1u : 0u, c->keepalive);
-	send_connack(c, present, TERN_CONNACK_ACCEPTED);
+	send_connack_ok(c, present);
 	tern_session_resume(w, s);
 }
 
@@ -175,22 +260,21 @@ int tern_handle_connect(struct tern_conn *c, const struct tern_packet *p)
 	const char *why = NULL;
 	uint8_t rc;
 
-	bool refused_level = cp->unsupported_level || cp->proto_level == TERN_PROTO_V5;
-
-	c->proto_level = refused_level ? TERN_PROTO_V311 : cp->proto_level;
-	if (!refused_level && set_client_id(c, cp) < 0)
+	/* An unknown level is answered in 3.1.1's format, which every level can read. */
+	c->proto_level = cp->unsupported_level ? TERN_PROTO_V311 : cp->proto_level;
+	if (!cp->unsupported_level && set_client_id(c, cp) < 0)
 		goto nomem;
-	rc = check_connect(c, cp, &why);
-	if (rc != TERN_CONNACK_ACCEPTED)
+	rc = check_connect(c, p, &why);
+	if (rc != TERN_RC_SUCCESS)
 		return refuse(c, rc, why);
-	c->keepalive = cp->keepalive;
-	c->clean_session = cp->clean_session;
+	take_connect_options(c, p);
+	c->peer_receive_max = p->props.receive_maximum; /* 0: absent, no limit of its own */
 	if (set_will(c, cp) < 0)
 		goto nomem;
 	claim(c);
 	return c->state == TERN_CONN_CLOSING ? -ECONNRESET : 0;
 nomem:
-	send_connack(c, false, TERN_CONNACK_UNAVAILABLE);
+	tern_reply_connack(c, false, TERN_RC_SERVER_UNAVAILABLE, NULL);
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
 	return -ENOMEM;
 }
@@ -205,6 +289,21 @@ int tern_handle_pingreq(struct tern_conn *c, const struct tern_packet *p)
 
 int tern_handle_disconnect(struct tern_conn *c, const struct tern_packet *p)
 {
-	tern_conn_close(c, TERN_CLOSE_DISCONNECT);
+	struct tern_session *s = c->session;
+
+	if (p->props.present & TERN_PROP_BIT(TERN_PROP_SESSION_EXPIRY)) {
+		uint32_t expiry = p->props.session_expiry;
+
+		/* A session that was to end with the connection cannot be kept now [MQTT-3.14.2-2].
+		 */
+		if (c->session_expiry == 0 && expiry != 0)
+			return tern_conn_protocol_error(c, "DISCONNECT sets a session expiry");
+		c->session_expiry = expiry;
+		s->expiry_s = expiry;
+		s->clean = expiry == 0;
+	}
+	tern_conn_close(c, p->status.reason == TERN_RC_DISCONNECT_WITH_WILL
+			       ? TERN_CLOSE_DISCONNECT_WILL
+			       : TERN_CLOSE_DISCONNECT);
 	return -ECONNRESET;
 }

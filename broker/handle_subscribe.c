@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* SUBSCRIBE (grant, SUBACK, retained messages) and UNSUBSCRIBE. */
+/* SUBSCRIBE (grant, SUBACK, retained messages) and UNSUBSCRIBE, for 3.1.1 and 5.0. */
 #include <errno.h>
+#include <string.h>
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
@@ -8,12 +9,16 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/msg.h"
+#include "broker/props.h"
+#include "broker/reason.h"
+#include "broker/reply.h"
 #include "broker/retain.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
 #define MAX_QOS	      2
 #define STACK_FILTERS 64
+#define SHARE_PREFIX  "$share/"
 
 struct retained_ctx {
 	struct tern_worker *w;
@@ -30,42 +35,67 @@ static void send_retained(void *ctx, struct tern_msg *msg)
 	tern_session_deliver(rc->w, rc->s, msg, qos, true);
 }
 
+static bool is_shared(const struct tern_bytes *filter)
+{
+	return filter->len >= sizeof(SHARE_PREFIX) - 1 &&
+	       memcmp(filter->p, SHARE_PREFIX, sizeof(SHARE_PREFIX) - 1) == 0;
+}
+
+/*
+ * The reason code for one filter of a SUBSCRIBE, chosen in one place: the
+ * granted QoS, or why it is refused. *retained says whether to send the
+ * retained messages it matches.
+ */
+static uint8_t subscribe_one(struct tern_conn *c, const struct tern_packet *p,
+			     const struct tern_bytes *filter, uint8_t options, bool *retained)
+{
+	struct tern_worker *w = c->worker;
+	uint8_t qos = options & TERN_SUBOPT_QOS_MASK;
+	unsigned handling = TERN_SUBOPT_RETAIN_HANDLING(options);
+	bool existed;
+
+	*retained = false;
+	if (tern_conn_v5(c)) {
+		if (is_shared(filter))
+			return TERN_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+		if (p->props.present & TERN_PROP_BIT(TERN_PROP_SUBSCRIPTION_ID))
+			return TERN_RC_SUBSCRIPTION_IDS_NOT_SUPPORTED;
+	}
+	if (qos > MAX_QOS)
+		qos = MAX_QOS;
+	options = (uint8_t)((options & ~TERN_SUBOPT_QOS_MASK) | qos);
+	if (tern_session_subscribe(w, c->session, filter->p, filter->len, options, &existed) < 0)
+		return TERN_RC_UNSPECIFIED_ERROR;
+	/* Retain Handling: 0 always, 1 for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
+	*retained = handling == 0 || (handling == 1 && !existed);
+	return qos;
+}
+
 int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 {
 	struct tern_worker *w = c->worker;
 	struct tern_session *s = c->session;
 	uint8_t stack_codes[STACK_FILTERS];
+	bool stack_retained[STACK_FILTERS];
 	uint8_t *codes = stack_codes;
+	bool *retained = stack_retained;
 	struct tern_filter_iter it;
 	struct tern_bytes filter;
 	uint8_t options;
-	size_t i = 0, n, cap;
-	uint8_t *pkt;
-	int ret;
+	size_t i = 0;
 
 	if (p->subscribe.count > STACK_FILTERS) {
 		codes = tern_malloc(p->subscribe.count);
-		if (!codes)
+		retained = tern_malloc(p->subscribe.count * sizeof(*retained));
+		if (!codes || !retained)
 			goto nomem;
 	}
 	tern_codec_filter_iter_init(&it, p);
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		uint8_t qos = options & 0x3;
-
-		if (qos > MAX_QOS)
-			qos = MAX_QOS;
-		ret = tern_session_subscribe(w, s, filter.p, filter.len, qos);
-		codes[i++] = ret == 0 ? qos : TERN_SUBACK_FAILURE;
+		codes[i] = subscribe_one(c, p, &filter, options, &retained[i]);
+		i++;
 	}
-
-	cap = TERN_CODEC_FIXED_HDR_MAX + 2 + i;
-	pkt = tern_malloc(cap);
-	if (!pkt)
-		goto nomem;
-	n = tern_codec_encode_suback(pkt, cap, p->subscribe.packet_id, codes, i);
-	ret = tern_conn_send(c, pkt, n);
-	tern_free(pkt);
-	if (ret < 0)
+	if (tern_reply_sub_list(c, TERN_PKT_SUBACK, p->subscribe.packet_id, codes, i) < 0)
 		goto nomem;
 
 	/* Retained messages after the SUBACK, for each granted filter in order. */
@@ -74,30 +104,45 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	while (tern_codec_filter_next(&it, &filter, &options)) {
 		struct retained_ctx rc = {w, s, codes[i]};
 
-		if (codes[i++] != TERN_SUBACK_FAILURE)
+		if (retained[i++])
 			tern_retain_match(w->broker->retain, filter.p, filter.len, send_retained,
 					  &rc);
 	}
-	if (codes != stack_codes)
+	if (codes != stack_codes) {
 		tern_free(codes);
+		tern_free(retained);
+	}
 	return 0;
 nomem:
-	if (codes != stack_codes)
+	if (codes != stack_codes) {
 		tern_free(codes);
+		tern_free(retained);
+	}
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
 	return -ENOMEM;
 }
 
 int tern_handle_unsubscribe(struct tern_conn *c, const struct tern_packet *p)
 {
+	uint8_t stack_codes[STACK_FILTERS];
+	uint8_t *codes = stack_codes;
 	struct tern_filter_iter it;
 	struct tern_bytes filter;
-	uint8_t pkt[4];
-	size_t n;
+	size_t i = 0;
+	int ret;
 
+	if (p->subscribe.count > STACK_FILTERS && !(codes = tern_malloc(p->subscribe.count))) {
+		tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
+		return -ENOMEM;
+	}
 	tern_codec_filter_iter_init(&it, p);
 	while (tern_codec_filter_next(&it, &filter, NULL))
-		tern_session_unsubscribe(c->worker, c->session, filter.p, filter.len);
-	n = tern_codec_encode_ack(pkt, sizeof(pkt), TERN_PKT_UNSUBACK, p->subscribe.packet_id);
-	return tern_conn_send(c, pkt, n);
+		codes[i++] =
+		    tern_session_unsubscribe(c->worker, c->session, filter.p, filter.len) == 0
+			? TERN_RC_SUCCESS
+			: TERN_RC_NO_SUBSCRIPTION_EXISTED;
+	ret = tern_reply_sub_list(c, TERN_PKT_UNSUBACK, p->subscribe.packet_id, codes, i);
+	if (codes != stack_codes)
+		tern_free(codes);
+	return ret;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tern_props;
+
 #define TERN_MSG_HDR_MAX 5 /* == TERN_CODEC_FIXED_HDR_MAX */
 
 struct tern_msg {
@@ -20,6 +22,17 @@ struct tern_msg {
 	uint16_t topic_len;
 	uint32_t payload_len;
 	/*
+	 * The MQTT 5.0 property block sent to 5.0 subscribers (its length field
+	 * included): what the publisher sent that is forwarded unchanged, in
+	 * order. Stored in wire[] after the payload; 1 byte (empty) when none.
+	 */
+	uint32_t props_block_len;
+	/*
+	 * The uid of the publishing session (0: the broker), for 5.0 No Local.
+	 * Set by the publisher before routing.
+	 */
+	uint64_t origin;
+	/*
 	 * The PUBLISH fixed header of a delivery, encoded once here instead of
 	 * once per subscriber: [0] for QoS 0, [1] for QoS 1/2 (two bytes more
 	 * for the packet id). Byte 0 has no flags; a delivery ORs in its QoS, DUP
@@ -27,9 +40,13 @@ struct tern_msg {
 	 */
 	uint8_t hdr_len[2];
 	uint8_t hdr[2][TERN_MSG_HDR_MAX];
+	/* The same for a 5.0 delivery, whose packet also holds the property block. */
+	uint8_t hdr5_len[2];
+	uint8_t hdr5[2][TERN_MSG_HDR_MAX];
 	/*
-	 * Wire layout, contiguous so that a QoS 0 delivery is two iovecs (fixed
-	 * header, then this): [topic length, 2 bytes big-endian][topic][payload].
+	 * Wire layout: [topic length, 2 bytes big-endian][topic][payload], contiguous
+	 * so that a 3.1.1 QoS 0 delivery is two iovecs (fixed header, then this),
+	 * then the 5.0 property block.
 	 */
 	uint8_t wire[];
 };
@@ -41,6 +58,16 @@ struct tern_msg {
 struct tern_msg *tern_msg_create(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
 				 size_t payload_len, uint8_t qos, bool retain);
 
+/*
+ * The same with the properties of a 5.0 PUBLISH or will (NULL for none): the
+ * ones forwarded to subscribers (payload format, content type, response
+ * topic, correlation data, user properties) are copied in their order; topic
+ * alias and subscription identifiers are per connection and not kept.
+ */
+struct tern_msg *tern_msg_create5(const uint8_t *topic, uint16_t topic_len, const uint8_t *payload,
+				  size_t payload_len, uint8_t qos, bool retain,
+				  const struct tern_props *props);
+
 static inline const uint8_t *tern_msg_topic(const struct tern_msg *m)
 {
 	return m->wire + 2;
@@ -51,7 +78,13 @@ static inline const uint8_t *tern_msg_payload(const struct tern_msg *m)
 	return m->wire + 2 + m->topic_len;
 }
 
-/* Bytes of topic+payload (what a delivery references); thread-safe. */
+/* The 5.0 property block (length field first), props_block_len bytes. */
+static inline const uint8_t *tern_msg_props_block(const struct tern_msg *m)
+{
+	return m->wire + 2 + m->topic_len + m->payload_len;
+}
+
+/* Bytes of topic+payload (what a 3.1.1 delivery references); thread-safe. */
 static inline size_t tern_msg_wire_len(const struct tern_msg *m)
 {
 	return 2u + m->topic_len + m->payload_len;

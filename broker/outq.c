@@ -24,20 +24,21 @@
 #define INLINE_MAX	16
 #define CHUNK_FIRST_CAP 8
 #define CHUNK_CAP	64
-#define ENTRY_MAX_SEGS	4
+#define ENTRY_MAX_SEGS	5
 #define ENTRY_MAX_LEN	(TERN_CODEC_MAX_REMAINING + TERN_CODEC_FIXED_HDR_MAX)
 
 enum entry_kind {
 	ENTRY_INLINE,
 	ENTRY_HEAP,
 	ENTRY_PUBLISH,
+	ENTRY_PUBLISH5, /* a 5.0 PUBLISH: the message's property block too */
 };
 
 struct entry {
 	uint32_t len; /* wire bytes of the whole packet */
 	uint8_t kind;
-	uint8_t hdr_len; /* ENTRY_PUBLISH: bytes used in pub.hdr */
-	uint8_t pid[2];	 /* ENTRY_PUBLISH with qos > 0: packet id, big-endian */
+	uint8_t hdr_len; /* ENTRY_PUBLISH*: bytes used in pub.hdr */
+	uint8_t pid[2];	 /* ENTRY_PUBLISH* with qos > 0: packet id, big-endian */
 	union {
 		uint8_t inl[INLINE_MAX];
 		uint8_t *heap;
@@ -70,7 +71,7 @@ void tern_outq_init(struct tern_outq *q)
 
 static void entry_release(struct entry *e)
 {
-	if (e->kind == ENTRY_PUBLISH)
+	if (e->kind == ENTRY_PUBLISH || e->kind == ENTRY_PUBLISH5)
 		tern_msg_unref(e->pub.msg);
 	else if (e->kind == ENTRY_HEAP)
 		tern_free(e->heap);
@@ -164,33 +165,49 @@ int tern_outq_push_bytes(struct tern_outq *q, const void *pkt, size_t len)
 	return 0;
 }
 
-int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
-			   bool retain, uint16_t packet_id)
+/* A PUBLISH entry of either protocol; its fixed header comes encoded from the message. */
+static int push_publish(struct tern_outq *q, struct tern_msg *msg, bool v5, uint8_t qos, bool dup,
+			bool retain, uint16_t packet_id, uint32_t max_packet)
 {
 	unsigned v = qos > 0;
-	size_t hdr_len = msg->hdr_len[v];
+	size_t hdr_len = v5 ? msg->hdr5_len[v] : msg->hdr_len[v];
+	size_t len =
+	    hdr_len + tern_msg_wire_len(msg) + (v ? 2 : 0) + (v5 ? msg->props_block_len : 0);
 	struct entry *e;
 
 	if (hdr_len == 0 || qos > 2)
 		return -EMSGSIZE;
+	if (max_packet && len > max_packet)
+		return -E2BIG;
 	e = entry_reserve(q);
 	if (!e)
 		return -ENOMEM;
-	e->kind = ENTRY_PUBLISH;
+	e->kind = v5 ? ENTRY_PUBLISH5 : ENTRY_PUBLISH;
 	e->pub.qos = qos;
 	e->hdr_len = (uint8_t)hdr_len;
 	/* The message encoded the header once; this delivery only adds its flags. */
-	memcpy(e->pub.hdr, msg->hdr[v], sizeof(e->pub.hdr));
+	memcpy(e->pub.hdr, v5 ? msg->hdr5[v] : msg->hdr[v], sizeof(e->pub.hdr));
 	e->pub.hdr[0] |= (uint8_t)((dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0));
-	e->len = (uint32_t)(hdr_len + tern_msg_wire_len(msg));
+	e->len = (uint32_t)len;
 	if (qos > 0) {
 		e->pid[0] = (uint8_t)(packet_id >> 8);
 		e->pid[1] = (uint8_t)packet_id;
-		e->len += 2;
 	}
 	e->pub.msg = tern_msg_ref(msg);
 	entry_commit(q);
 	return 0;
+}
+
+int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
+			   bool retain, uint16_t packet_id)
+{
+	return push_publish(q, msg, false, qos, dup, retain, packet_id, 0);
+}
+
+int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
+			    bool retain, uint16_t packet_id, uint32_t max_packet)
+{
+	return push_publish(q, msg, true, qos, dup, retain, packet_id, max_packet);
 }
 
 /* The wire bytes of one entry as up to ENTRY_MAX_SEGS segments, none empty. */
@@ -211,12 +228,15 @@ static unsigned entry_segs(const struct entry *e, struct iovec *seg)
 	}
 	m = e->pub.msg;
 	seg[n++] = (struct iovec){(void *)e->pub.hdr, e->hdr_len};
-	if (e->pub.qos == 0) {
+	if (e->pub.qos == 0 && e->kind == ENTRY_PUBLISH) {
 		seg[n++] = (struct iovec){(void *)m->wire, tern_msg_wire_len(m)};
 		return n;
 	}
 	seg[n++] = (struct iovec){(void *)m->wire, 2u + m->topic_len};
-	seg[n++] = (struct iovec){(void *)e->pid, 2};
+	if (e->pub.qos)
+		seg[n++] = (struct iovec){(void *)e->pid, 2};
+	if (e->kind == ENTRY_PUBLISH5)
+		seg[n++] = (struct iovec){(void *)tern_msg_props_block(m), m->props_block_len};
 	if (m->payload_len)
 		seg[n++] = (struct iovec){(void *)tern_msg_payload(m), m->payload_len};
 	return n;

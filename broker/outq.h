@@ -45,6 +45,14 @@ int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qo
 			   bool retain, uint16_t packet_id);
 
 /*
+ * The same as a 5.0 PUBLISH, with the message's property block. max_packet is
+ * the client's Maximum Packet Size (0 = none): a larger packet is not queued
+ * and -E2BIG returned [MQTT-3.1.2-24].
+ */
+int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
+			    bool retain, uint16_t packet_id, uint32_t max_packet);
+
+/*
  * Fill up to max iovecs with the queued bytes, oldest first, starting after
  * what was already consumed. Returns the number of iovecs filled (0 if empty).
  * The iovecs stay valid until the next push/consume/clear.

@@ -465,6 +465,26 @@ void tern_props_put(struct tern_props_writer *w, const struct tern_prop *prop)
 	}
 }
 
+size_t tern_props_size(const struct tern_prop *prop)
+{
+	switch (prop->type) {
+	case TERN_PROP_T_BYTE:
+		return 2;
+	case TERN_PROP_T_U16:
+		return 3;
+	case TERN_PROP_T_U32:
+		return 5;
+	case TERN_PROP_T_VARINT:
+		return 1 + tern_varint_size(prop->u);
+	case TERN_PROP_T_UTF8:
+	case TERN_PROP_T_BINARY:
+		return 3 + prop->s.len;
+	case TERN_PROP_T_UTF8_PAIR:
+		return 5 + prop->s.len + prop->v.len;
+	}
+	return 0;
+}
+
 size_t tern_props_block_size(size_t len)
 {
 	return tern_varint_size((uint32_t)len) + len;

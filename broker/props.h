@@ -173,6 +173,9 @@ void tern_props_put_pair(struct tern_props_writer *w, const struct tern_bytes *n
 /* Append a whole property (as returned by the iterator), e.g. to forward it. */
 void tern_props_put(struct tern_props_writer *w, const struct tern_prop *prop);
 
+/* Encoded size of one property (identifier included). Thread-safe. */
+size_t tern_props_size(const struct tern_prop *prop);
+
 /* Wire size of a block holding len bytes of properties (its length field included). */
 size_t tern_props_block_size(size_t len);
 

@@ -22,6 +22,7 @@
 #ifndef TERN_REGISTRY_H
 #define TERN_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,7 +67,7 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s);
  * delivered on adoption. Owning worker of the arrival.
  */
 void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			 uint8_t qos);
+			 uint8_t qos, bool retain);
 
 /*
  * The de-duplication scratch of session s in transit to w (its home worker

@@ -12,6 +12,7 @@
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
+#include "broker/codec.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/retain.h"
@@ -23,6 +24,7 @@
 struct match {
 	struct tern_worker *w;
 	uint64_t gen;
+	uint64_t origin; /* the publishing session's uid */
 };
 
 static void on_match(void *ctx, const struct tern_sub *sub)
@@ -30,12 +32,15 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	const struct match *m = ctx;
 	struct tern_worker *w = m->w;
 	struct tern_session *s = sub->subscriber;
-	uint8_t qos = sub->options & 0x3;
-
+	uint8_t qos = sub->options & TERN_SUBOPT_QOS_MASK;
+	bool rap = sub->options & TERN_SUBOPT_RETAIN_AS_PUBLISHED;
 	struct tern_match_scratch *scratch;
 
 	if (m->gen < sub->since_gen || m->gen >= sub->until_gen)
 		return; /* the other side of a handover delivers this one */
+	/* No Local: not back to the session that published it [MQTT-3.8.3-3]. */
+	if ((sub->options & TERN_SUBOPT_NO_LOCAL) && s->uid == m->origin)
+		return;
 	/* In transit here: the old home may be matching it too, so keep our own scratch. */
 	scratch = s->home == w->id ? &s->match : tern_registry_arrival_scratch(w, s);
 	if (!scratch)
@@ -43,6 +48,7 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	if (scratch->gen == w->match_gen) {
 		if (qos > scratch->qos)
 			scratch->qos = qos;
+		scratch->retain_as_published |= rap;
 		return;
 	}
 	if (w->n_matched == w->cap_matched) {
@@ -58,12 +64,13 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	}
 	scratch->gen = w->match_gen;
 	scratch->qos = qos;
+	scratch->retain_as_published = rap;
 	w->matched[w->n_matched++] = (struct tern_match){s, scratch};
 }
 
 static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen)
 {
-	struct match m = {w, gen};
+	struct match m = {w, gen, msg->origin};
 	uint64_t mask;
 	size_t i;
 
@@ -74,13 +81,15 @@ static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint6
 				     on_match, &m);
 	for (i = 0; i < w->n_matched; i++) {
 		struct tern_session *s = w->matched[i].session;
-		uint8_t granted = w->matched[i].scratch->qos;
-		uint8_t qos = msg->qos < granted ? msg->qos : granted;
+		const struct tern_match_scratch *scratch = w->matched[i].scratch;
+		uint8_t qos = msg->qos < scratch->qos ? msg->qos : scratch->qos;
+		/* RETAIN 0 unless asked to keep it [MQTT-3.3.1-12], [MQTT-3.3.1-13]. */
+		bool retain = scratch->retain_as_published && msg->retain;
 
 		if (s->home != w->id)
-			tern_registry_stash(w, s, msg, qos); /* on its way here */
+			tern_registry_stash(w, s, msg, qos, retain); /* on its way here */
 		else
-			tern_session_deliver(w, s, msg, qos, false); /* RETAIN 0 [MQTT-3.3.1-9] */
+			tern_session_deliver(w, s, msg, qos, retain);
 	}
 	return mask;
 }
@@ -90,15 +99,16 @@ void tern_route_deliver_local(struct tern_worker *w, struct tern_msg *msg, uint6
 	deliver_local(w, msg, gen);
 }
 
-void tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
+bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 {
 	struct tern_broker *b = w->broker;
 	uint64_t gen = __atomic_load_n(&b->tree_gen, __ATOMIC_ACQUIRE);
-	uint64_t others;
+	uint64_t matched, others;
 
 	if (msg->retain && tern_retain_set(b->retain, msg) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
-	others = deliver_local(w, msg, gen) & ~(1ull << w->id);
+	matched = deliver_local(w, msg, gen);
+	others = matched & ~(1ull << w->id);
 	while (others) {
 		unsigned i = (unsigned)__builtin_ctzll(others);
 
@@ -109,4 +119,5 @@ void tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 			TERN_STAT_ADD(w, publish_dropped, 1);
 		}
 	}
+	return matched != 0;
 }

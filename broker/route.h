@@ -6,6 +6,7 @@
 #ifndef TERN_ROUTE_H
 #define TERN_ROUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct tern_msg;
@@ -14,9 +15,10 @@ struct tern_worker;
 /*
  * Publish msg (the caller keeps its reference): store it if it is retained,
  * deliver to w's matching sessions, post it to every other worker with
- * matching subscriptions. Worker thread, RCU online.
+ * matching subscriptions. Returns whether any subscription matched (5.0's
+ * "no matching subscribers" acknowledgement). Worker thread, RCU online.
  */
-void tern_route_publish(struct tern_worker *w, struct tern_msg *msg);
+bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg);
 
 /*
  * Deliver msg to w's own matching sessions only (an inbox PUBLISH), as the

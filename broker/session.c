@@ -15,6 +15,7 @@
 #include "broker/codec.h"
 #include "broker/conn.h"
 #include "broker/msg.h"
+#include "broker/route.h"
 #include "broker/session.h"
 #include "broker/topic_tree.h"
 #include "broker/worker.h"
@@ -34,6 +35,7 @@ struct tern_session *tern_session_create(struct tern_worker *w, const char *clie
 		return NULL;
 	}
 	s->client_id_len = len;
+	s->uid = __atomic_add_fetch(&w->broker->next_session_uid, 1, __ATOMIC_RELAXED);
 	s->home = w->id;
 	s->clean = true; /* nothing to resume yet */
 	s->offline_since_ms = w->now_ms;
@@ -87,6 +89,7 @@ void tern_session_reset(struct tern_worker *w, struct tern_session *s)
 void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
 {
 	tern_session_reset(w, s);
+	tern_session_cancel_will(s);
 	tern_free(s->subs);
 	tern_free(s->inflight);
 	tern_free(s->queue);
@@ -108,11 +111,13 @@ static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *
 }
 
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
-			   size_t len, uint8_t qos)
+			   size_t len, uint8_t options, bool *existed)
 {
 	struct tern_session_sub *sub = find_sub(s, filter, len);
 	int ret;
 
+	if (existed)
+		*existed = sub != NULL;
 	if (!sub) {
 		if (s->n_subs == s->cap_subs) {
 			size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
@@ -128,18 +133,18 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 		if (!sub->filter)
 			return -ENOMEM;
 		sub->len = (uint16_t)len;
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, qos, NULL);
+		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, NULL);
 		if (ret < 0) {
 			tern_free(sub->filter);
 			return ret;
 		}
 		s->n_subs++;
 	} else {
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, qos, NULL);
+		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, NULL);
 		if (ret < 0)
 			return ret;
 	}
-	sub->qos = qos;
+	sub->options = options;
 	return 0;
 }
 
@@ -219,17 +224,40 @@ static int grow_inflight(struct tern_session *s)
 	return 0;
 }
 
-/* Put msg in a new inflight slot and queue its PUBLISH. Returns 0 or -ENOMEM. */
+/*
+ * Queue a PUBLISH in the connection's protocol version. -E2BIG: larger than
+ * the 5.0 client's Maximum Packet Size, so it must never be sent.
+ */
+static int push_delivery(struct tern_conn *c, struct tern_msg *msg, uint8_t qos, bool dup,
+			 bool retain, uint16_t packet_id)
+{
+	if (tern_conn_v5(c))
+		return tern_outq_push_publish5(&c->outq, msg, qos, dup, retain, packet_id,
+					       c->peer_max_packet);
+	return tern_outq_push_publish(&c->outq, msg, qos, dup, retain, packet_id);
+}
+
+/*
+ * Put msg in a new inflight slot and queue its PUBLISH. Returns 0 (also when
+ * the client's packet size limit discards it, counted, as if it were sent
+ * [MQTT-3.1.2-25]) or -ENOMEM.
+ */
 static int send_inflight(struct tern_worker *w, struct tern_session *s, struct tern_conn *c,
 			 struct tern_msg *msg, uint8_t qos, bool retain)
 {
 	struct tern_inflight *slot;
+	int ret;
 
 	if (s->n_inflight == s->alloc_inflight && grow_inflight(s) < 0)
 		return -ENOMEM;
 	slot = &s->inflight[s->n_inflight];
 	slot->packet_id = next_packet_id(s);
-	if (tern_outq_push_publish(&c->outq, msg, qos, false, retain, slot->packet_id) < 0)
+	ret = push_delivery(c, msg, qos, false, retain, slot->packet_id);
+	if (ret == -E2BIG) {
+		TERN_STAT_ADD(w, publish_dropped, 1);
+		return 0;
+	}
+	if (ret < 0)
 		return -ENOMEM;
 	slot->msg = tern_msg_ref(msg);
 	slot->qos = qos;
@@ -308,7 +336,7 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 		 */
 		if (c->input_paused ||
 		    tern_outq_bytes(&c->outq) > w->broker->cfg.max_output_bytes ||
-		    tern_outq_push_publish(&c->outq, msg, 0, false, retain, 0) < 0) {
+		    push_delivery(c, msg, 0, false, retain, 0) < 0) {
 			TERN_STAT_ADD(w, publish_dropped, 1);
 			return;
 		}
@@ -391,16 +419,17 @@ bool tern_session_qos2_seen(struct tern_session *s, uint16_t packet_id, int *err
 	return false;
 }
 
-void tern_session_qos2_release(struct tern_session *s, uint16_t packet_id)
+bool tern_session_qos2_release(struct tern_session *s, uint16_t packet_id)
 {
 	size_t i;
 
 	for (i = 0; i < s->n_qos2_in; i++) {
 		if (s->qos2_in[i] == packet_id) {
 			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 void tern_session_resume(struct tern_worker *w, struct tern_session *s)
@@ -419,8 +448,7 @@ void tern_session_resume(struct tern_worker *w, struct tern_session *s)
 							 slot->packet_id);
 			tern_outq_push_bytes(&c->outq, pkt, n);
 		} else {
-			tern_outq_push_publish(&c->outq, slot->msg, slot->qos, true, slot->retain,
-					       slot->packet_id);
+			push_delivery(c, slot->msg, slot->qos, true, slot->retain, slot->packet_id);
 		}
 	}
 	if (s->n_inflight)
@@ -432,4 +460,29 @@ void tern_session_detach(struct tern_worker *w, struct tern_session *s)
 {
 	s->conn = NULL;
 	s->offline_since_ms = w->now_ms;
+}
+
+void tern_session_delay_will(struct tern_worker *w, struct tern_session *s, struct tern_msg *will,
+			     uint32_t delay)
+{
+	tern_session_cancel_will(s);
+	s->will = tern_msg_ref(will);
+	s->will_at_ms = w->now_ms + (uint64_t)delay * 1000u;
+}
+
+void tern_session_cancel_will(struct tern_session *s)
+{
+	tern_msg_unref(s->will);
+	s->will = NULL;
+}
+
+void tern_session_publish_will(struct tern_worker *w, struct tern_session *s)
+{
+	struct tern_msg *will = s->will;
+
+	if (!will)
+		return;
+	s->will = NULL;
+	tern_route_publish(w, will);
+	tern_msg_unref(will);
 }

@@ -20,6 +20,9 @@ struct tern_conn;
 struct tern_msg;
 struct tern_worker;
 
+/* Session expiry interval meaning "never" (MQTT 5.0 0xFFFFFFFF). */
+#define TERN_SESSION_NEVER_EXPIRES UINT32_MAX
+
 /*
  * Per-publish de-duplication of overlapping subscriptions (route.c). Written
  * only by the worker matching for the session: its home, or for a session in
@@ -27,14 +30,15 @@ struct tern_worker;
  */
 struct tern_match_scratch {
 	uint64_t gen;
-	uint8_t qos;
+	uint8_t qos;		  /* highest granted QoS among the matches */
+	bool retain_as_published; /* some match asked for Retain As Published */
 };
 
 /* A subscription as the session remembers it (the tree holds the shared copy). */
 struct tern_session_sub {
 	char *filter;
 	uint16_t len;
-	uint8_t qos;
+	uint8_t options; /* SUBSCRIBE options byte: QoS, and 5.0's No Local... */
 };
 
 enum tern_inflight_state {
@@ -64,6 +68,7 @@ struct tern_session {
 	struct rcu_head rcu;
 	char *client_id;
 	size_t client_id_len;
+	uint64_t uid;	 /* unique for the broker's life: who published a message */
 	unsigned home;	 /* worker that owns it; changed only by the adopting worker */
 	unsigned dest;	 /* during a takeover: the worker it moves to */
 	bool in_transit; /* a takeover is moving it; no one may destroy it */
@@ -71,8 +76,14 @@ struct tern_session {
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */
 	struct tern_conn *conn;		  /* NULL while offline */
-	bool clean;			  /* clean session flag of the last connection */
+	bool clean;			  /* ends with its connection (3.1.1 clean session, 5.0
+					     session expiry 0) */
+	uint32_t expiry_s;		  /* seconds it outlives its connection, or
+					     TERN_SESSION_NEVER_EXPIRES */
 	uint64_t offline_since_ms;
+	/* A 5.0 will waiting for its delay while the session is offline (or NULL). */
+	struct tern_msg *will;
+	uint64_t will_at_ms;
 
 	struct tern_session_sub *subs;
 	size_t n_subs, cap_subs;
@@ -106,10 +117,12 @@ void tern_session_reset(struct tern_worker *w, struct tern_session *s);
 
 /*
  * Record a subscription (replacing an existing one for the same filter) in the
- * session and the tree. Returns 0, -ENOMEM. Home worker only.
+ * session and the tree; options is the SUBSCRIBE options byte (granted QoS in
+ * bits 0-1). *existed (may be NULL) tells whether it replaced one. Returns 0,
+ * -ENOMEM. Home worker only.
  */
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
-			   size_t len, uint8_t qos);
+			   size_t len, uint8_t options, bool *existed);
 /* Returns 0 or -ENOENT. Home worker only. */
 int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			     size_t len);
@@ -130,8 +143,8 @@ int tern_session_pubcomp(struct tern_worker *w, struct tern_session *s, uint16_t
 
 /* Inbound QoS 2: true if packet_id was already received (a DUP); records it otherwise. */
 bool tern_session_qos2_seen(struct tern_session *s, uint16_t packet_id, int *err);
-/* Inbound QoS 2: PUBREL received; forget the id. */
-void tern_session_qos2_release(struct tern_session *s, uint16_t packet_id);
+/* Inbound QoS 2: PUBREL received; forget the id. False when it was not pending. */
+bool tern_session_qos2_release(struct tern_session *s, uint16_t packet_id);
 
 /*
  * A connection took the session: resend inflight messages (DUP=1) and PUBRELs,
@@ -141,6 +154,18 @@ void tern_session_resume(struct tern_worker *w, struct tern_session *s);
 
 /* The connection went away; the session stays (offline). Home worker only. */
 void tern_session_detach(struct tern_worker *w, struct tern_session *s);
+
+/*
+ * Hold a will (reference taken) until the session has been offline for delay
+ * seconds; a reconnect cancels it (tern_session_cancel_will), the end of the
+ * session publishes it early (tern_session_destroy). Home worker only.
+ */
+void tern_session_delay_will(struct tern_worker *w, struct tern_session *s, struct tern_msg *will,
+			     uint32_t delay);
+/* Drop a delayed will without publishing it. Home worker only. */
+void tern_session_cancel_will(struct tern_session *s);
+/* Publish the delayed will now (its delay elapsed). Home worker only. */
+void tern_session_publish_will(struct tern_worker *w, struct tern_session *s);
 
 /*
  * Takeover across workers (registry.h): give every subscription an entry in

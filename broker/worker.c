@@ -150,20 +150,25 @@ static void sweep_conns(struct tern_worker *w)
 	}
 }
 
+/* Offline sessions: publish delayed wills that are due, end expired sessions. */
 static void sweep_sessions(struct tern_worker *w)
 {
-	uint64_t expiry_ms = w->broker->cfg.persistent_client_expiration * 1000u;
 	struct tern_session *s, *tmp;
 
-	if (!expiry_ms)
-		return;
 	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
 	{
-		if (s->conn || w->now_ms - s->offline_since_ms <= expiry_ms)
+		if (s->conn)
+			continue;
+		if (s->will && w->now_ms >= s->will_at_ms)
+			tern_session_publish_will(w, s);
+		if (s->expiry_s == TERN_SESSION_NEVER_EXPIRES ||
+		    w->now_ms - s->offline_since_ms <= (uint64_t)s->expiry_s * 1000u)
 			continue;
 		if (tern_registry_remove(w, s) == 0) {
 			tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.",
 				 s->client_id);
+			/* The end of the session cuts a will delay short [MQTT-3.1.3-9]. */
+			tern_session_publish_will(w, s);
 			tern_session_destroy(w, s);
 		}
 	}

@@ -387,7 +387,7 @@ static void client_connect(struct fconn *c, const char *id)
 	    .keepalive = 0,
 	    .client_id = {(const uint8_t *)id, strlen(id)},
 	};
-	size_t n = tern_codec_encode_connect(buf, sizeof(buf), &cp);
+	size_t n = tern_codec_encode_connect(buf, sizeof(buf), &cp, NULL);
 
 	if (!n)
 		die("cannot encode CONNECT");
