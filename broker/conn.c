@@ -466,6 +466,7 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_free(c->inbuf);
 	tern_free(c->client_id);
 	tern_alias_in_free(c->aliases_in);
+	tern_alias_out_free(c->aliases_out);
 	tern_free(c);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

@@ -16,6 +16,7 @@
 #include "broker/outq.h"
 
 struct tern_alias_in;
+struct tern_alias_out;
 struct tern_arrival;
 struct tern_msg;
 struct tern_session;
@@ -75,7 +76,8 @@ struct tern_conn {
 	bool keepalive_set;	   /* keepalive is max_keepalive, not what it asked for */
 	/* The reason of the DISCONNECT sent when the broker closes a 5.0 connection. */
 	uint8_t disconnect_reason;
-	struct tern_alias_in *aliases_in; /* its topic aliases; NULL until it sets one */
+	struct tern_alias_in *aliases_in;   /* its topic aliases; NULL until it sets one */
+	struct tern_alias_out *aliases_out; /* ours toward it; NULL when it takes none */
 
 	uint8_t *inbuf; /* a partial packet carried over between reads */
 	size_t in_len, in_cap;

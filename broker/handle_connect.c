@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/alias.h"
 #include "broker/alloc.h"
 #include "broker/broker.h"
 #include "broker/codec.h"
@@ -107,6 +108,11 @@ static void take_connect_options(struct tern_conn *c, const struct tern_packet *
 		c->problem_info = pr->request_problem_info;
 	if (cp->will)
 		c->will_delay = cp->will_props.will_delay;
+	/* Outbound aliases: as many as the client takes, up to what we keep per connection. */
+	if (pr->topic_alias_maximum && cfg->max_topic_alias)
+		c->aliases_out = tern_alias_out_create(
+		    pr->topic_alias_maximum < cfg->max_topic_alias ? pr->topic_alias_maximum
+								   : cfg->max_topic_alias);
 }
 
 /* The properties of a successful 5.0 CONNACK, written into w. */
@@ -128,7 +134,6 @@ static void connack_props(struct tern_conn *c, struct tern_props_writer *w)
 	if (!cfg->retain_available)
 		tern_props_put_int(w, TERN_PROP_RETAIN_AVAILABLE, 0);
 	/* Not implemented yet: say so rather than have clients find out. */
-	tern_props_put_int(w, TERN_PROP_SUB_ID_AVAILABLE, 0);
 	tern_props_put_int(w, TERN_PROP_SHARED_SUB_AVAILABLE, 0);
 }
 

@@ -24,6 +24,7 @@ struct retained_ctx {
 	struct tern_worker *w;
 	struct tern_session *s;
 	uint8_t granted;
+	const struct tern_sub_ids *ids;
 };
 
 static void send_retained(void *ctx, struct tern_msg *msg)
@@ -32,7 +33,7 @@ static void send_retained(void *ctx, struct tern_msg *msg)
 	uint8_t qos = msg->qos < rc->granted ? msg->qos : rc->granted;
 
 	/* Retained messages sent for a new subscription carry RETAIN 1 [MQTT-3.3.1-8]. */
-	tern_session_deliver(rc->w, rc->s, msg, qos, true);
+	tern_session_deliver(rc->w, rc->s, msg, qos, true, rc->ids);
 }
 
 static bool is_shared(const struct tern_bytes *filter)
@@ -55,16 +56,14 @@ static uint8_t subscribe_one(struct tern_conn *c, const struct tern_packet *p,
 	bool existed;
 
 	*retained = false;
-	if (tern_conn_v5(c)) {
-		if (is_shared(filter))
-			return TERN_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
-		if (p->props.present & TERN_PROP_BIT(TERN_PROP_SUBSCRIPTION_ID))
-			return TERN_RC_SUBSCRIPTION_IDS_NOT_SUPPORTED;
-	}
+	if (tern_conn_v5(c) && is_shared(filter))
+		return TERN_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
 	if (qos > MAX_QOS)
 		qos = MAX_QOS;
 	options = (uint8_t)((options & ~TERN_SUBOPT_QOS_MASK) | qos);
-	if (tern_session_subscribe(w, c->session, filter->p, filter->len, options, &existed) < 0)
+	/* The identifier, if any, applies to every filter of the packet [MQTT-3.8.2.1.2]. */
+	if (tern_session_subscribe(w, c->session, filter->p, filter->len, options,
+				   p->props.subscription_id, &existed) < 0)
 		return TERN_RC_UNSPECIFIED_ERROR;
 	/* Retain Handling: 0 always, 1 for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
 	*retained = handling == 0 || (handling == 1 && !existed);
@@ -81,9 +80,12 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	bool *retained = stack_retained;
 	struct tern_filter_iter it;
 	struct tern_bytes filter;
+	struct tern_sub_ids ids = {0};
 	uint8_t options;
 	size_t i = 0;
 
+	if (p->props.subscription_id)
+		ids.id[ids.n++] = p->props.subscription_id;
 	if (p->subscribe.count > STACK_FILTERS) {
 		codes = tern_malloc(p->subscribe.count);
 		retained = tern_malloc(p->subscribe.count * sizeof(*retained));
@@ -102,7 +104,7 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	tern_codec_filter_iter_init(&it, p);
 	i = 0;
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		struct retained_ctx rc = {w, s, codes[i]};
+		struct retained_ctx rc = {w, s, codes[i], ids.n ? &ids : NULL};
 
 		if (retained[i++])
 			tern_retain_match(w->broker->retain, filter.p, filter.len, send_retained,

@@ -80,6 +80,12 @@ struct tern_msg *tern_msg_create5(const uint8_t *topic, uint16_t topic_len, cons
 	m->topic_len = topic_len;
 	m->payload_len = (uint32_t)payload_len;
 	m->props_block_len = (uint32_t)block;
+	m->props_len = (uint32_t)plen;
+	m->origin = 0;
+	m->expiry_ms = 0;
+	m->expiry_interval = props && (props->present & TERN_PROP_BIT(TERN_PROP_MESSAGE_EXPIRY))
+				 ? props->message_expiry
+				 : 0;
 	m->hdr_len[0] = fixed_header(m->hdr[0], body);
 	m->hdr_len[1] = fixed_header(m->hdr[1], body + 2);
 	m->hdr5_len[0] = fixed_header(m->hdr5[0], body + block);

@@ -27,6 +27,13 @@ struct tern_msg {
 	 * order. Stored in wire[] after the payload; 1 byte (empty) when none.
 	 */
 	uint32_t props_block_len;
+	uint32_t props_len; /* the block's properties alone (without its length field) */
+	/*
+	 * 5.0 message expiry: the interval the publisher gave (seconds, 0 =
+	 * none) and the broker clock time it runs out (set when it is routed).
+	 */
+	uint32_t expiry_interval;
+	uint64_t expiry_ms;
 	/*
 	 * The uid of the publishing session (0: the broker), for 5.0 No Local.
 	 * Set by the publisher before routing.
@@ -82,6 +89,18 @@ static inline const uint8_t *tern_msg_payload(const struct tern_msg *m)
 static inline const uint8_t *tern_msg_props_block(const struct tern_msg *m)
 {
 	return m->wire + 2 + m->topic_len + m->payload_len;
+}
+
+/* The forwarded properties alone (props_len bytes). */
+static inline const uint8_t *tern_msg_props(const struct tern_msg *m)
+{
+	return tern_msg_props_block(m) + (m->props_block_len - m->props_len);
+}
+
+/* True when the message has a 5.0 expiry that has passed at now_ms. */
+static inline bool tern_msg_expired(const struct tern_msg *m, uint64_t now_ms)
+{
+	return m->expiry_ms && now_ms >= m->expiry_ms;
 }
 
 /* Bytes of topic+payload (what a 3.1.1 delivery references); thread-safe. */

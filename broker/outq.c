@@ -20,6 +20,7 @@
 #include "broker/codec.h"
 #include "broker/msg.h"
 #include "broker/outq.h"
+#include "broker/varint.h"
 
 #define INLINE_MAX	16
 #define CHUNK_FIRST_CAP 8
@@ -31,7 +32,22 @@ enum entry_kind {
 	ENTRY_INLINE,
 	ENTRY_HEAP,
 	ENTRY_PUBLISH,
-	ENTRY_PUBLISH5, /* a 5.0 PUBLISH: the message's property block too */
+	ENTRY_PUBLISH5,	 /* a 5.0 PUBLISH: the message's property block too */
+	ENTRY_PUBLISH5X, /* a 5.0 PUBLISH with a header of its own (struct head5) */
+};
+
+/*
+ * The header of a 5.0 delivery with properties of its own: part a is the
+ * fixed header (and an empty topic when an alias stands for it); the topic
+ * from the message follows unless omitted; part b is the packet id, the
+ * property length and this delivery's properties; then the message's
+ * properties and payload.
+ */
+struct head5 {
+	uint8_t a_len;
+	uint8_t b_len;
+	bool omit_topic;
+	uint8_t data[];
 };
 
 struct entry {
@@ -47,6 +63,10 @@ struct entry {
 			uint8_t hdr[TERN_CODEC_FIXED_HDR_MAX];
 			uint8_t qos;
 		} pub;
+		struct {
+			struct tern_msg *msg;
+			struct head5 *head;
+		} pub5x;
 	};
 };
 
@@ -71,10 +91,18 @@ void tern_outq_init(struct tern_outq *q)
 
 static void entry_release(struct entry *e)
 {
-	if (e->kind == ENTRY_PUBLISH || e->kind == ENTRY_PUBLISH5)
+	switch (e->kind) {
+	case ENTRY_PUBLISH5X:
+		tern_free(e->pub5x.head);
+		/* fall through */
+	case ENTRY_PUBLISH:
+	case ENTRY_PUBLISH5:
 		tern_msg_unref(e->pub.msg);
-	else if (e->kind == ENTRY_HEAP)
+		break;
+	case ENTRY_HEAP:
 		tern_free(e->heap);
+		break;
+	}
 }
 
 static void free_chunks(struct tern_outq_chunk *c)
@@ -204,10 +232,79 @@ int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qo
 	return push_publish(q, msg, false, qos, dup, retain, packet_id, 0);
 }
 
-int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
-			    bool retain, uint16_t packet_id, uint32_t max_packet)
+/* A 5.0 delivery with a header of its own (see struct head5). */
+static int push_publish5x(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
+			  bool retain, uint16_t packet_id, const struct tern_outq_pub5 *x)
 {
-	return push_publish(q, msg, true, qos, dup, retain, packet_id, max_packet);
+	size_t plen = x->props_len + msg->props_len;
+	size_t topic = x->omit_topic ? 0 : msg->topic_len;
+	size_t rem =
+	    2 + topic + (qos ? 2 : 0) + tern_varint_size((uint32_t)plen) + plen + msg->payload_len;
+	struct head5 *h;
+	struct entry *e;
+	uint8_t *p;
+
+	if (qos > 2 || x->props_len > TERN_OUTQ_PUB5_PROPS_MAX || rem > TERN_CODEC_MAX_REMAINING)
+		return -EMSGSIZE;
+	if (x->max_packet && 1 + tern_varint_size((uint32_t)rem) + rem > x->max_packet)
+		return -E2BIG;
+	h = tern_malloc(sizeof(*h) + TERN_CODEC_FIXED_HDR_MAX + 2 + 2 + 4 + x->props_len);
+	if (!h)
+		return -ENOMEM;
+	p = h->data;
+	*p++ =
+	    (uint8_t)((TERN_PKT_PUBLISH << 4) | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0));
+	p += tern_varint_put(p, (uint32_t)rem);
+	if (x->omit_topic) {
+		*p++ = 0;
+		*p++ = 0;
+	}
+	h->a_len = (uint8_t)(p - h->data);
+	if (qos) {
+		*p++ = (uint8_t)(packet_id >> 8);
+		*p++ = (uint8_t)packet_id;
+	}
+	p += tern_varint_put(p, (uint32_t)plen);
+	memcpy(p, x->props, x->props_len);
+	p += x->props_len;
+	h->b_len = (uint8_t)(p - h->data - h->a_len);
+	h->omit_topic = x->omit_topic;
+	e = entry_reserve(q);
+	if (!e) {
+		tern_free(h);
+		return -ENOMEM;
+	}
+	e->kind = ENTRY_PUBLISH5X;
+	e->len = (uint32_t)(1 + tern_varint_size((uint32_t)rem) + rem);
+	e->pub5x.head = h;
+	e->pub5x.msg = tern_msg_ref(msg);
+	entry_commit(q);
+	return 0;
+}
+
+int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
+			    bool retain, uint16_t packet_id, const struct tern_outq_pub5 *x)
+{
+	if (x->props_len || x->omit_topic)
+		return push_publish5x(q, msg, qos, dup, retain, packet_id, x);
+	return push_publish(q, msg, true, qos, dup, retain, packet_id, x->max_packet);
+}
+
+static unsigned head5_segs(const struct entry *e, struct iovec *seg)
+{
+	const struct head5 *h = e->pub5x.head;
+	const struct tern_msg *m = e->pub5x.msg;
+	unsigned n = 0;
+
+	seg[n++] = (struct iovec){(void *)h->data, h->a_len};
+	if (!h->omit_topic)
+		seg[n++] = (struct iovec){(void *)m->wire, 2u + m->topic_len};
+	seg[n++] = (struct iovec){(void *)(h->data + h->a_len), h->b_len};
+	if (m->props_len)
+		seg[n++] = (struct iovec){(void *)tern_msg_props(m), m->props_len};
+	if (m->payload_len)
+		seg[n++] = (struct iovec){(void *)tern_msg_payload(m), m->payload_len};
+	return n;
 }
 
 /* The wire bytes of one entry as up to ENTRY_MAX_SEGS segments, none empty. */
@@ -223,6 +320,8 @@ static unsigned entry_segs(const struct entry *e, struct iovec *seg)
 	case ENTRY_HEAP:
 		seg[0] = (struct iovec){e->heap, e->len};
 		return 1;
+	case ENTRY_PUBLISH5X:
+		return head5_segs(e, seg);
 	default:
 		break;
 	}

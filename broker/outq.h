@@ -44,13 +44,24 @@ int tern_outq_push_bytes(struct tern_outq *q, const void *pkt, size_t len);
 int tern_outq_push_publish(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
 			   bool retain, uint16_t packet_id);
 
+/* What one 5.0 delivery adds to the shared message. */
+struct tern_outq_pub5 {
+	const uint8_t *props; /* its own properties, encoded: topic alias, expiry, ids */
+	size_t props_len;     /* <= TERN_OUTQ_PUB5_PROPS_MAX */
+	bool omit_topic;      /* a topic alias the client knows stands for the topic */
+	uint32_t max_packet;  /* the client's Maximum Packet Size; 0 = none */
+};
+
+#define TERN_OUTQ_PUB5_PROPS_MAX 64
+
 /*
- * The same as a 5.0 PUBLISH, with the message's property block. max_packet is
- * the client's Maximum Packet Size (0 = none): a larger packet is not queued
- * and -E2BIG returned [MQTT-3.1.2-24].
+ * The same as a 5.0 PUBLISH: the message's forwarded properties after this
+ * delivery's own. A packet over x->max_packet is not queued: -E2BIG
+ * [MQTT-3.1.2-24]. A delivery with properties of its own or without its topic
+ * costs one small allocation; the common case none.
  */
 int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t qos, bool dup,
-			    bool retain, uint16_t packet_id, uint32_t max_packet);
+			    bool retain, uint16_t packet_id, const struct tern_outq_pub5 *x);
 
 /*
  * Fill up to max iovecs with the queued bytes, oldest first, starting after

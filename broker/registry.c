@@ -231,7 +231,7 @@ static void free_arrival(struct tern_arrival *a)
 }
 
 void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			 uint8_t qos, bool retain)
+			 uint8_t qos, bool retain, const struct tern_sub_ids *ids)
 {
 	struct tern_arrival *a = find_arrival(w, s);
 
@@ -253,6 +253,9 @@ void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct t
 	a->stash[a->n_stash].msg = tern_msg_ref(msg);
 	a->stash[a->n_stash].qos = qos;
 	a->stash[a->n_stash].retain = retain;
+	a->stash[a->n_stash].ids.n = 0;
+	if (ids)
+		a->stash[a->n_stash].ids = *ids;
 	a->n_stash++;
 }
 
@@ -298,7 +301,8 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 		keep_stash = !s->clean;
 	}
 	for (i = 0; a && keep_stash && i < a->n_stash; i++)
-		tern_session_deliver(w, s, a->stash[i].msg, a->stash[i].qos, a->stash[i].retain);
+		tern_session_deliver(w, s, a->stash[i].msg, a->stash[i].qos, a->stash[i].retain,
+				     &a->stash[i].ids);
 	if (a)
 		free_arrival(a);
 	if (c) {

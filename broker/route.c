@@ -27,6 +27,19 @@ struct match {
 	uint64_t origin; /* the publishing session's uid */
 };
 
+/* Add one subscription identifier to a delivery's set, once each. */
+static void add_sub_id(struct tern_sub_ids *ids, uint32_t id)
+{
+	if (!id)
+		return;
+	for (uint8_t i = 0; i < ids->n; i++)
+		if (ids->id[i] == id)
+			return;
+	/* Past the limit the rest are not sent: see TERN_SUB_IDS_MAX. */
+	if (ids->n < TERN_SUB_IDS_MAX)
+		ids->id[ids->n++] = id;
+}
+
 static void on_match(void *ctx, const struct tern_sub *sub)
 {
 	const struct match *m = ctx;
@@ -35,6 +48,7 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	uint8_t qos = sub->options & TERN_SUBOPT_QOS_MASK;
 	bool rap = sub->options & TERN_SUBOPT_RETAIN_AS_PUBLISHED;
 	struct tern_match_scratch *scratch;
+	struct tern_match *hit;
 
 	if (m->gen < sub->since_gen || m->gen >= sub->until_gen)
 		return; /* the other side of a handover delivers this one */
@@ -46,9 +60,12 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	if (!scratch)
 		return;
 	if (scratch->gen == w->match_gen) {
-		if (qos > scratch->qos)
-			scratch->qos = qos;
-		scratch->retain_as_published |= rap;
+		/* Overlapping subscriptions: one delivery at the highest QoS [MQTT-3.3.4-2]. */
+		hit = &w->matched[scratch->idx];
+		if (qos > hit->qos)
+			hit->qos = qos;
+		hit->retain_as_published |= rap;
+		add_sub_id(&hit->ids, sub->sub_id);
 		return;
 	}
 	if (w->n_matched == w->cap_matched) {
@@ -63,9 +80,13 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 		w->cap_matched = cap;
 	}
 	scratch->gen = w->match_gen;
-	scratch->qos = qos;
-	scratch->retain_as_published = rap;
-	w->matched[w->n_matched++] = (struct tern_match){s, scratch};
+	scratch->idx = (uint32_t)w->n_matched;
+	hit = &w->matched[w->n_matched++];
+	hit->session = s;
+	hit->qos = qos;
+	hit->retain_as_published = rap;
+	hit->ids.n = 0;
+	add_sub_id(&hit->ids, sub->sub_id);
 }
 
 static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen)
@@ -80,16 +101,17 @@ static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint6
 	mask = tern_topic_tree_match(w->broker->tree, tern_msg_topic(msg), msg->topic_len, w->id,
 				     on_match, &m);
 	for (i = 0; i < w->n_matched; i++) {
-		struct tern_session *s = w->matched[i].session;
-		const struct tern_match_scratch *scratch = w->matched[i].scratch;
-		uint8_t qos = msg->qos < scratch->qos ? msg->qos : scratch->qos;
+		const struct tern_match *hit = &w->matched[i];
+		struct tern_session *s = hit->session;
+		uint8_t qos = msg->qos < hit->qos ? msg->qos : hit->qos;
 		/* RETAIN 0 unless asked to keep it [MQTT-3.3.1-12], [MQTT-3.3.1-13]. */
-		bool retain = scratch->retain_as_published && msg->retain;
+		bool retain = hit->retain_as_published && msg->retain;
+		const struct tern_sub_ids *ids = hit->ids.n ? &hit->ids : NULL;
 
 		if (s->home != w->id)
-			tern_registry_stash(w, s, msg, qos, retain); /* on its way here */
+			tern_registry_stash(w, s, msg, qos, retain, ids); /* on its way here */
 		else
-			tern_session_deliver(w, s, msg, qos, retain);
+			tern_session_deliver(w, s, msg, qos, retain, ids);
 	}
 	return mask;
 }
@@ -105,6 +127,9 @@ bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 	uint64_t gen = __atomic_load_n(&b->tree_gen, __ATOMIC_ACQUIRE);
 	uint64_t matched, others;
 
+	/* The expiry clock starts when the broker takes the message [MQTT-3.3.2-5]. */
+	if (msg->expiry_interval && !msg->expiry_ms)
+		msg->expiry_ms = w->now_ms + (uint64_t)msg->expiry_interval * 1000u;
 	if (msg->retain && tern_retain_set(b->retain, msg) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
 	matched = deliver_local(w, msg, gen);

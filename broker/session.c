@@ -10,11 +10,13 @@
 
 #include <urcu-qsbr.h>
 
+#include "broker/alias.h"
 #include "broker/alloc.h"
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/conn.h"
 #include "broker/msg.h"
+#include "broker/props.h"
 #include "broker/route.h"
 #include "broker/session.h"
 #include "broker/topic_tree.h"
@@ -111,7 +113,7 @@ static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *
 }
 
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
-			   size_t len, uint8_t options, bool *existed)
+			   size_t len, uint8_t options, uint32_t sub_id, bool *existed)
 {
 	struct tern_session_sub *sub = find_sub(s, filter, len);
 	int ret;
@@ -133,14 +135,16 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 		if (!sub->filter)
 			return -ENOMEM;
 		sub->len = (uint16_t)len;
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, NULL);
+		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, sub_id,
+					  NULL);
 		if (ret < 0) {
 			tern_free(sub->filter);
 			return ret;
 		}
 		s->n_subs++;
 	} else {
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, NULL);
+		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, sub_id,
+					  NULL);
 		if (ret < 0)
 			return ret;
 	}
@@ -225,16 +229,53 @@ static int grow_inflight(struct tern_session *s)
 }
 
 /*
+ * The properties of this one 5.0 delivery into x (backed by buf): the time
+ * left of its expiry, a topic alias when the client takes them, and its
+ * subscription identifiers. *pick is the alias to commit once queued.
+ */
+static void delivery_props(struct tern_worker *w, struct tern_conn *c, const struct tern_msg *msg,
+			   const struct tern_sub_ids *ids, uint8_t *buf, struct tern_outq_pub5 *x,
+			   struct tern_alias_pick *pick)
+{
+	struct tern_props_writer pw;
+
+	tern_props_writer_init(&pw, buf, TERN_OUTQ_PUB5_PROPS_MAX);
+	if (msg->expiry_ms) /* whole seconds left, rounded up [MQTT-3.3.2-6] */
+		tern_props_put_int(&pw, TERN_PROP_MESSAGE_EXPIRY,
+				   (uint32_t)((msg->expiry_ms - w->now_ms + 999) / 1000));
+	if (c->aliases_out) {
+		*pick = tern_alias_out_pick(c->aliases_out, tern_msg_topic(msg), msg->topic_len);
+		tern_props_put_int(&pw, TERN_PROP_TOPIC_ALIAS, pick->alias);
+		x->omit_topic = pick->known;
+	}
+	for (uint8_t i = 0; ids && i < ids->n; i++)
+		tern_props_put_int(&pw, TERN_PROP_SUBSCRIPTION_ID, ids->id[i]);
+	/* Sized for the most a delivery adds: 5 + 3 + 4 x 5 bytes. */
+	x->props = buf;
+	x->props_len = pw.overflow ? 0 : pw.len;
+	x->max_packet = c->peer_max_packet;
+}
+
+/*
  * Queue a PUBLISH in the connection's protocol version. -E2BIG: larger than
  * the 5.0 client's Maximum Packet Size, so it must never be sent.
  */
-static int push_delivery(struct tern_conn *c, struct tern_msg *msg, uint8_t qos, bool dup,
-			 bool retain, uint16_t packet_id)
+static int push_delivery(struct tern_worker *w, struct tern_conn *c, struct tern_msg *msg,
+			 uint8_t qos, bool dup, bool retain, uint16_t packet_id,
+			 const struct tern_sub_ids *ids)
 {
-	if (tern_conn_v5(c))
-		return tern_outq_push_publish5(&c->outq, msg, qos, dup, retain, packet_id,
-					       c->peer_max_packet);
-	return tern_outq_push_publish(&c->outq, msg, qos, dup, retain, packet_id);
+	uint8_t buf[TERN_OUTQ_PUB5_PROPS_MAX];
+	struct tern_outq_pub5 x = {0};
+	struct tern_alias_pick pick = {0};
+	int ret;
+
+	if (!tern_conn_v5(c))
+		return tern_outq_push_publish(&c->outq, msg, qos, dup, retain, packet_id);
+	delivery_props(w, c, msg, ids, buf, &x, &pick);
+	ret = tern_outq_push_publish5(&c->outq, msg, qos, dup, retain, packet_id, &x);
+	if (ret == 0 && pick.alias)
+		tern_alias_out_commit(c->aliases_out, pick, tern_msg_topic(msg), msg->topic_len);
+	return ret;
 }
 
 /*
@@ -243,7 +284,8 @@ static int push_delivery(struct tern_conn *c, struct tern_msg *msg, uint8_t qos,
  * [MQTT-3.1.2-25]) or -ENOMEM.
  */
 static int send_inflight(struct tern_worker *w, struct tern_session *s, struct tern_conn *c,
-			 struct tern_msg *msg, uint8_t qos, bool retain)
+			 struct tern_msg *msg, uint8_t qos, bool retain,
+			 const struct tern_sub_ids *ids)
 {
 	struct tern_inflight *slot;
 	int ret;
@@ -252,7 +294,7 @@ static int send_inflight(struct tern_worker *w, struct tern_session *s, struct t
 		return -ENOMEM;
 	slot = &s->inflight[s->n_inflight];
 	slot->packet_id = next_packet_id(s);
-	ret = push_delivery(c, msg, qos, false, retain, slot->packet_id);
+	ret = push_delivery(w, c, msg, qos, false, retain, slot->packet_id, ids);
 	if (ret == -E2BIG) {
 		TERN_STAT_ADD(w, publish_dropped, 1);
 		return 0;
@@ -262,6 +304,9 @@ static int send_inflight(struct tern_worker *w, struct tern_session *s, struct t
 	slot->msg = tern_msg_ref(msg);
 	slot->qos = qos;
 	slot->retain = retain;
+	slot->ids.n = 0;
+	if (ids)
+		slot->ids = *ids;
 	slot->state = qos == 1 ? TERN_INFLIGHT_WAIT_PUBACK : TERN_INFLIGHT_WAIT_PUBREC;
 	s->n_inflight++;
 	TERN_STAT_ADD(w, msgs_sent, 1);
@@ -276,7 +321,7 @@ static bool queue_full(const struct tern_config *cfg, const struct tern_session 
 }
 
 static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg, uint8_t qos,
-		   bool retain)
+		   bool retain, const struct tern_sub_ids *ids)
 {
 	struct tern_queued *q;
 
@@ -300,6 +345,9 @@ static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_ms
 	q->msg = tern_msg_ref(msg);
 	q->qos = qos;
 	q->retain = retain;
+	q->ids.n = 0;
+	if (ids)
+		q->ids = *ids;
 	s->q_len++;
 	s->q_bytes += tern_msg_wire_len(msg);
 	return 0;
@@ -313,7 +361,10 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 	while (c && s->q_len && s->n_inflight < s->max_inflight) {
 		struct tern_queued *q = &s->queue[s->q_head];
 
-		if (send_inflight(w, s, c, q->msg, q->qos, q->retain) < 0)
+		/* An expired message not yet on its way is deleted [MQTT-3.3.2-5]. */
+		if (tern_msg_expired(q->msg, w->now_ms))
+			TERN_STAT_ADD(w, publish_dropped, 1);
+		else if (send_inflight(w, s, c, q->msg, q->qos, q->retain, &q->ids) < 0)
 			return;
 		s->q_bytes -= tern_msg_wire_len(q->msg);
 		tern_msg_unref(q->msg);
@@ -323,10 +374,14 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 }
 
 void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			  uint8_t qos, bool retain)
+			  uint8_t qos, bool retain, const struct tern_sub_ids *ids)
 {
 	struct tern_conn *c = live_conn(w, s);
 
+	if (tern_msg_expired(msg, w->now_ms)) {
+		TERN_STAT_ADD(w, publish_dropped, 1);
+		return;
+	}
 	if (qos == 0) {
 		if (!c)
 			return; /* QoS 0 is not kept for offline sessions */
@@ -336,7 +391,7 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 		 */
 		if (c->input_paused ||
 		    tern_outq_bytes(&c->outq) > w->broker->cfg.max_output_bytes ||
-		    push_delivery(c, msg, 0, false, retain, 0) < 0) {
+		    push_delivery(w, c, msg, 0, false, retain, 0, ids) < 0) {
 			TERN_STAT_ADD(w, publish_dropped, 1);
 			return;
 		}
@@ -346,9 +401,9 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 	}
 	/* Order matters: a new message never overtakes queued ones. */
 	if (c && s->q_len == 0 && s->n_inflight < s->max_inflight &&
-	    send_inflight(w, s, c, msg, qos, retain) == 0)
+	    send_inflight(w, s, c, msg, qos, retain, ids) == 0)
 		return;
-	if (enqueue(w, s, msg, qos, retain) < 0)
+	if (enqueue(w, s, msg, qos, retain, ids) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
 }
 
@@ -448,7 +503,8 @@ void tern_session_resume(struct tern_worker *w, struct tern_session *s)
 							 slot->packet_id);
 			tern_outq_push_bytes(&c->outq, pkt, n);
 		} else {
-			push_delivery(c, slot->msg, slot->qos, true, slot->retain, slot->packet_id);
+			push_delivery(w, c, slot->msg, slot->qos, true, slot->retain,
+				      slot->packet_id, &slot->ids);
 		}
 	}
 	if (s->n_inflight)

@@ -30,8 +30,16 @@ struct tern_worker;
  */
 struct tern_match_scratch {
 	uint64_t gen;
-	uint8_t qos;		  /* highest granted QoS among the matches */
-	bool retain_as_published; /* some match asked for Retain As Published */
+	uint32_t idx; /* the session's entry in the worker's matched array for gen */
+};
+
+/* Most 5.0 subscription identifiers one delivery carries (overlapping subscriptions). */
+#define TERN_SUB_IDS_MAX 4
+
+/* The subscription identifiers of a delivery, kept with it while it waits. */
+struct tern_sub_ids {
+	uint8_t n;
+	uint32_t id[TERN_SUB_IDS_MAX];
 };
 
 /* A subscription as the session remembers it (the tree holds the shared copy). */
@@ -53,6 +61,7 @@ struct tern_inflight {
 	uint8_t qos;
 	uint8_t state;
 	bool retain;
+	struct tern_sub_ids ids;
 };
 
 /* A QoS 1/2 message waiting for an inflight slot or for the client to come back. */
@@ -60,6 +69,7 @@ struct tern_queued {
 	struct tern_msg *msg;
 	uint8_t qos;
 	bool retain;
+	struct tern_sub_ids ids;
 };
 
 struct tern_session {
@@ -118,23 +128,24 @@ void tern_session_reset(struct tern_worker *w, struct tern_session *s);
 /*
  * Record a subscription (replacing an existing one for the same filter) in the
  * session and the tree; options is the SUBSCRIBE options byte (granted QoS in
- * bits 0-1). *existed (may be NULL) tells whether it replaced one. Returns 0,
- * -ENOMEM. Home worker only.
+ * bits 0-1), sub_id its 5.0 subscription identifier (0 = none). *existed (may be NULL) tells
+ * whether it replaced one. Returns 0, -ENOMEM. Home worker only.
  */
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
-			   size_t len, uint8_t options, bool *existed);
+			   size_t len, uint8_t options, uint32_t sub_id, bool *existed);
 /* Returns 0 or -ENOENT. Home worker only. */
 int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			     size_t len);
 
 /*
  * Deliver msg at QoS qos (already the minimum of message and subscription)
- * with the given RETAIN flag: straight to the connection's output when
- * possible, else queued within the limits, else dropped and counted. QoS 0 is
- * not queued for offline sessions. Home worker only.
+ * with the given RETAIN flag and subscription identifiers (NULL for none):
+ * straight to the connection's output when possible, else queued within the
+ * limits, else dropped and counted. QoS 0 is not queued for offline sessions;
+ * an expired message is dropped. Home worker only.
  */
 void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			  uint8_t qos, bool retain);
+			  uint8_t qos, bool retain, const struct tern_sub_ids *ids);
 
 /* Acknowledgements from the client. Return 0, or -ENOENT for an unknown packet id. */
 int tern_session_puback(struct tern_worker *w, struct tern_session *s, uint16_t packet_id);

@@ -219,12 +219,13 @@ static int edit_replace(struct edit *e, uint32_t i, struct tern_sub sub)
 	return 0;
 }
 
-/* Prepare e to change the options of entry i. */
-static int edit_options(struct edit *e, uint32_t i, uint8_t options)
+/* Prepare e to change the options and subscription identifier of entry i. */
+static int edit_options(struct edit *e, uint32_t i, uint8_t options, uint32_t sub_id)
 {
 	struct tern_sub sub = e->old->s[i];
 
 	sub.options = options;
+	sub.sub_id = sub_id;
 	return edit_replace(e, i, sub);
 }
 
@@ -304,7 +305,8 @@ static void count_add(struct tern_topic_tree *tree, long d)
 }
 
 int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
-			unsigned worker, void *subscriber, uint8_t options, bool *replaced)
+			unsigned worker, void *subscriber, uint8_t options, uint32_t sub_id,
+			bool *replaced)
 {
 	struct tern_topic_trie_node *tn;
 	struct edit e = {.worker = worker};
@@ -322,16 +324,17 @@ int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, siz
 	n = tnode_of(tn);
 	e.old = worker_arr(n, worker);
 	i = arr_find(e.old, subscriber);
-	if (i >= 0 && e.old->s[i].options == options) {
+	if (i >= 0 && e.old->s[i].options == options && e.old->s[i].sub_id == sub_id) {
 		rc = 0;
 	} else if (i >= 0) {
-		rc = edit_options(&e, (uint32_t)i, options);
+		rc = edit_options(&e, (uint32_t)i, options, sub_id);
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
 	} else {
 		rc = edit_append(&e,
 				 (struct tern_sub){.subscriber = subscriber,
 						   .options = options,
+						   .sub_id = sub_id,
 						   .since_gen = 0,
 						   .until_gen = UINT64_MAX},
 				 true);

@@ -17,7 +17,8 @@
 /* One subscription as the tree stores it. Immutable once published to readers. */
 struct tern_sub {
 	void *subscriber; /* opaque: the broker's session */
-	uint8_t options;  /* requested QoS in bits 0-1 (MQTT 5 options in the rest later) */
+	uint8_t options;  /* SUBSCRIBE options byte: QoS in bits 0-1, 5.0 flags above */
+	uint32_t sub_id;  /* 5.0 subscription identifier; 0 = none */
 	/*
 	 * The entry serves publishes whose walk saw tree generation g with
 	 * since_gen <= g < until_gen (0 and UINT64_MAX unless handed over; the
@@ -44,14 +45,16 @@ void tern_topic_tree_destroy(struct tern_topic_tree *tree);
 
 /*
  * Add or replace the subscription of `subscriber` to the valid filter, in the
- * group of `worker`. *replaced (may be NULL) tells whether it existed (then only
- * options changed and the entry keeps its generations); a new entry gets
+ * group of `worker`, with its options byte and subscription identifier (0 =
+ * none). *replaced (may be NULL) tells whether it existed (then only options
+ * and identifier changed and the entry keeps its generations); a new entry gets
  * since_gen 0 and until_gen UINT64_MAX. Writers are serialised inside (a
  * mutex); safe to call from any registered RCU thread concurrently with
  * readers. Returns 0, -ENOMEM, -EINVAL.
  */
 int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
-			unsigned worker, void *subscriber, uint8_t options, bool *replaced);
+			unsigned worker, void *subscriber, uint8_t options, uint32_t sub_id,
+			bool *replaced);
 
 /*
  * Remove the subscription of `subscriber` to filter from `worker`'s group; empty

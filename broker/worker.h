@@ -17,6 +17,7 @@
 #include <urcu/wfcqueue.h>
 
 #include "broker/log.h"
+#include "broker/session.h"
 
 struct tern_broker;
 struct tern_match_scratch;
@@ -48,9 +49,12 @@ struct tern_worker_stats {
 #define TERN_STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
 
 /* A session matched by the publish being routed, and where its merged QoS is kept. */
+/* One session matched by a publish: what its overlapping subscriptions add up to. */
 struct tern_match {
 	struct tern_session *session;
-	struct tern_match_scratch *scratch;
+	uint8_t qos;		  /* highest granted QoS among the matches */
+	bool retain_as_published; /* some match asked for Retain As Published */
+	struct tern_sub_ids ids;  /* their 5.0 subscription identifiers */
 };
 
 enum tern_inbox_kind {

@@ -58,7 +58,7 @@ static size_t times(const struct coll *c, const void *sub)
 static int add(struct tern_topic_tree *t, const char *f, unsigned w, void *sub, uint8_t opt,
 	       bool *replaced)
 {
-	return tern_topic_tree_add(t, (const uint8_t *)f, strlen(f), w, sub, opt, replaced);
+	return tern_topic_tree_add(t, (const uint8_t *)f, strlen(f), w, sub, opt, 0, replaced);
 }
 
 static int del(struct tern_topic_tree *t, const char *f, unsigned w, void *sub)
