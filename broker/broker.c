@@ -9,6 +9,7 @@
 #include "broker/broker.h"
 #include "broker/log.h"
 #include "broker/registry.h"
+#include "broker/share.h"
 #include "broker/retain.h"
 #include "broker/topic_tree.h"
 #include "broker/transport.h"
@@ -53,6 +54,8 @@ struct tern_broker *tern_broker_create(const struct tern_config *cfg)
 		goto err;
 	if (tern_registry_init(b) < 0)
 		goto err;
+	if (tern_share_init(b) < 0)
+		goto err;
 	b->workers = tern_calloc(b->n_workers, sizeof(*b->workers));
 	if (!b->workers)
 		goto err;
@@ -80,6 +83,7 @@ void tern_broker_destroy(struct tern_broker *b)
 		tern_free(b->workers);
 	}
 	tern_registry_fini(b);
+	tern_share_fini(b);
 	if (b->retain)
 		tern_retain_destroy(b->retain);
 	if (b->tree)

@@ -17,6 +17,7 @@
 struct tern_worker;
 struct tern_topic_tree;
 struct tern_retain;
+struct tern_shares;
 
 struct tern_broker {
 	struct tern_config cfg; /* read-only after start except the fields SIGHUP reloads */
@@ -40,6 +41,7 @@ struct tern_broker {
 	uint64_t clients_maximum;   /* atomic: highest clients_connected seen */
 	uint64_t sessions;	    /* atomic: sessions existing (connected + offline) */
 	uint64_t next_session_uid;  /* atomic: identity of the next session created */
+	struct tern_shares *shares; /* shared subscription groups (share.h) */
 };
 
 /*

@@ -133,8 +133,6 @@ static void connack_props(struct tern_conn *c, struct tern_props_writer *w)
 		tern_props_put_int(w, TERN_PROP_MAXIMUM_PACKET_SIZE, cfg->max_packet_size);
 	if (!cfg->retain_available)
 		tern_props_put_int(w, TERN_PROP_RETAIN_AVAILABLE, 0);
-	/* Not implemented yet: say so rather than have clients find out. */
-	tern_props_put_int(w, TERN_PROP_SHARED_SUB_AVAILABLE, 0);
 }
 
 static int set_client_id(struct tern_conn *c, const struct tern_connect *cp)

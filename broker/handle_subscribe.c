@@ -14,17 +14,17 @@
 #include "broker/reply.h"
 #include "broker/retain.h"
 #include "broker/session.h"
+#include "broker/share.h"
 #include "broker/worker.h"
 
 #define MAX_QOS	      2
 #define STACK_FILTERS 64
-#define SHARE_PREFIX  "$share/"
 
 struct retained_ctx {
 	struct tern_worker *w;
 	struct tern_session *s;
 	uint8_t granted;
-	const struct tern_sub_ids *ids;
+	const struct tern_via *ids;
 };
 
 static void send_retained(void *ctx, struct tern_msg *msg)
@@ -36,28 +36,27 @@ static void send_retained(void *ctx, struct tern_msg *msg)
 	tern_session_deliver(rc->w, rc->s, msg, qos, true, rc->ids);
 }
 
-static bool is_shared(const struct tern_bytes *filter)
-{
-	return filter->len >= sizeof(SHARE_PREFIX) - 1 &&
-	       memcmp(filter->p, SHARE_PREFIX, sizeof(SHARE_PREFIX) - 1) == 0;
-}
-
 /*
  * The reason code for one filter of a SUBSCRIBE, chosen in one place: the
  * granted QoS, or why it is refused. *retained says whether to send the
  * retained messages it matches.
  */
-static uint8_t subscribe_one(struct tern_conn *c, const struct tern_packet *p,
-			     const struct tern_bytes *filter, uint8_t options, bool *retained)
+static int subscribe_one(struct tern_conn *c, const struct tern_packet *p,
+			 const struct tern_bytes *filter, uint8_t options, bool *retained)
 {
 	struct tern_worker *w = c->worker;
 	uint8_t qos = options & TERN_SUBOPT_QOS_MASK;
 	unsigned handling = TERN_SUBOPT_RETAIN_HANDLING(options);
+	const uint8_t *inner;
+	size_t inner_len;
+	int shared = tern_share_parse(filter->p, filter->len, &inner, &inner_len);
 	bool existed;
 
 	*retained = false;
-	if (tern_conn_v5(c) && is_shared(filter))
-		return TERN_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+	if (shared < 0)
+		return TERN_RC_TOPIC_FILTER_INVALID;
+	if (shared && (options & TERN_SUBOPT_NO_LOCAL)) /* [MQTT-3.8.3-4] */
+		return -EPROTO;
 	if (qos > MAX_QOS)
 		qos = MAX_QOS;
 	options = (uint8_t)((options & ~TERN_SUBOPT_QOS_MASK) | qos);
@@ -65,8 +64,11 @@ static uint8_t subscribe_one(struct tern_conn *c, const struct tern_packet *p,
 	if (tern_session_subscribe(w, c->session, filter->p, filter->len, options,
 				   p->props.subscription_id, &existed) < 0)
 		return TERN_RC_UNSPECIFIED_ERROR;
-	/* Retain Handling: 0 always, 1 for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
-	*retained = handling == 0 || (handling == 1 && !existed);
+	/*
+	 * Retain Handling: 0 always, 1 for a new subscription, 2 never
+	 * [MQTT-3.3.1-9..11]; never for a shared subscription [MQTT-4.8.2].
+	 */
+	*retained = !shared && (handling == 0 || (handling == 1 && !existed));
 	return qos;
 }
 
@@ -80,7 +82,7 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	bool *retained = stack_retained;
 	struct tern_filter_iter it;
 	struct tern_bytes filter;
-	struct tern_sub_ids ids = {0};
+	struct tern_via ids = {0};
 	uint8_t options;
 	size_t i = 0;
 
@@ -94,8 +96,16 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	}
 	tern_codec_filter_iter_init(&it, p);
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		codes[i] = subscribe_one(c, p, &filter, options, &retained[i]);
-		i++;
+		int code = subscribe_one(c, p, &filter, options, &retained[i]);
+
+		if (code < 0) {
+			if (codes != stack_codes) {
+				tern_free(codes);
+				tern_free(retained);
+			}
+			return tern_conn_protocol_error(c, "No Local on a shared subscription");
+		}
+		codes[i++] = (uint8_t)code;
 	}
 	if (tern_reply_sub_list(c, TERN_PKT_SUBACK, p->subscribe.packet_id, codes, i) < 0)
 		goto nomem;

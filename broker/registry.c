@@ -231,7 +231,7 @@ static void free_arrival(struct tern_arrival *a)
 }
 
 void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			 uint8_t qos, bool retain, const struct tern_sub_ids *ids)
+			 uint8_t qos, bool retain, const struct tern_via *ids)
 {
 	struct tern_arrival *a = find_arrival(w, s);
 
@@ -253,9 +253,8 @@ void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct t
 	a->stash[a->n_stash].msg = tern_msg_ref(msg);
 	a->stash[a->n_stash].qos = qos;
 	a->stash[a->n_stash].retain = retain;
-	a->stash[a->n_stash].ids.n = 0;
-	if (ids)
-		a->stash[a->n_stash].ids = *ids;
+	a->stash[a->n_stash].ids = ids ? *ids : (struct tern_via){0};
+	a->stash[a->n_stash].ids.share = NULL; /* shared deliveries never wait here */
 	a->n_stash++;
 }
 

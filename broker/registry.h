@@ -30,7 +30,7 @@ struct tern_broker;
 struct tern_conn;
 struct tern_msg;
 struct tern_session;
-struct tern_sub_ids;
+struct tern_via;
 struct tern_worker;
 
 enum tern_claim {
@@ -68,7 +68,7 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s);
  * delivered on adoption. Owning worker of the arrival.
  */
 void tern_registry_stash(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			 uint8_t qos, bool retain, const struct tern_sub_ids *ids);
+			 uint8_t qos, bool retain, const struct tern_via *ids);
 
 /*
  * The de-duplication scratch of session s in transit to w (its home worker

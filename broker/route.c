@@ -18,6 +18,7 @@
 #include "broker/retain.h"
 #include "broker/route.h"
 #include "broker/session.h"
+#include "broker/share.h"
 #include "broker/topic_tree.h"
 #include "broker/worker.h"
 
@@ -28,7 +29,7 @@ struct match {
 };
 
 /* Add one subscription identifier to a delivery's set, once each. */
-static void add_sub_id(struct tern_sub_ids *ids, uint32_t id)
+static void add_sub_id(struct tern_via *ids, uint32_t id)
 {
 	if (!id)
 		return;
@@ -38,6 +39,33 @@ static void add_sub_id(struct tern_sub_ids *ids, uint32_t id)
 	/* Past the limit the rest are not sent: see TERN_SUB_IDS_MAX. */
 	if (ids->n < TERN_SUB_IDS_MAX)
 		ids->id[ids->n++] = id;
+}
+
+/* Room for one more match; false (counted as a drop) when out of memory. */
+static bool matched_room(struct tern_worker *w)
+{
+	size_t cap;
+	struct tern_match *p;
+
+	if (w->n_matched < w->cap_matched)
+		return true;
+	cap = w->cap_matched ? w->cap_matched * 2 : 64;
+	p = tern_realloc(w->matched, cap * sizeof(*p));
+	if (!p) {
+		TERN_STAT_ADD(w, publish_dropped, 1);
+		return false;
+	}
+	w->matched = p;
+	w->cap_matched = cap;
+	return true;
+}
+
+/* A shared subscription group: its owner (this walk's worker) picks after the walk. */
+static void add_shared(struct tern_worker *w, struct tern_share_group *g)
+{
+	if (!matched_room(w))
+		return;
+	w->matched[w->n_matched++] = (struct tern_match){.session = NULL, .share = g};
 }
 
 static void on_match(void *ctx, const struct tern_sub *sub)
@@ -50,6 +78,10 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	struct tern_match_scratch *scratch;
 	struct tern_match *hit;
 
+	if (sub->options & TERN_SUBOPT_SHARED) {
+		add_shared(w, sub->subscriber);
+		return;
+	}
 	if (m->gen < sub->since_gen || m->gen >= sub->until_gen)
 		return; /* the other side of a handover delivers this one */
 	/* No Local: not back to the session that published it [MQTT-3.8.3-3]. */
@@ -68,21 +100,13 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 		add_sub_id(&hit->ids, sub->sub_id);
 		return;
 	}
-	if (w->n_matched == w->cap_matched) {
-		size_t cap = w->cap_matched ? w->cap_matched * 2 : 64;
-		struct tern_match *p = tern_realloc(w->matched, cap * sizeof(*p));
-
-		if (!p) {
-			TERN_STAT_ADD(w, publish_dropped, 1);
-			return;
-		}
-		w->matched = p;
-		w->cap_matched = cap;
-	}
+	if (!matched_room(w))
+		return;
 	scratch->gen = w->match_gen;
 	scratch->idx = (uint32_t)w->n_matched;
 	hit = &w->matched[w->n_matched++];
 	hit->session = s;
+	hit->share = NULL;
 	hit->qos = qos;
 	hit->retain_as_published = rap;
 	hit->ids.n = 0;
@@ -103,10 +127,15 @@ static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint6
 	for (i = 0; i < w->n_matched; i++) {
 		const struct tern_match *hit = &w->matched[i];
 		struct tern_session *s = hit->session;
+
+		if (hit->share) {
+			tern_share_deliver(w, hit->share, msg);
+			continue;
+		}
 		uint8_t qos = msg->qos < hit->qos ? msg->qos : hit->qos;
 		/* RETAIN 0 unless asked to keep it [MQTT-3.3.1-12], [MQTT-3.3.1-13]. */
 		bool retain = hit->retain_as_published && msg->retain;
-		const struct tern_sub_ids *ids = hit->ids.n ? &hit->ids : NULL;
+		const struct tern_via *ids = hit->ids.n ? &hit->ids : NULL;
 
 		if (s->home != w->id)
 			tern_registry_stash(w, s, msg, qos, retain, ids); /* on its way here */

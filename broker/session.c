@@ -19,6 +19,7 @@
 #include "broker/props.h"
 #include "broker/route.h"
 #include "broker/session.h"
+#include "broker/share.h"
 #include "broker/topic_tree.h"
 #include "broker/worker.h"
 
@@ -58,25 +59,66 @@ static void free_session_rcu(struct rcu_head *head)
 	tern_free(s);
 }
 
+static bool sub_is_shared(const struct tern_session_sub *sub)
+{
+	const uint8_t *filter;
+	size_t len;
+
+	return tern_share_parse((const uint8_t *)sub->filter, sub->len, &filter, &len) == 1;
+}
+
 static void drop_subs(struct tern_worker *w, struct tern_session *s)
 {
 	size_t i;
 
 	tern_session_drop_group(w, s, w->id);
-	for (i = 0; i < s->n_subs; i++)
+	for (i = 0; i < s->n_subs; i++) {
+		if (sub_is_shared(&s->subs[i]))
+			tern_share_leave(w, s, (const uint8_t *)s->subs[i].filter, s->subs[i].len);
 		tern_free(s->subs[i].filter);
+	}
 	s->n_subs = 0;
 }
 
-static void drop_messages(struct tern_session *s)
+/*
+ * A message the session holds is going away unsent or unacknowledged: one
+ * that came through a shared subscription goes back to its group for another
+ * member [MQTT-4.8.2-6]; the reference on it is released either way.
+ */
+static void release(struct tern_worker *w, struct tern_msg *msg, struct tern_via *via)
+{
+	if (via->share && msg)
+		tern_share_requeue(w, via->share, msg);
+	else
+		tern_share_unref(via->share);
+	via->share = NULL;
+	tern_msg_unref(msg);
+}
+
+/* Keep a delivery's group while the session stores it. */
+static void hold(struct tern_via *dst, const struct tern_via *src)
+{
+	dst->n = 0;
+	dst->share = NULL;
+	if (!src)
+		return;
+	*dst = *src;
+	if (dst->share)
+		tern_share_ref(dst->share);
+}
+
+static void drop_messages(struct tern_worker *w, struct tern_session *s)
 {
 	size_t i;
 
 	for (i = 0; i < s->n_inflight; i++)
-		tern_msg_unref(s->inflight[i].msg);
+		release(w, s->inflight[i].msg, &s->inflight[i].ids);
 	s->n_inflight = 0;
-	for (i = 0; i < s->q_len; i++)
-		tern_msg_unref(s->queue[(s->q_head + i) % s->q_cap].msg);
+	for (i = 0; i < s->q_len; i++) {
+		struct tern_queued *q = &s->queue[(s->q_head + i) % s->q_cap];
+
+		release(w, q->msg, &q->ids);
+	}
 	s->q_head = s->q_len = 0;
 	s->q_bytes = 0;
 	s->n_qos2_in = 0;
@@ -85,7 +127,7 @@ static void drop_messages(struct tern_session *s)
 void tern_session_reset(struct tern_worker *w, struct tern_session *s)
 {
 	drop_subs(w, s);
-	drop_messages(s);
+	drop_messages(w, s);
 }
 
 void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
@@ -112,43 +154,61 @@ static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *
 	return NULL;
 }
 
+/* A new record for filter at the end of s->subs, not yet counted; NULL on ENOMEM. */
+static struct tern_session_sub *new_sub(struct tern_session *s, const uint8_t *filter, size_t len)
+{
+	struct tern_session_sub *sub;
+
+	if (s->n_subs == s->cap_subs) {
+		size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
+		struct tern_session_sub *p = tern_realloc(s->subs, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		s->subs = p;
+		s->cap_subs = cap;
+	}
+	sub = &s->subs[s->n_subs];
+	sub->filter = tern_strndup((const char *)filter, len);
+	if (!sub->filter)
+		return NULL;
+	sub->len = (uint16_t)len;
+	return sub;
+}
+
+/* Put a subscription where it lives: the tree, or its shared subscription group. */
+static int place_sub(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
+		     size_t len, uint8_t options, uint32_t sub_id)
+{
+	const uint8_t *inner;
+	size_t inner_len;
+	bool member;
+
+	if (tern_share_parse(filter, len, &inner, &inner_len) == 1)
+		return tern_share_join(w, s, filter, len, options, sub_id, &member);
+	return tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, sub_id, NULL);
+}
+
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			   size_t len, uint8_t options, uint32_t sub_id, bool *existed)
 {
 	struct tern_session_sub *sub = find_sub(s, filter, len);
+	bool known = sub != NULL;
 	int ret;
 
 	if (existed)
-		*existed = sub != NULL;
-	if (!sub) {
-		if (s->n_subs == s->cap_subs) {
-			size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
-			struct tern_session_sub *p = tern_realloc(s->subs, cap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			s->subs = p;
-			s->cap_subs = cap;
-		}
-		sub = &s->subs[s->n_subs];
-		sub->filter = tern_strndup((const char *)filter, len);
-		if (!sub->filter)
-			return -ENOMEM;
-		sub->len = (uint16_t)len;
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, sub_id,
-					  NULL);
-		if (ret < 0) {
+		*existed = known;
+	if (!known && !(sub = new_sub(s, filter, len)))
+		return -ENOMEM;
+	ret = place_sub(w, s, filter, len, options, sub_id);
+	if (ret < 0) {
+		if (!known)
 			tern_free(sub->filter);
-			return ret;
-		}
-		s->n_subs++;
-	} else {
-		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, options, sub_id,
-					  NULL);
-		if (ret < 0)
-			return ret;
+		return ret;
 	}
 	sub->options = options;
+	if (!known)
+		s->n_subs++;
 	return 0;
 }
 
@@ -159,7 +219,10 @@ int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, cons
 
 	if (!sub)
 		return -ENOENT;
-	tern_topic_tree_remove(w->broker->tree, filter, len, w->id, s);
+	if (sub_is_shared(sub))
+		tern_share_leave(w, s, filter, len);
+	else
+		tern_topic_tree_remove(w->broker->tree, filter, len, w->id, s);
 	tern_free(sub->filter);
 	*sub = s->subs[--s->n_subs];
 	return 0;
@@ -170,9 +233,12 @@ void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, u
 {
 	size_t i;
 
+	/* Shared memberships name the session, not a worker: they move with it. */
 	for (i = 0; i < s->n_subs; i++)
-		tern_topic_tree_handover(w->broker->tree, (const uint8_t *)s->subs[i].filter,
-					 s->subs[i].len, s, from, to, gen);
+		if (!sub_is_shared(&s->subs[i]))
+			tern_topic_tree_handover(w->broker->tree,
+						 (const uint8_t *)s->subs[i].filter, s->subs[i].len,
+						 s, from, to, gen);
 }
 
 void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group)
@@ -180,8 +246,9 @@ void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsi
 	size_t i;
 
 	for (i = 0; i < s->n_subs; i++)
-		tern_topic_tree_remove(w->broker->tree, (const uint8_t *)s->subs[i].filter,
-				       s->subs[i].len, group, s);
+		if (!sub_is_shared(&s->subs[i]))
+			tern_topic_tree_remove(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					       s->subs[i].len, group, s);
 }
 
 /* The connection to write to, or NULL when the session cannot send now. */
@@ -234,7 +301,7 @@ static int grow_inflight(struct tern_session *s)
  * subscription identifiers. *pick is the alias to commit once queued.
  */
 static void delivery_props(struct tern_worker *w, struct tern_conn *c, const struct tern_msg *msg,
-			   const struct tern_sub_ids *ids, uint8_t *buf, struct tern_outq_pub5 *x,
+			   const struct tern_via *ids, uint8_t *buf, struct tern_outq_pub5 *x,
 			   struct tern_alias_pick *pick)
 {
 	struct tern_props_writer pw;
@@ -262,7 +329,7 @@ static void delivery_props(struct tern_worker *w, struct tern_conn *c, const str
  */
 static int push_delivery(struct tern_worker *w, struct tern_conn *c, struct tern_msg *msg,
 			 uint8_t qos, bool dup, bool retain, uint16_t packet_id,
-			 const struct tern_sub_ids *ids)
+			 const struct tern_via *ids)
 {
 	uint8_t buf[TERN_OUTQ_PUB5_PROPS_MAX];
 	struct tern_outq_pub5 x = {0};
@@ -284,8 +351,7 @@ static int push_delivery(struct tern_worker *w, struct tern_conn *c, struct tern
  * [MQTT-3.1.2-25]) or -ENOMEM.
  */
 static int send_inflight(struct tern_worker *w, struct tern_session *s, struct tern_conn *c,
-			 struct tern_msg *msg, uint8_t qos, bool retain,
-			 const struct tern_sub_ids *ids)
+			 struct tern_msg *msg, uint8_t qos, bool retain, const struct tern_via *ids)
 {
 	struct tern_inflight *slot;
 	int ret;
@@ -304,9 +370,7 @@ static int send_inflight(struct tern_worker *w, struct tern_session *s, struct t
 	slot->msg = tern_msg_ref(msg);
 	slot->qos = qos;
 	slot->retain = retain;
-	slot->ids.n = 0;
-	if (ids)
-		slot->ids = *ids;
+	hold(&slot->ids, ids);
 	slot->state = qos == 1 ? TERN_INFLIGHT_WAIT_PUBACK : TERN_INFLIGHT_WAIT_PUBREC;
 	s->n_inflight++;
 	TERN_STAT_ADD(w, msgs_sent, 1);
@@ -321,7 +385,7 @@ static bool queue_full(const struct tern_config *cfg, const struct tern_session 
 }
 
 static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg, uint8_t qos,
-		   bool retain, const struct tern_sub_ids *ids)
+		   bool retain, const struct tern_via *ids)
 {
 	struct tern_queued *q;
 
@@ -345,9 +409,7 @@ static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_ms
 	q->msg = tern_msg_ref(msg);
 	q->qos = qos;
 	q->retain = retain;
-	q->ids.n = 0;
-	if (ids)
-		q->ids = *ids;
+	hold(&q->ids, ids);
 	s->q_len++;
 	s->q_bytes += tern_msg_wire_len(msg);
 	return 0;
@@ -367,6 +429,7 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 		else if (send_inflight(w, s, c, q->msg, q->qos, q->retain, &q->ids) < 0)
 			return;
 		s->q_bytes -= tern_msg_wire_len(q->msg);
+		tern_share_unref(q->ids.share); /* the inflight slot holds its own */
 		tern_msg_unref(q->msg);
 		s->q_head = (s->q_head + 1) % s->q_cap;
 		s->q_len--;
@@ -374,7 +437,7 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 }
 
 void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			  uint8_t qos, bool retain, const struct tern_sub_ids *ids)
+			  uint8_t qos, bool retain, const struct tern_via *ids)
 {
 	struct tern_conn *c = live_conn(w, s);
 
@@ -411,6 +474,7 @@ static void remove_inflight(struct tern_session *s, struct tern_inflight *slot)
 {
 	size_t i = (size_t)(slot - s->inflight);
 
+	tern_share_unref(slot->ids.share);
 	tern_msg_unref(slot->msg);
 	memmove(slot, slot + 1, (s->n_inflight - i - 1) * sizeof(*slot));
 	s->n_inflight--;
@@ -436,6 +500,8 @@ int tern_session_pubrec(struct tern_worker *w, struct tern_session *s, uint16_t 
 	/* After PUBREC the message is owned by the receiver: release it now. */
 	tern_msg_unref(slot->msg);
 	slot->msg = NULL;
+	tern_share_unref(slot->ids.share);
+	slot->ids.share = NULL;
 	slot->state = TERN_INFLIGHT_WAIT_PUBCOMP;
 	return 0;
 }

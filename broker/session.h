@@ -18,6 +18,7 @@
 
 struct tern_conn;
 struct tern_msg;
+struct tern_share_group;
 struct tern_worker;
 
 /* Session expiry interval meaning "never" (MQTT 5.0 0xFFFFFFFF). */
@@ -36,10 +37,16 @@ struct tern_match_scratch {
 /* Most 5.0 subscription identifiers one delivery carries (overlapping subscriptions). */
 #define TERN_SUB_IDS_MAX 4
 
-/* The subscription identifiers of a delivery, kept with it while it waits. */
-struct tern_sub_ids {
+/*
+ * How a delivery reached the session, kept with it while it waits: its 5.0
+ * subscription identifiers, and the shared subscription group it came
+ * through (NULL if none), which gets it back if the session ends first. A
+ * stored delivery holds a reference on the group.
+ */
+struct tern_via {
 	uint8_t n;
 	uint32_t id[TERN_SUB_IDS_MAX];
+	struct tern_share_group *share;
 };
 
 /* A subscription as the session remembers it (the tree holds the shared copy). */
@@ -61,7 +68,7 @@ struct tern_inflight {
 	uint8_t qos;
 	uint8_t state;
 	bool retain;
-	struct tern_sub_ids ids;
+	struct tern_via ids;
 };
 
 /* A QoS 1/2 message waiting for an inflight slot or for the client to come back. */
@@ -69,7 +76,7 @@ struct tern_queued {
 	struct tern_msg *msg;
 	uint8_t qos;
 	bool retain;
-	struct tern_sub_ids ids;
+	struct tern_via ids;
 };
 
 struct tern_session {
@@ -145,7 +152,7 @@ int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, cons
  * an expired message is dropped. Home worker only.
  */
 void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct tern_msg *msg,
-			  uint8_t qos, bool retain, const struct tern_sub_ids *ids);
+			  uint8_t qos, bool retain, const struct tern_via *ids);
 
 /* Acknowledgements from the client. Return 0, or -ENOENT for an unknown packet id. */
 int tern_session_puback(struct tern_worker *w, struct tern_session *s, uint16_t packet_id);

@@ -21,6 +21,7 @@
 #include "broker/registry.h"
 #include "broker/route.h"
 #include "broker/session.h"
+#include "broker/share.h"
 #include "broker/sys.h"
 #include "broker/transport.h"
 #include "broker/worker.h"
@@ -59,6 +60,14 @@ uint64_t tern_worker_clock(struct tern_worker *w)
 	return w->now_ms;
 }
 
+static void enqueue_item(struct tern_worker *to, struct tern_inbox_item *item)
+{
+	/* false: the queue was empty, so the worker may be asleep. */
+	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
+	    to->ops->wake)
+		to->ops->wake(to->dp_worker);
+}
+
 int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen)
 {
 	struct tern_inbox_item *item = tern_malloc(sizeof(*item));
@@ -72,10 +81,24 @@ int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *pt
 		item->msg = ptr;
 	else
 		item->session = ptr;
-	/* false: the queue was empty, so the worker may be asleep. */
-	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
-	    to->ops->wake)
-		to->ops->wake(to->dp_worker);
+	enqueue_item(to, item);
+	return 0;
+}
+
+int tern_worker_post_share(struct tern_worker *to, struct tern_share_group *g, uint64_t uid,
+			   struct tern_msg *msg, uint8_t hops)
+{
+	struct tern_inbox_item *item = tern_calloc(1, sizeof(*item));
+
+	if (!item)
+		return -ENOMEM;
+	cds_wfcq_node_init(&item->node);
+	item->kind = TERN_INBOX_SHARE;
+	item->msg = msg;
+	item->share = g;
+	item->uid = uid;
+	item->hops = hops;
+	enqueue_item(to, item);
 	return 0;
 }
 
@@ -94,6 +117,11 @@ static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
 		break;
 	case TERN_INBOX_ADOPT:
 		tern_registry_on_adopt(w, item->session);
+		break;
+	case TERN_INBOX_SHARE:
+		tern_share_on_deliver(w, item->share, item->uid, item->msg, item->hops);
+		tern_msg_unref(item->msg);
+		tern_share_unref(item->share);
 		break;
 	}
 }
@@ -118,6 +146,9 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 			handle_item(w, item);
 		} else if (item->kind == TERN_INBOX_PUBLISH) {
 			tern_msg_unref(item->msg);
+		} else if (item->kind == TERN_INBOX_SHARE) {
+			tern_msg_unref(item->msg);
+			tern_share_unref(item->share);
 		} else if (item->kind == TERN_INBOX_ADOPT) {
 			/* Arrived too late to be served: the session dies with the broker. */
 			item->session->home = w->id;

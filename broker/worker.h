@@ -51,10 +51,11 @@ struct tern_worker_stats {
 /* A session matched by the publish being routed, and where its merged QoS is kept. */
 /* One session matched by a publish: what its overlapping subscriptions add up to. */
 struct tern_match {
-	struct tern_session *session;
-	uint8_t qos;		  /* highest granted QoS among the matches */
-	bool retain_as_published; /* some match asked for Retain As Published */
-	struct tern_sub_ids ids;  /* their 5.0 subscription identifiers */
+	struct tern_session *session;	/* NULL for a shared subscription group */
+	struct tern_share_group *share; /* the group, whose owner picks a member */
+	uint8_t qos;			/* highest granted QoS among the matches */
+	bool retain_as_published;	/* some match asked for Retain As Published */
+	struct tern_via ids;		/* their 5.0 subscription identifiers */
 };
 
 enum tern_inbox_kind {
@@ -62,6 +63,7 @@ enum tern_inbox_kind {
 	TERN_INBOX_TAKEOVER, /* give session away to session->dest (we are its home) */
 	TERN_INBOX_DEPART,   /* the takeover's grace period passed: finish handing over */
 	TERN_INBOX_ADOPT,    /* session arrives here, its subscriptions already moved */
+	TERN_INBOX_SHARE,    /* a shared subscription delivery for member uid of group */
 };
 
 /* One cross-worker work item; allocated by the sender, freed by the receiver. */
@@ -73,6 +75,10 @@ struct tern_inbox_item {
 		struct tern_msg *msg;	      /* PUBLISH: one reference owned by the item */
 		struct tern_session *session; /* TAKEOVER, DEPART, ADOPT */
 	};
+	/* SHARE: msg as above, a group reference, the member (0: pick any), hops so far. */
+	struct tern_share_group *share;
+	uint64_t uid;
+	uint8_t hops;
 };
 
 struct tern_worker {
@@ -112,6 +118,13 @@ void tern_worker_destroy(struct tern_worker *w);
  * thread. The receiver owns and frees the item. Returns 0 or -ENOMEM.
  */
 int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen);
+
+/*
+ * Post a SHARE item: msg (a reference the item owns) for member uid of group
+ * g (a reference the item owns). Same contract as tern_worker_post.
+ */
+int tern_worker_post_share(struct tern_worker *to, struct tern_share_group *g, uint64_t uid,
+			   struct tern_msg *msg, uint8_t hops);
 
 /* Refresh and return w->now_ms (monotonic milliseconds). Owning thread. */
 uint64_t tern_worker_clock(struct tern_worker *w);
