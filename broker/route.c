@@ -109,7 +109,7 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	hit->share = NULL;
 	hit->qos = qos;
 	hit->retain_as_published = rap;
-	hit->ids.n = 0;
+	hit->ids = (struct tern_via){0};
 	add_sub_id(&hit->ids, sub->sub_id);
 }
 
