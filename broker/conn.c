@@ -160,6 +160,7 @@ int tern_conn_protocol_error_rc(struct tern_conn *c, const char *why, uint8_t re
 	TERN_STAT_ADD(c->worker, protocol_errors, 1);
 	tern_worker_log_protocol_error(c->worker, tern_conn_name(c), why);
 	c->disconnect_reason = reason;
+	c->disconnect_why = why;
 	tern_conn_close(c, TERN_CLOSE_PROTOCOL);
 	return -EPROTO;
 }
@@ -450,7 +451,8 @@ void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
 	/* A 5.0 client learns why, once its CONNACK is out [MQTT-4.13.1]. */
 	rc = disconnect_reason(c, reason);
 	if (rc && c->state == TERN_CONN_ACTIVE && tern_conn_v5(c))
-		tern_reply_disconnect(c, rc);
+		tern_reply_disconnect(c, rc,
+				      reason == TERN_CLOSE_PROTOCOL ? c->disconnect_why : NULL);
 	teardown(c, reason);
 	c->worker->ops->close(c->tctx);
 }

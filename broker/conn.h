@@ -76,6 +76,7 @@ struct tern_conn {
 	bool keepalive_set;	   /* keepalive is max_keepalive, not what it asked for */
 	/* The reason of the DISCONNECT sent when the broker closes a 5.0 connection. */
 	uint8_t disconnect_reason;
+	const char *disconnect_why; /* its reason string: a static text, or NULL */
 	struct tern_alias_in *aliases_in;   /* its topic aliases; NULL until it sets one */
 	struct tern_alias_out *aliases_out; /* ours toward it; NULL when it takes none */
 

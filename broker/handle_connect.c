@@ -26,7 +26,7 @@ static int refuse(struct tern_conn *c, uint8_t reason, const char *why)
 {
 	tern_log(TERN_LOG_NOTICE, "Refused connection from %s as %s: %s.", c->peer,
 		 c->client_id ? c->client_id : "?", why);
-	tern_reply_connack(c, false, reason, NULL);
+	tern_reply_connack_refused(c, reason, why);
 	tern_conn_close(c, TERN_CLOSE_REFUSED);
 	return -ECONNREFUSED;
 }

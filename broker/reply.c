@@ -2,15 +2,18 @@
 /* Control replies encoded for the connection's protocol version. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "broker/alloc.h"
 #include "broker/codec.h"
 #include "broker/conn.h"
+#include "broker/props.h"
 #include "broker/reason.h"
 #include "broker/reply.h"
 
 /* Acks, CONNACK and DISCONNECT without properties fit on the stack. */
 #define SMALL_REPLY 16
+#define REASON_MAX  128 /* our reason strings are short static texts */
 #define STACK_CODES 64
 
 uint8_t tern_reply_connack_rc311(uint8_t reason)
@@ -134,13 +137,39 @@ int tern_reply_sub_list(struct tern_conn *c, enum tern_pkt_type type, uint16_t p
 	return ret;
 }
 
-int tern_reply_disconnect(struct tern_conn *c, uint8_t reason)
+/* A reason string property for why, if the client takes one; false when none. */
+static bool reason_string(const struct tern_conn *c, const char *why, uint8_t *buf, size_t cap,
+			  struct tern_bytes *props)
 {
-	uint8_t pkt[SMALL_REPLY];
+	struct tern_props_writer w;
+
+	if (!why || !c->problem_info)
+		return false;
+	tern_props_writer_init(&w, buf, cap);
+	tern_props_put_bytes(&w, TERN_PROP_REASON_STRING, why, strlen(why));
+	*props = (struct tern_bytes){buf, w.len};
+	return !w.overflow;
+}
+
+int tern_reply_disconnect(struct tern_conn *c, uint8_t reason, const char *why)
+{
+	uint8_t pkt[SMALL_REPLY + REASON_MAX], text[REASON_MAX];
+	struct tern_bytes props;
+	bool has = reason_string(c, why, text, sizeof(text), &props);
 	size_t n;
 
 	if (!tern_conn_v5(c))
 		return 0;
-	n = tern_codec_encode_status5(pkt, sizeof(pkt), TERN_PKT_DISCONNECT, reason, NULL);
+	n = tern_codec_encode_status5(pkt, sizeof(pkt), TERN_PKT_DISCONNECT, reason,
+				      has ? &props : NULL);
 	return tern_conn_send(c, pkt, n);
+}
+
+int tern_reply_connack_refused(struct tern_conn *c, uint8_t reason, const char *why)
+{
+	uint8_t text[REASON_MAX];
+	struct tern_bytes props;
+	bool has = tern_conn_v5(c) && reason_string(c, why, text, sizeof(text), &props);
+
+	return tern_reply_connack(c, false, reason, has ? &props : NULL);
 }

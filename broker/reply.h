@@ -40,10 +40,18 @@ int tern_reply_sub_list(struct tern_conn *c, enum tern_pkt_type type, uint16_t p
 			const uint8_t *codes, size_t count);
 
 /*
- * DISCONNECT with reason, for a 5.0 connection only (3.1.1 has no server
- * DISCONNECT: nothing is sent). Returns 0 or -ENOMEM. Owning worker only.
+ * DISCONNECT with reason and, when the client accepts problem information,
+ * the reason string why (NULL for none); for a 5.0 connection only (3.1.1
+ * has no server DISCONNECT: nothing is sent). Returns 0 or -ENOMEM. Owning
+ * worker only.
  */
-int tern_reply_disconnect(struct tern_conn *c, uint8_t reason);
+int tern_reply_disconnect(struct tern_conn *c, uint8_t reason, const char *why);
+
+/*
+ * A refused CONNACK with reason and, for 5.0, the reason string why (NULL for
+ * none). Returns 0 or -ENOMEM. Owning worker only.
+ */
+int tern_reply_connack_refused(struct tern_conn *c, uint8_t reason, const char *why);
 
 /* The 3.1.1 CONNACK return code nearest to a 5.0 CONNACK reason. Thread-safe. */
 uint8_t tern_reply_connack_rc311(uint8_t reason);

@@ -29,7 +29,7 @@ struct tern_sub;
 struct tern_worker;
 
 /* The internal tree options bit that marks an entry as a share group (never on the wire). */
-#define TERN_SUBOPT_SHARED 0x80
+#define TERN_SUBOPT_SHARED 0x40
 
 /*
  * Split a "$share/GROUP/FILTER" filter. Returns 1 and sets filter (inside f)
