@@ -32,7 +32,8 @@
 /* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
 #define REPLIES_OVER_BOUND_MAX 65536
 
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener)
 {
 	struct tern_broker *b = w->broker;
 	int64_t max = b->cfg.max_connections;
@@ -54,6 +55,7 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	c->worker = w;
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
+	c->listener = listener;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
 	tern_outq_init(&c->outq);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -402,6 +404,7 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_outq_clear(&c->outq);
 	tern_free(c->inbuf);
 	tern_free(c->client_id);
+	tern_free(c->username);
 	tern_free(c);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

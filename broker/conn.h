@@ -59,6 +59,8 @@ struct tern_conn {
 	struct tern_session *session;
 	struct tern_arrival *arrival; /* AWAIT_SESSION: the session in transit here */
 	char *client_id;	      /* after CONNECT */
+	char *username;		      /* after CONNECT; NULL: anonymous (handle_connect.c) */
+	unsigned listener;	      /* configured listener it came in on (transport.h) */
 	struct tern_msg *will;	      /* will message, if any */
 	uint8_t will_qos;
 	bool will_retain;

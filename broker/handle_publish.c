@@ -8,6 +8,7 @@
 #include "broker/handlers.h"
 #include "broker/msg.h"
 #include "broker/route.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
@@ -43,6 +44,12 @@ int tern_handle_publish(struct tern_conn *c, const struct tern_packet *p)
 	if (cfg->message_size_limit && pub->payload.len > cfg->message_size_limit) {
 		/* Dropped, but acknowledged so the client does not resend it forever. */
 		TERN_STAT_ADD(w, publish_too_large, 1);
+		return ack_publish(c, pub);
+	}
+	if (!tern_security_may_write(w->broker, c->listener, c->session->username, c->client_id,
+				     pub->topic.p, pub->topic.len)) {
+		/* MQTT 3.1.1 has no refusal: dropped but acknowledged, as mosquitto does. */
+		TERN_STAT_ADD(w, publish_denied, 1);
 		return ack_publish(c, pub);
 	}
 	if (pub->qos == 2) {

@@ -9,6 +9,7 @@
 #include "broker/handlers.h"
 #include "broker/msg.h"
 #include "broker/retain.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
@@ -19,6 +20,7 @@ struct retained_ctx {
 	struct tern_worker *w;
 	struct tern_session *s;
 	uint8_t granted;
+	bool check; /* partly readable filter: check each retained message (security.h) */
 };
 
 static void send_retained(void *ctx, struct tern_msg *msg)
@@ -26,6 +28,9 @@ static void send_retained(void *ctx, struct tern_msg *msg)
 	struct retained_ctx *rc = ctx;
 	uint8_t qos = msg->qos < rc->granted ? msg->qos : rc->granted;
 
+	if (rc->check &&
+	    !tern_security_may_read(rc->w->broker, rc->s, tern_msg_topic(msg), msg->topic_len))
+		return;
 	/* Retained messages sent for a new subscription carry RETAIN 1 [MQTT-3.3.1-8]. */
 	tern_session_deliver(rc->w, rc->s, msg, qos, true);
 }
@@ -51,10 +56,14 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	tern_codec_filter_iter_init(&it, p);
 	while (tern_codec_filter_next(&it, &filter, &options)) {
 		uint8_t qos = options & 0x3;
+		int opt;
 
 		if (qos > MAX_QOS)
 			qos = MAX_QOS;
-		ret = tern_session_subscribe(w, s, filter.p, filter.len, qos);
+		/* A filter with nothing readable is refused (0x80); see security.h. */
+		opt = tern_security_sub_options(w->broker, s, filter.p, filter.len, qos);
+		ret = opt < 0 ? opt
+			      : tern_session_subscribe(w, s, filter.p, filter.len, (uint8_t)opt);
 		codes[i++] = ret == 0 ? qos : TERN_SUBACK_FAILURE;
 	}
 
@@ -72,11 +81,14 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	tern_codec_filter_iter_init(&it, p);
 	i = 0;
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		struct retained_ctx rc = {w, s, codes[i]};
+		struct retained_ctx rc = {w, s, codes[i], false};
+		int opt;
 
-		if (codes[i++] != TERN_SUBACK_FAILURE)
-			tern_retain_match(w->broker->retain, filter.p, filter.len, send_retained,
-					  &rc);
+		if (codes[i++] == TERN_SUBACK_FAILURE)
+			continue;
+		opt = tern_security_sub_options(w->broker, s, filter.p, filter.len, 0);
+		rc.check = opt < 0 || (opt & TERN_SUB_ACL_CHECK);
+		tern_retain_match(w->broker->retain, filter.p, filter.len, send_retained, &rc);
 	}
 	if (codes != stack_codes)
 		tern_free(codes);

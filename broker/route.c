@@ -16,12 +16,14 @@
 #include "broker/registry.h"
 #include "broker/retain.h"
 #include "broker/route.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/topic_tree.h"
 #include "broker/worker.h"
 
 struct match {
 	struct tern_worker *w;
+	const struct tern_msg *msg;
 	uint64_t gen;
 };
 
@@ -36,6 +38,10 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 
 	if (m->gen < sub->since_gen || m->gen >= sub->until_gen)
 		return; /* the other side of a handover delivers this one */
+	/* Only partly readable subscriptions are checked (security.h); no ACL, no flag. */
+	if (__builtin_expect(sub->options & TERN_SUB_ACL_CHECK, 0) &&
+	    !tern_security_may_read(w->broker, s, tern_msg_topic(m->msg), m->msg->topic_len))
+		return;
 	/* In transit here: the old home may be matching it too, so keep our own scratch. */
 	scratch = s->home == w->id ? &s->match : tern_registry_arrival_scratch(w, s);
 	if (!scratch)
@@ -63,7 +69,7 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 
 static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen)
 {
-	struct match m = {w, gen};
+	struct match m = {w, msg, gen};
 	uint64_t mask;
 	size_t i;
 

@@ -51,6 +51,7 @@ static void free_session_rcu(struct rcu_head *head)
 	struct tern_session *s = caa_container_of(head, struct tern_session, rcu);
 
 	tern_free(s->client_id);
+	tern_free(s->username);
 	tern_free(s);
 }
 

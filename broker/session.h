@@ -71,7 +71,9 @@ struct tern_session {
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */
 	struct tern_conn *conn;		  /* NULL while offline */
-	bool clean;			  /* clean session flag of the last connection */
+	char *username;	   /* of the last connection (ACL checks while offline too); NULL: anon */
+	unsigned listener; /* of the last connection: its security domain (auth.h) */
+	bool clean;	   /* clean session flag of the last connection */
 	uint64_t offline_since_ms;
 
 	struct tern_session_sub *subs;

@@ -293,8 +293,6 @@ static void test_malformed(void **state)
 static void test_unknown_and_unsupported(void **state)
 {
 	static const char *const unsupported[] = {
-	    "password_file /etc/tern/passwd",
-	    "acl_file /etc/tern/acl",
 	    "persistence true",
 	    "persistence_location /var/lib/tern/",
 	    "autosave_interval 1800",

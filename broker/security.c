@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* Authorisation in the engine: subscription classes, per-message and publish checks. */
+#define _LGPL_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include <urcu-qsbr.h>
+
+#include "broker/acl.h"
+#include "broker/auth.h"
+#include "broker/broker.h"
+#include "broker/security.h"
+#include "broker/session.h"
+#include "broker/worker.h"
+
+const struct tern_auth *tern_security_current(const struct tern_broker *b)
+{
+	return rcu_dereference(b->auth);
+}
+
+static const struct tern_acl *session_acl(const struct tern_broker *b, const struct tern_session *s)
+{
+	const struct tern_auth *a = tern_security_current(b);
+
+	return a ? tern_auth_domain(a, s->listener)->acl : NULL;
+}
+
+int tern_security_sub_options(const struct tern_broker *b, const struct tern_session *s,
+			      const uint8_t *filter, size_t len, uint8_t qos)
+{
+	const struct tern_acl *acl = session_acl(b, s);
+
+	if (!acl)
+		return qos;
+	switch (tern_acl_read_scope(acl, s->username, s->client_id, filter, len)) {
+	case TERN_ACL_SCOPE_NONE:
+		return -EACCES;
+	case TERN_ACL_SCOPE_PARTIAL:
+		return qos | TERN_SUB_ACL_CHECK;
+	case TERN_ACL_SCOPE_ALL:
+		break;
+	}
+	return qos;
+}
+
+bool tern_security_may_read(const struct tern_broker *b, const struct tern_session *s,
+			    const uint8_t *topic, size_t len)
+{
+	const struct tern_acl *acl = session_acl(b, s);
+
+	return !acl || tern_acl_check(acl, s->username, s->client_id, topic, len, TERN_ACL_READ);
+}
+
+bool tern_security_may_write(const struct tern_broker *b, unsigned listener, const char *username,
+			     const char *client_id, const uint8_t *topic, size_t len)
+{
+	const struct tern_auth *a = tern_security_current(b);
+	const struct tern_acl *acl = a ? tern_auth_domain(a, listener)->acl : NULL;
+
+	if (len >= 4 && memcmp(topic, "$SYS", 4) == 0)
+		return false;
+	return !acl || tern_acl_check(acl, username, client_id, topic, len, TERN_ACL_WRITE);
+}
+
+int tern_security_refresh_session(struct tern_worker *w, struct tern_session *s)
+{
+	const struct tern_broker *b = w->broker;
+	int ret = 0;
+
+	for (size_t i = 0; i < s->n_subs; i++) {
+		struct tern_session_sub *sub = &s->subs[i];
+		uint8_t qos = sub->qos & 0x3;
+		int opt =
+		    tern_security_sub_options(b, s, (const uint8_t *)sub->filter, sub->len, qos);
+
+		/* Kept but unreadable: delivery checks, and refuses, each message. */
+		if (opt < 0)
+			opt = qos | TERN_SUB_ACL_CHECK;
+		if (opt != sub->qos && tern_session_subscribe(w, s, (const uint8_t *)sub->filter,
+							      sub->len, (uint8_t)opt) < 0)
+			ret = -ENOMEM;
+	}
+	return ret;
+}
+
+void tern_security_poll(struct tern_worker *w)
+{
+	const struct tern_auth *a = tern_security_current(w->broker);
+	struct tern_session *s;
+
+	if (!a || a->gen == w->auth_gen)
+		return;
+	cds_list_for_each_entry(s, &w->sessions, worker_node) tern_security_refresh_session(w, s);
+	w->auth_gen = a->gen;
+}
