@@ -212,7 +212,11 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	s->username = c->username;
 	c->username = NULL;
 	s->listener = c->listener;
-	if (present && s->n_subs)
+	/*
+	 * Kept subscriptions were classified for the previous user, or on another
+	 * worker before a reload (a session that moved here): classify them again.
+	 */
+	if (s->n_subs)
 		tern_security_refresh_session(w, s);
 	s->clean = c->clean_session;
 	s->conn = c;
