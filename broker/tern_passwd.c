@@ -279,7 +279,7 @@ int main(int argc, char **argv)
 	char *in = NULL;
 	size_t inlen = 0;
 	struct out o = {0};
-	mode_t mode = 0600;
+	mode_t mode, um;
 	struct stat st;
 	int opt, rc, want;
 
@@ -346,6 +346,11 @@ int main(int argc, char **argv)
 			return 1;
 		pw = pwbuf;
 	}
+	/* A new file gets the permissions the umask allows, as mosquitto_passwd's; an edited
+	 * file keeps its own. */
+	um = umask(0);
+	umask(um);
+	mode = 0666 & ~um;
 	if (!create) {
 		rc = read_file(file, &in, &inlen);
 		if (rc < 0) {

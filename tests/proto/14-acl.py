@@ -157,6 +157,33 @@ class Acl(BrokerTestCase):
         admin.publish_ok('dev/d+/t', 'x', mid=8)
         self.assertEqual(bad.receive_until_quiet(), [])
 
+    def test_persistent_session_follows_its_user(self):
+        c = self.raw(connect='shared-id', clean=False, username='alice', password='a-pw')
+        self.assertEqual(c.subscribe_ok([('#', 1)]), [1])
+        c.send(r.disconnect())
+        c.expect_closed()
+        admin = self.user('admin')
+        # Queued for the offline session only what alice may read.
+        admin.publish_ok('a/1', 'q', qos=1, mid=1)
+        admin.publish_ok('a/secret', 'q', qos=1, mid=2)
+        admin.publish_ok('b/1', 'q', qos=1, mid=3)
+        c = self.raw(connect='shared-id', clean=False, username='alice', password='a-pw')
+        self.assertEqual(topics(c.receive_until_quiet()), ['a/1'])
+        c.send(r.disconnect())
+        c.expect_closed()
+        # The same session taken by admin: its kept subscription now reads everything.
+        c = self.raw(connect='shared-id', clean=False, username='admin', password='adm-pw')
+        admin.publish_ok('a/secret', 'now', qos=1, mid=4)
+        admin.publish_ok('b/1', 'now', qos=1, mid=5)
+        self.assertEqual(topics(c.receive_until_quiet()), ['a/secret', 'b/1'])
+        # And back to anonymous: public/# only.
+        c.send(r.disconnect())
+        c.expect_closed()
+        c = self.raw(connect='shared-id', clean=False)
+        admin.publish_ok('b/1', 'anon', qos=1, mid=6)
+        admin.publish_ok('public/1', 'anon', qos=1, mid=7)
+        self.assertEqual(topics(c.receive_until_quiet()), ['public/1'])
+
     def test_wills(self):
         admin = self.user('admin')
         admin.subscribe_ok([('#', 1)])
