@@ -17,6 +17,7 @@
 
 #include "broker/acl.h"
 #include "broker/alloc.h"
+#include "broker/readfile.h"
 #include "broker/topic.h"
 
 #define FILE_MAX_BYTES (64u << 20)
@@ -311,49 +312,15 @@ int tern_acl_load(const char *path, struct tern_acl **out, char *err, size_t err
 {
 	char reason[128];
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f = fopen(path, "re");
-	int rc;
+	size_t len = 0;
+	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len);
 
-	if (!f) {
-		rc = -errno;
+	if (rc < 0) {
 		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
 		return rc;
 	}
-	for (;;) {
-		size_t got;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb;
-
-			if (ncap > FILE_MAX_BYTES) {
-				rc = fail(err, errlen, "%s: larger than %u bytes", path,
-					  FILE_MAX_BYTES);
-				goto out;
-			}
-			nb = tern_realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		rc = errno ? -errno : -EIO;
-		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
-		goto out;
-	}
 	rc = tern_acl_parse(buf, len, path, out, err, errlen);
-out:
 	tern_free(buf);
-	fclose(f);
 	return rc;
 }
 

@@ -16,6 +16,7 @@
 
 #include "broker/alloc.h"
 #include "broker/passwd.h"
+#include "broker/readfile.h"
 
 #define FILE_MAX_BYTES (64u << 20) /* a password file larger than this is a mistake */
 
@@ -290,52 +291,16 @@ int tern_passwd_load(const char *path, struct tern_passwd **out, char *err, size
 {
 	char reason[128];
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f = fopen(path, "re");
-	int rc;
+	size_t len = 0;
+	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len);
 
-	if (!f) {
-		rc = -errno;
+	if (rc < 0) {
 		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
 		return rc;
 	}
-	for (;;) {
-		size_t got;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb;
-
-			if (ncap > FILE_MAX_BYTES) {
-				rc = fail(err, errlen, "%s: larger than %u bytes", path,
-					  FILE_MAX_BYTES);
-				goto out;
-			}
-			nb = tern_realloc(buf, ncap);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		rc = errno ? -errno : -EIO;
-		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
-		goto out;
-	}
 	rc = tern_passwd_parse(buf, len, path, out, err, errlen);
-out:
-	if (buf) {
-		OPENSSL_cleanse(buf, cap);
-		tern_free(buf);
-	}
-	fclose(f);
+	OPENSSL_cleanse(buf, len);
+	tern_free(buf);
 	return rc;
 }
 

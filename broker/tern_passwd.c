@@ -20,6 +20,7 @@
 
 #include "broker/alloc.h"
 #include "broker/passwd.h"
+#include "broker/readfile.h"
 
 #define PASSWORD_MAX 1024
 #define FILE_MAX     (64u << 20)
@@ -96,46 +97,6 @@ static int prompt_password(char *pw, size_t cap)
 		rc = -EINVAL;
 	}
 	return rc;
-}
-
-/* The whole file into *buf (NUL-terminated); -ENOENT when it does not exist. */
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 0, n = 0;
-	char *b = NULL;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		size_t got;
-
-		if (cap - n < 2) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 4096;
-			if (cap > FILE_MAX || !(nb = tern_realloc(b, cap))) {
-				tern_free(b);
-				fclose(f);
-				return cap > FILE_MAX ? -EFBIG : -ENOMEM;
-			}
-			b = nb;
-		}
-		got = fread(b + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		tern_free(b);
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return 0;
 }
 
 /* Write data to path atomically: a temporary file in the same folder, then rename. */
@@ -352,7 +313,7 @@ int main(int argc, char **argv)
 	umask(um);
 	mode = 0666 & ~um;
 	if (!create) {
-		rc = read_file(file, &in, &inlen);
+		rc = tern_readfile(file, FILE_MAX, &in, &inlen);
 		if (rc < 0) {
 			fprintf(stderr, "Error: cannot read %s: %s.\n", file, strerror(-rc));
 			return 1;
