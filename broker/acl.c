@@ -10,7 +10,6 @@
  * and answers ALL or NONE only when the rule order above makes that certain.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,21 +48,6 @@ struct tern_acl {
 	size_t n_users, cap_users;
 	struct rules pdeny, pallow; /* patterns */
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 static void rules_free(struct rules *rs)
 {
@@ -267,31 +251,28 @@ int tern_acl_parse(const char *buf, size_t len, const char *name, struct tern_ac
 	struct tern_acl *acl = tern_calloc(1, sizeof(*acl));
 	struct acl_user *last = NULL;
 	char *user = NULL;
-	size_t pos = 0;
-	unsigned lineno = 0;
+	struct tern_lines it = {buf, len, 0, 0};
+	const char *line;
+	size_t n;
 	int rc = 0;
 
 	if (!acl)
 		return -ENOMEM;
-	while (pos < len) {
-		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
-		const char *end = nl ? nl : buf + len, *s;
+	while (tern_lines_next(&it, &line, &n)) {
+		const char *end = line + n, *s = skip_blanks(line, end);
 		const char *why = NULL;
 
-		pos = (size_t)(end - buf) + (nl ? 1 : 0);
-		lineno++;
-		s = skip_blanks(line, end);
 		while (end > s && blank(end[-1]))
 			end--;
 		if (s == end || *s == '#')
 			continue;
 		if (memchr(s, '\0', (size_t)(end - s))) {
-			rc = fail(err, errlen, "%s:%u: NUL byte in line", name, lineno);
+			rc = tern_errf(err, errlen, "%s:%u: NUL byte in line", name, it.lineno);
 			goto err;
 		}
 		rc = parse_line(acl, s, end, &user, &last, &why);
 		if (rc == -EINVAL) {
-			fail(err, errlen, "%s:%u: %s", name, lineno, why);
+			tern_errf(err, errlen, "%s:%u: %s", name, it.lineno, why);
 			goto err;
 		}
 		if (rc < 0)
@@ -310,15 +291,12 @@ err:
 
 int tern_acl_load(const char *path, struct tern_acl **out, char *err, size_t errlen)
 {
-	char reason[128];
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len);
+	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len, err, errlen);
 
-	if (rc < 0) {
-		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
+	if (rc < 0)
 		return rc;
-	}
 	rc = tern_acl_parse(buf, len, path, out, err, errlen);
 	tern_free(buf);
 	return rc;
@@ -471,64 +449,48 @@ static bool same_dollar_class(const char *a, size_t alen, const char *f, size_t 
 	return (alen && a[0] == '$') == (flen && f[0] == '$');
 }
 
-/* Every topic the filter f matches is matched by the rule filter a. */
-static bool covers(const char *a, size_t alen, const char *f, size_t flen)
-{
-	struct levels ia = {a, alen, 0, false}, jf = {f, flen, 0, false};
-
-	if (!same_dollar_class(a, alen, f, flen))
-		return false;
-	for (;;) {
-		const char *la, *lf;
-		size_t na, nf;
-		bool ha = next_level(&ia, &la, &na), hf = next_level(&jf, &lf, &nf);
-
-		if (ha && is_level(la, na, '#'))
-			return true;
-		if (!ha || !hf)
-			return !ha && !hf;
-		if (is_level(lf, nf, '#'))
-			return false;
-		if (is_level(la, na, '+'))
-			continue;
-		if (is_level(lf, nf, '+') || na != nf || memcmp(la, lf, na) != 0)
-			return false;
-	}
-}
-
-/* Some topic is matched by both filters. */
-static bool overlaps(const char *a, size_t alen, const char *f, size_t flen)
-{
-	struct levels ia = {a, alen, 0, false}, jf = {f, flen, 0, false};
-
-	if (!same_dollar_class(a, alen, f, flen))
-		return false;
-	for (;;) {
-		const char *la, *lf;
-		size_t na, nf;
-		bool ha = next_level(&ia, &la, &na), hf = next_level(&jf, &lf, &nf);
-
-		if ((ha && is_level(la, na, '#')) || (hf && is_level(lf, nf, '#')))
-			return true;
-		if (!ha || !hf)
-			return !ha && !hf;
-		if (is_level(la, na, '+') || is_level(lf, nf, '+'))
-			continue;
-		if (na != nf || memcmp(la, lf, na) != 0)
-			return false;
-	}
-}
-
 struct relation {
 	bool cover, overlap;
 };
 
+/*
+ * Compare rule filter a with subscription filter f as sets of topics, in one
+ * walk over both: set rel->cover when every topic f matches is matched by a,
+ * rel->overlap when some topic is matched by both. c and o track whether each
+ * is still possible; the walk stops once both are decided.
+ */
 static void relate(struct relation *rel, const char *a, size_t alen, const char *f, size_t flen)
 {
-	if (!rel->cover && covers(a, alen, f, flen))
-		rel->cover = true;
-	if (!rel->overlap && overlaps(a, alen, f, flen))
-		rel->overlap = true;
+	struct levels ia = {a, alen, 0, false}, jf = {f, flen, 0, false};
+	bool c = same_dollar_class(a, alen, f, flen), o = c;
+
+	while (c || o) {
+		const char *la, *lf;
+		size_t na, nf;
+		bool ha = next_level(&ia, &la, &na), hf = next_level(&jf, &lf, &nf);
+
+		if (ha && is_level(la, na, '#')) /* a takes the rest, none included */
+			break;
+		if (hf && is_level(lf, nf, '#')) { /* f reaches further than a can */
+			c = false;
+			break;
+		}
+		if (!ha || !hf) { /* one ended: only both ending keeps them */
+			if (ha || hf)
+				c = o = false;
+			break;
+		}
+		if (is_level(la, na, '+'))
+			continue;
+		if (is_level(lf, nf, '+')) {
+			c = false;
+			continue;
+		}
+		if (na != nf || memcmp(la, lf, na) != 0)
+			c = o = false;
+	}
+	rel->cover |= c;
+	rel->overlap |= o;
 }
 
 static void relate_rules(struct relation *rel, const struct rules *rs, const char *f, size_t flen)

@@ -4,7 +4,6 @@
  * hashing with OpenSSL's libcrypto, constant-time comparison.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,21 +37,6 @@ struct tern_passwd {
 	struct entry *e; /* sorted by (user_len, user bytes) for bsearch */
 	size_t n;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 static int b64_value(char ch)
 {
@@ -226,26 +210,21 @@ int tern_passwd_parse(const char *buf, size_t len, const char *name, struct tern
 		      char *err, size_t errlen)
 {
 	struct tern_passwd *p = tern_calloc(1, sizeof(*p));
-	size_t cap = 0, pos = 0;
-	unsigned lineno = 0;
+	struct tern_lines it = {buf, len, 0, 0};
+	const char *line;
+	size_t cap = 0, n;
 	int rc;
 
 	if (!p)
 		return -ENOMEM;
-	while (pos < len) {
-		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - line) : len - pos;
+	while (tern_lines_next(&it, &line, &n)) {
 		const char *why;
 		struct entry e = {0};
 
-		pos += n + (nl ? 1 : 0);
-		lineno++;
-		while (n && (line[n - 1] == '\r'))
-			n--;
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (memchr(line, '\0', n)) {
-			rc = fail(err, errlen, "%s:%u: NUL byte in line", name, lineno);
+			rc = tern_errf(err, errlen, "%s:%u: NUL byte in line", name, it.lineno);
 			goto err;
 		}
 		why = parse_line(line, n, &e);
@@ -254,7 +233,7 @@ int tern_passwd_parse(const char *buf, size_t len, const char *name, struct tern
 			goto err;
 		}
 		if (why) {
-			rc = fail(err, errlen, "%s:%u: %s", name, lineno, why);
+			rc = tern_errf(err, errlen, "%s:%u: %s", name, it.lineno, why);
 			goto err;
 		}
 		if (p->n == cap) {
@@ -275,8 +254,8 @@ int tern_passwd_parse(const char *buf, size_t len, const char *name, struct tern
 		qsort(p->e, p->n, sizeof(*p->e), cmp_entry);
 		for (size_t i = 1; i < p->n; i++)
 			if (cmp_entry(&p->e[i - 1], &p->e[i]) == 0) {
-				rc = fail(err, errlen, "%s: user '%.64s' is listed twice", name,
-					  p->e[i].user);
+				rc = tern_errf(err, errlen, "%s: user '%.64s' is listed twice",
+					       name, p->e[i].user);
 				goto err;
 			}
 	}
@@ -289,15 +268,12 @@ err:
 
 int tern_passwd_load(const char *path, struct tern_passwd **out, char *err, size_t errlen)
 {
-	char reason[128];
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len);
+	int rc = tern_readfile(path, FILE_MAX_BYTES, &buf, &len, err, errlen);
 
-	if (rc < 0) {
-		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
+	if (rc < 0)
 		return rc;
-	}
 	rc = tern_passwd_parse(buf, len, path, out, err, errlen);
 	OPENSSL_cleanse(buf, len);
 	tern_free(buf);

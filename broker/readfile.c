@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a whole small file into memory, for the parsers that take a buffer. */
+/* Small text files: reading them whole, for the parsers that take a buffer; lines; errors. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "broker/alloc.h"
 #include "broker/readfile.h"
 
-int tern_readfile(const char *path, size_t max, char **buf, size_t *len)
+int tern_readfile(const char *path, size_t max, char **buf, size_t *len, char *err, size_t errlen)
 {
+	char reason[128];
 	FILE *f = fopen(path, "re");
 	size_t cap = 0, n = 0;
 	char *b = NULL;
 	int rc = 0;
 
-	if (!f)
-		return -errno;
+	if (!f) {
+		rc = -errno;
+		goto out;
+	}
 	for (;;) {
 		size_t got;
 
@@ -56,5 +61,38 @@ int tern_readfile(const char *path, size_t max, char **buf, size_t *len)
 err:
 	tern_free(b);
 	fclose(f);
+out:
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
 	return rc;
+}
+
+bool tern_lines_next(struct tern_lines *it, const char **line, size_t *n)
+{
+	const char *l = it->buf + it->pos, *nl;
+	size_t len;
+
+	if (it->pos >= it->len)
+		return false;
+	nl = memchr(l, '\n', it->len - it->pos);
+	len = nl ? (size_t)(nl - l) : it->len - it->pos;
+	it->pos += len + (nl ? 1 : 0);
+	it->lineno++;
+	if (len && l[len - 1] == '\r')
+		len--;
+	*line = l;
+	*n = len;
+	return true;
+}
+
+int tern_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
 }

@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 {
 	bool batch = false, create = false, del = false, upgrade = false, found;
 	unsigned long iterations = TERN_PASSWD_ITERATIONS;
-	char pwbuf[PASSWORD_MAX];
+	char pwbuf[PASSWORD_MAX], errbuf[PATH_MAX + 128];
 	const char *file, *user = NULL, *pw = NULL;
 	char *in = NULL;
 	size_t inlen = 0;
@@ -313,9 +313,9 @@ int main(int argc, char **argv)
 	umask(um);
 	mode = 0666 & ~um;
 	if (!create) {
-		rc = tern_readfile(file, FILE_MAX, &in, &inlen);
+		rc = tern_readfile(file, FILE_MAX, &in, &inlen, errbuf, sizeof(errbuf));
 		if (rc < 0) {
-			fprintf(stderr, "Error: cannot read %s: %s.\n", file, strerror(-rc));
+			fprintf(stderr, "Error: cannot read %s.\n", errbuf);
 			return 1;
 		}
 		if (stat(file, &st) == 0)
