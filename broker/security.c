@@ -90,6 +90,14 @@ void tern_security_poll(struct tern_worker *w)
 
 	if (!a || a->gen == w->auth_gen)
 		return;
-	cds_list_for_each_entry(s, &w->sessions, worker_node) tern_security_refresh_session(w, s);
+	/*
+	 * A session a takeover is moving away has its tree entries in flux: the
+	 * connection that takes it classifies them again (tern_connect_complete).
+	 */
+	cds_list_for_each_entry(s, &w->sessions, worker_node)
+	{
+		if (!s->in_transit)
+			tern_security_refresh_session(w, s);
+	}
 	w->auth_gen = a->gen;
 }

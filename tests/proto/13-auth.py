@@ -145,6 +145,22 @@ class Auth(BrokerTestCase):
         self.assertEqual(connack(self, b, client_id='g', username='gone', password='x'),
                          NOT_AUTHORIZED)
 
+    def test_tern_passwd_file_in_real_mosquitto(self):
+        """Interop, whichever broker is under test: Debian's mosquitto 2.0.11 accepts the
+        users of a file made by tern-passwd, and refuses wrong passwords."""
+        b = self.start_broker(['allow_anonymous false', 'password_file {dir}/passwd'],
+                              files={'passwd': ''}, kind='mosquitto')
+        tern_passwd('-c', '-b', b.path('passwd'), 'tom', 'tom-pass')
+        tern_passwd('-b', '-I', '5000', b.path('passwd'), 'una', 'ü n a')
+        os.chmod(b.path('passwd'), 0o644)
+        b.reload()
+        wait_connack(self, 0, b, client_id='t', username='tom', password='tom-pass')
+        self.assertEqual(connack(self, b, client_id='u', username='una', password='ü n a'), 0)
+        self.assertEqual(connack(self, b, client_id='u', username='una', password='una'),
+                         NOT_AUTHORIZED)
+        self.assertEqual(connack(self, b, client_id='t', username='tom', password='x'),
+                         NOT_AUTHORIZED)
+
     def interactive(self, path, user, password):
         master, slave = pty.openpty()
         p = subprocess.Popen([tern_passwd_bin(), path, user], stdin=slave, stdout=slave,

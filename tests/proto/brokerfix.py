@@ -83,10 +83,11 @@ class Broker:
     `listener` lines replaces the default pair (127.0.0.1 and ::1 on {port});
     the broker is ready when every listener accepts connections.
     files: {name: text or bytes} written into {dir} before the start (readable
-    by mosquitto, which runs as its own user when started as root)."""
+    by mosquitto, which runs as its own user when started as root).
+    kind: 'tern' or 'mosquitto' regardless of TERN_TEST_BROKER (interop checks)."""
 
-    def __init__(self, config_lines=(), files=None):
-        self.kind = broker_kind()
+    def __init__(self, config_lines=(), files=None, kind=None):
+        self.kind = kind or broker_kind()
         self.config_lines = list(config_lines)
         self.files = dict(files or {})
         self.proc = None
@@ -249,8 +250,8 @@ class BrokerTestCase(unittest.TestCase):
         if self.START_BROKER:
             self.broker = self.start_broker(self.BROKER_CONFIG)
 
-    def start_broker(self, config_lines=(), files=None):
-        b = Broker(config_lines, files)
+    def start_broker(self, config_lines=(), files=None, kind=None):
+        b = Broker(config_lines, files, kind)
         self.brokers.append(b)
         self.addCleanup(self.stop_broker, b)
         return b.start()
