@@ -169,14 +169,18 @@ static const char *parse_hash(const char *s, size_t len, struct entry *e)
 /* Parse one non-comment line into e (user copied). Returns NULL, or the reason, or "" on ENOMEM. */
 static const char *parse_line(const char *s, size_t len, struct entry *e)
 {
-	const char *colon = memchr(s, ':', len), *h, *hend;
+	const char *colon = memchr(s, ':', len), *h, *hend, *uend;
 	const char *why;
 
 	if (!colon)
 		return "expected user:hash";
-	if (colon == s)
+	/* Blanks around the user name are not part of it, as mosquitto trims them. */
+	uend = colon;
+	while (uend > s && is_blank(uend[-1]))
+		uend--;
+	if (uend == s)
 		return "empty user name";
-	if ((size_t)(colon - s) > TERN_PASSWD_USERNAME_MAX)
+	if ((size_t)(uend - s) > TERN_PASSWD_USERNAME_MAX)
 		return "user name longer than 65535 bytes";
 	h = colon + 1;
 	hend = s + len;
@@ -189,7 +193,7 @@ static const char *parse_line(const char *s, size_t len, struct entry *e)
 	why = parse_hash(h, (size_t)(hend - h), e);
 	if (why)
 		return why;
-	e->user_len = (size_t)(colon - s);
+	e->user_len = (size_t)(uend - s);
 	e->user = tern_strndup(s, e->user_len);
 	return e->user ? NULL : "";
 }
@@ -221,6 +225,10 @@ int tern_passwd_parse(const char *buf, size_t len, const char *name, struct tern
 		const char *why;
 		struct entry e = {0};
 
+		while (n && is_blank(*line)) {
+			line++;
+			n--;
+		}
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (memchr(line, '\0', n)) {

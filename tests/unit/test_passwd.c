@@ -91,7 +91,9 @@ static void test_comments_blanks_crlf(void **state)
 	    "pHxjSbaHTI4ekJbXtvRWAGSadZU2Wzh1O7wmBpTd0ssIA==  \r\n"
 	    "\r\n"
 	    "#bob:$6$nothing\n"
-	    "eve: $6$u5R12ioLklrOfjpc$IZQgdlYPVMjFKu6uL6oUkNVzCCpX03CahHfhdaIwguJ7W+Ad"
+	    "  # indented comment: ignored too\n"
+	    "\t \n"
+	    " eve\t: $6$u5R12ioLklrOfjpc$IZQgdlYPVMjFKu6uL6oUkNVzCCpX03CahHfhdaIwguJ7W+Ad"
 	    "/c7aAW3uZmjTyrzOS4v061YW8AiyhIuk/Ew4qA==";
 	struct tern_passwd *p = NULL;
 	char err[256] = "";
