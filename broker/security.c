@@ -9,6 +9,7 @@
 #include "broker/acl.h"
 #include "broker/auth.h"
 #include "broker/broker.h"
+#include "broker/log.h"
 #include "broker/security.h"
 #include "broker/session.h"
 #include "broker/worker.h"
@@ -67,7 +68,7 @@ int tern_security_refresh_session(struct tern_worker *w, struct tern_session *s)
 	const struct tern_broker *b = w->broker;
 	int ret = 0;
 
-	for (size_t i = 0; i < s->n_subs; i++) {
+	for (size_t i = 0; i < s->n_subs;) {
 		struct tern_session_sub *sub = &s->subs[i];
 		uint8_t qos = sub->qos & 0x3;
 		int opt =
@@ -77,8 +78,21 @@ int tern_security_refresh_session(struct tern_worker *w, struct tern_session *s)
 		if (opt < 0)
 			opt = qos | TERN_SUB_ACL_CHECK;
 		if (opt != sub->qos && tern_session_subscribe(w, s, (const uint8_t *)sub->filter,
-							      sub->len, (uint8_t)opt) < 0)
+							      sub->len, (uint8_t)opt) < 0) {
 			ret = -ENOMEM;
+			/* Fail closed: one that now needs checks but could not get them goes. */
+			if ((opt & TERN_SUB_ACL_CHECK) && !(sub->qos & TERN_SUB_ACL_CHECK)) {
+				tern_log(TERN_LOG_ERR,
+					 "Out of memory applying the ACL: removed the subscription "
+					 "of %s to '%s'.",
+					 s->client_id, sub->filter);
+				/* The last subscription moves into slot i: look at i again. */
+				if (tern_session_unsubscribe(w, s, (const uint8_t *)sub->filter,
+							     sub->len) == 0)
+					continue;
+			}
+		}
+		i++;
 	}
 	return ret;
 }

@@ -63,8 +63,9 @@ bool tern_security_may_write(const struct tern_broker *b, unsigned listener, con
 
 /*
  * Re-classify every subscription of s against the current snapshot (after
- * the user name of the session changed). Returns 0 or -ENOMEM (then some
- * subscriptions keep their old options). Home worker, online for RCU.
+ * the user name of the session changed). Returns 0 or -ENOMEM: then a
+ * subscription that needed per-message checks and could not get them was
+ * removed (logged), others keep their old options. Home worker, online for RCU.
  */
 int tern_security_refresh_session(struct tern_worker *w, struct tern_session *s);
 
