@@ -66,7 +66,7 @@ void tern_broker_reload(struct tern_broker *b, const struct tern_config *cfg);
 /*
  * Read the password and ACL files cfg names into a new security snapshot and
  * publish it; the old one is freed after a grace period. Connections stay up;
- * each worker applies the new ACL to its sessions at its next loop turn. On
+ * each worker applies the new ACL to its sessions before it next routes. On
  * error (a bad file: "FILE:LINE: reason" in err; per_listener_settings with a
  * listener count other than the running one's) returns -EINVAL or -errno and
  * keeps the current snapshot. Main thread (registered with liburcu QSBR); not

@@ -55,7 +55,7 @@ static uint8_t auth_connack(enum tern_auth_result r, const char **why)
 	case TERN_AUTH_UNAVAILABLE:
 		break;
 	}
-	*why = "cannot check the password (out of memory)";
+	*why = "out of memory checking the credentials";
 	return TERN_CONNACK_UNAVAILABLE;
 }
 
@@ -76,12 +76,14 @@ static uint8_t authenticate(struct tern_conn *c, const struct tern_connect *cp, 
 {
 	const struct tern_auth *a = tern_security_current(c->worker->broker);
 	struct tern_credentials cr = {
-	    .username = c->username,
 	    .password = cp->password.p,
 	    .password_len = cp->password.len,
 	    .has_password = cp->has_password,
 	};
 
+	if (set_username(c, cp) < 0)
+		return auth_connack(TERN_AUTH_UNAVAILABLE, why);
+	cr.username = c->username;
 	if (!a) /* no snapshot installed (main always installs one): the config decides */
 		return auth_connack(c->worker->broker->cfg.allow_anonymous
 					? TERN_AUTH_OK
@@ -245,7 +247,7 @@ int tern_handle_connect(struct tern_conn *c, const struct tern_packet *p)
 	uint8_t rc;
 
 	c->proto_level = cp->unsupported_level ? TERN_PROTO_V311 : cp->proto_level;
-	if (!cp->unsupported_level && (set_client_id(c, cp) < 0 || set_username(c, cp) < 0))
+	if (!cp->unsupported_level && set_client_id(c, cp) < 0)
 		goto nomem;
 	rc = check_connect(c, cp, &why);
 	if (rc != TERN_CONNACK_ACCEPTED)

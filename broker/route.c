@@ -102,6 +102,11 @@ void tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 	uint64_t gen = __atomic_load_n(&b->tree_gen, __ATOMIC_ACQUIRE);
 	uint64_t others;
 
+	/*
+	 * A reloaded ACL reaches this worker's subscriptions before it routes
+	 * (other workers apply it in their poll, before their inbox).
+	 */
+	tern_security_poll(w);
 	if (msg->retain && tern_retain_set(b->retain, msg) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
 	others = deliver_local(w, msg, gen) & ~(1ull << w->id);

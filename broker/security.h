@@ -10,7 +10,9 @@
  * its messages. Without an acl_file no subscription has the flag and
  * delivery costs nothing extra. A new snapshot (SIGHUP) or a new user name
  * for a session re-classifies the session's subscriptions; each worker does
- * so for its own sessions at its next loop turn (tern_security_poll).
+ * so for its own sessions (tern_security_poll) before it next routes a
+ * message it received or handles its inbox: one load and compare per
+ * published message, nothing per subscriber.
  */
 #ifndef TERN_SECURITY_H
 #define TERN_SECURITY_H
@@ -70,9 +72,10 @@ bool tern_security_may_write(const struct tern_broker *b, unsigned listener, con
 int tern_security_refresh_session(struct tern_worker *w, struct tern_session *s);
 
 /*
- * Once per loop turn: if a new snapshot was published since the worker last
- * looked, re-classify the subscriptions of every session homed on it. Owning
- * worker, online for RCU.
+ * If a new snapshot was published since the worker last looked, re-classify
+ * the subscriptions of every session homed on it. Called once per loop turn
+ * (before the inbox) and before each publish is routed. Owning worker,
+ * online for RCU.
  */
 void tern_security_poll(struct tern_worker *w);
 

@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Parser input at the very end of a mapping followed by a PROT_NONE page, so a
- * read past the end faults (picohttpparser's test habit). For the file parsers'
- * tests; one area per process, set up by guard_setup.
+ * Guard-page helper for parser tests: input is copied to the end of a
+ * mapping followed by a PROT_NONE page, so any read past buf + len faults
+ * (picohttpparser's test habit). One mapping per test program.
  */
 #ifndef TERN_TEST_GUARD_H
 #define TERN_TEST_GUARD_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define GUARD_AREA (1u << 20)
+#define GUARD_AREA (4u << 20) /* room for a PUBLISH with a 4-byte remaining length */
 
-static char *guard_map;
+static uint8_t *guard_map;
 static size_t guard_page;
 
+/* cmocka group setup: map the area and its guard page. */
 static inline int guard_setup(void **state)
 {
 	(void)state;
@@ -24,7 +27,9 @@ static inline int guard_setup(void **state)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (guard_map == MAP_FAILED)
 		return -1;
-	return mprotect(guard_map + GUARD_AREA, guard_page, PROT_NONE);
+	if (mprotect(guard_map + GUARD_AREA, guard_page, PROT_NONE) != 0)
+		return -1;
+	return 0;
 }
 
 static inline int guard_teardown(void **state)
@@ -34,14 +39,14 @@ static inline int guard_teardown(void **state)
 	return 0;
 }
 
-/* Copy len bytes to end exactly at the PROT_NONE page; valid until the next call. */
-static inline const char *guard_put(const char *in, size_t len)
+/* Copy len bytes so that they end exactly at the PROT_NONE page; valid until the next call. */
+static inline uint8_t *guard_put(const void *in, size_t len)
 {
-	char *dst = guard_map + GUARD_AREA - len;
+	assert_true(len <= GUARD_AREA);
+	uint8_t *dst = guard_map + GUARD_AREA - len;
 
-	if (len > GUARD_AREA)
-		return NULL;
-	memmove(dst, in, len);
+	if (len)
+		memmove(dst, in, len);
 	return dst;
 }
 

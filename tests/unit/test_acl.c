@@ -25,7 +25,7 @@ static struct tern_acl *parse_ok(const char *text)
 {
 	struct tern_acl *acl = NULL;
 	char err[256] = "";
-	const char *in = guard_put(text, strlen(text));
+	const char *in = (const char *)guard_put(text, strlen(text));
 
 	if (tern_acl_parse(in, strlen(text), "acl", &acl, err, sizeof(err)) != 0)
 		fail_msg("parse failed: %s", err);
@@ -185,7 +185,7 @@ static void test_malformed(void **state)
 		struct tern_acl *acl = (struct tern_acl *)0x1;
 		int n = snprintf(text, sizeof(text), "topic read ok\n# comment\n%s\ntopic x\n",
 				 cases[i].line);
-		const char *in = guard_put(text, (size_t)n);
+		const char *in = (const char *)guard_put(text, (size_t)n);
 
 		err[0] = '\0';
 		if (tern_acl_parse(in, (size_t)n, "acl", &acl, err, sizeof(err)) != -EINVAL)
@@ -196,8 +196,8 @@ static void test_malformed(void **state)
 				 cases[i].why);
 	}
 	memcpy(text, "topic a\0b\n", 10);
-	assert_int_equal(tern_acl_parse(guard_put(text, 10), 10, "acl", &(struct tern_acl *){NULL},
-					err, sizeof(err)),
+	assert_int_equal(tern_acl_parse((const char *)guard_put(text, 10), 10, "acl",
+					&(struct tern_acl *){NULL}, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "acl:1: NUL"));
 }
