@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The broker object: creation and teardown of the shared state and the workers. */
+#define _LGPL_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <urcu-qsbr.h>
+
 #include "broker/alloc.h"
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/log.h"
 #include "broker/registry.h"
@@ -84,6 +89,7 @@ void tern_broker_destroy(struct tern_broker *b)
 	}
 	tern_registry_fini(b);
 	tern_share_fini(b);
+	tern_auth_free(b->auth); /* no reader is left */
 	if (b->retain)
 		tern_retain_destroy(b->retain);
 	if (b->tree)
@@ -100,6 +106,26 @@ void tern_broker_reload(struct tern_broker *b, const struct tern_config *cfg)
 	 */
 	__atomic_store_n(&b->cfg.log_mask, cfg->log_mask, __ATOMIC_RELAXED);
 	tern_log_set_mask(cfg->log_mask);
+}
+
+int tern_broker_load_auth(struct tern_broker *b, const struct tern_config *cfg, char *err,
+			  size_t errlen)
+{
+	struct tern_auth *a, *old;
+
+	/* Connections know their listener by index: the indexes must mean the same listeners. */
+	if (cfg->per_listener_settings && b->auth && cfg->n_listeners != b->cfg.n_listeners) {
+		snprintf(err, errlen,
+			 "per_listener_settings: the listeners changed; restart to apply");
+		return -EINVAL;
+	}
+	a = tern_auth_load(cfg, b->auth_gen + 1, err, errlen);
+	if (!a)
+		return -errno;
+	b->auth_gen++;
+	old = rcu_xchg_pointer(&b->auth, a);
+	tern_auth_retire(old);
+	return 0;
 }
 
 unsigned tern_broker_worker_count(const struct tern_broker *b)

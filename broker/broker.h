@@ -14,6 +14,7 @@
 
 #include "broker/config.h"
 
+struct tern_auth;
 struct tern_worker;
 struct tern_topic_tree;
 struct tern_retain;
@@ -42,6 +43,14 @@ struct tern_broker {
 	uint64_t sessions;	    /* atomic: sessions existing (connected + offline) */
 	uint64_t next_session_uid;  /* atomic: identity of the next session created */
 	struct tern_shares *shares; /* shared subscription groups (share.h) */
+
+	/*
+	 * Security snapshot (auth.h): published by the main thread with
+	 * rcu_assign_pointer (tern_broker_load_auth), read by workers with
+	 * rcu_dereference (security.h). auth_gen: last generation given out.
+	 */
+	struct tern_auth *auth;
+	uint64_t auth_gen;
 };
 
 /*
@@ -56,5 +65,17 @@ void tern_broker_destroy(struct tern_broker *b);
 /* Apply the reloadable parts of a new config (the log types; the rest needs a restart). Any thread.
  */
 void tern_broker_reload(struct tern_broker *b, const struct tern_config *cfg);
+
+/*
+ * Read the password and ACL files cfg names into a new security snapshot and
+ * publish it; the old one is freed after a grace period. Connections stay up;
+ * each worker applies the new ACL to its sessions before it next routes. On
+ * error (a bad file: "FILE:LINE: reason" in err; per_listener_settings with a
+ * listener count other than the running one's) returns -EINVAL or -errno and
+ * keeps the current snapshot. Main thread (registered with liburcu QSBR); not
+ * concurrently with itself.
+ */
+int tern_broker_load_auth(struct tern_broker *b, const struct tern_config *cfg, char *err,
+			  size_t errlen);
 
 #endif

@@ -44,7 +44,6 @@ struct keydef {
 
 /* Keys of mosquitto 2.0 that tern refuses by name until it implements them. */
 static const char *const unsupported[] = {
-    "acl_file",
     "allow_duplicate_messages",
     "allow_zero_length_clientid",
     "auth_plugin",
@@ -74,8 +73,6 @@ static const char *const unsupported[] = {
     "max_qos",
     "memory_limit",
     "mount_point",
-    "password_file",
-    "per_listener_settings",
     "persistence",
     "persistence_file",
     "persistence_location",
@@ -460,6 +457,44 @@ static int opt_dataplane(struct tern_config *c, const struct keydef *o, int argc
 	return 0;
 }
 
+/* The security section the next security line applies to (config.h). */
+static struct tern_security_config *current_security(struct tern_config *c)
+{
+	return c->n_listeners ? &c->listeners[c->n_listeners - 1].security : &c->default_security;
+}
+
+static int opt_allow_anonymous(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			       char *err, size_t errlen)
+{
+	int rc = want_args(o->name, argc, 1, 1, "true or false", err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (strcmp(argv[0], "true") != 0 && strcmp(argv[0], "false") != 0)
+		return fail(err, errlen, "'%s': '%s' is not true or false", o->name, argv[0]);
+	c->allow_anonymous = strcmp(argv[0], "true") == 0;
+	current_security(c)->allow_anonymous = c->allow_anonymous;
+	return 0;
+}
+
+/* password_file and acl_file: a path, kept in the global and the current section. */
+static int opt_security_file(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			     char *err, size_t errlen)
+{
+	bool pw = strcmp(o->name, "password_file") == 0;
+	struct tern_security_config *sec = current_security(c);
+	int rc = want_args(o->name, argc, 1, 1, "one path (without spaces)", err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (strlen(argv[0]) >= TERN_CONFIG_PATH_MAX)
+		return fail(err, errlen, "'%s': path longer than %d bytes", o->name,
+			    TERN_CONFIG_PATH_MAX - 1);
+	snprintf(pw ? c->password_file : c->acl_file, TERN_CONFIG_PATH_MAX, "%s", argv[0]);
+	snprintf(pw ? sec->password_file : sec->acl_file, TERN_CONFIG_PATH_MAX, "%s", argv[0]);
+	return 0;
+}
+
 #define UINT_OPT(n, field, lo, hi)                                                                 \
 	{                                                                                          \
 		.name = (n), .kind = OPT_UINT, .offset = offsetof(struct tern_config, field),      \
@@ -477,7 +512,7 @@ static int opt_dataplane(struct tern_config *c, const struct keydef *o, int argc
 static const struct keydef keydefs[] = {
     CUSTOM_OPT("listener", opt_listener),
     CUSTOM_OPT("port", opt_port),
-    BOOL_OPT("allow_anonymous", allow_anonymous),
+    CUSTOM_OPT("allow_anonymous", opt_allow_anonymous),
     UINT_OPT("max_queued_messages", max_queued_messages, 0, UINT32_MAX),
     UINT_OPT("max_queued_bytes", max_queued_bytes, 0, UINT64_MAX),
     UINT_OPT("max_inflight_messages", max_inflight_messages, 0, UINT16_MAX),
@@ -496,6 +531,9 @@ static const struct keydef keydefs[] = {
     UINT_OPT("max_output_bytes", max_output_bytes, 1024, UINT64_MAX),
     UINT_OPT("connect_timeout", connect_timeout, 1, 86400),
     UINT_OPT("max_topic_alias", max_topic_alias, 0, UINT16_MAX),
+    CUSTOM_OPT("password_file", opt_security_file),
+    CUSTOM_OPT("acl_file", opt_security_file),
+    BOOL_OPT("per_listener_settings", per_listener_settings),
 };
 
 static bool is_unsupported(const char *key)
@@ -565,6 +603,8 @@ void tern_config_defaults(struct tern_config *c)
 	c->connect_timeout = 10;
 	c->log_mask = TERN_LOG_DEFAULT;
 	c->log_type_set = false;
+	c->per_listener_settings = false;
+	c->default_security.allow_anonymous = true;
 }
 
 int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *addr)
@@ -581,8 +621,10 @@ int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *a
 	if (c->n_listeners >= TERN_CONFIG_MAX_LISTENERS)
 		return -ENOSPC;
 	l = &c->listeners[c->n_listeners++];
+	memset(l, 0, sizeof(*l));
 	l->port = port;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	l->security.allow_anonymous = true;
 	return 0;
 }
 

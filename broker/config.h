@@ -12,15 +12,27 @@
 
 #define TERN_CONFIG_MAX_LISTENERS 16
 #define TERN_DEFAULT_PORT	  1883
+#define TERN_CONFIG_PATH_MAX	  1024 /* a config line is at most 1023 bytes */
 
 enum tern_dataplane_kind {
 	TERN_DATAPLANE_SOCK = 0,
 	TERN_DATAPLANE_DPDK = 1,
 };
 
+/*
+ * Who may connect and what they may do: one set for the whole broker, or one
+ * per listener with per_listener_settings true (as mosquitto).
+ */
+struct tern_security_config {
+	bool allow_anonymous;			  /* default true */
+	char password_file[TERN_CONFIG_PATH_MAX]; /* "" = none */
+	char acl_file[TERN_CONFIG_PATH_MAX];	  /* "" = none: every client may do everything */
+};
+
 struct tern_listener_config {
 	uint16_t port;
-	char addr[64]; /* "" = every IPv4 and IPv6 address */
+	char addr[64];			      /* "" = every IPv4 and IPv6 address */
+	struct tern_security_config security; /* used with per_listener_settings true */
 };
 
 struct tern_config {
@@ -48,6 +60,18 @@ struct tern_config {
 	uint16_t max_topic_alias;  /* 5.0 topic aliases a client may set; 0 = none; default 10 */
 	unsigned log_mask;	   /* enum tern_log_level bits; default TERN_LOG_DEFAULT */
 	bool log_type_set;	   /* a log_type line was applied: the next ones add to log_mask */
+
+	/*
+	 * Security: allow_anonymous above, password_file and acl_file hold the
+	 * last value given anywhere in the file (per_listener_settings false).
+	 * With per_listener_settings true each listener uses the lines after
+	 * it (listeners[i].security), and default_security (the lines before
+	 * the first listener) serves the default listener and -p listeners.
+	 */
+	char password_file[TERN_CONFIG_PATH_MAX];
+	char acl_file[TERN_CONFIG_PATH_MAX];
+	bool per_listener_settings;
+	struct tern_security_config default_security;
 };
 
 /* Fill c with the defaults documented in deploy/tern.conf. Thread-safe. */

@@ -35,7 +35,8 @@
 /* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
 #define REPLIES_OVER_BOUND_MAX 65536
 
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener)
 {
 	struct tern_broker *b = w->broker;
 	int64_t max = b->cfg.max_connections;
@@ -57,6 +58,7 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	c->worker = w;
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
+	c->listener = listener;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
 	c->problem_info = true;
 	tern_outq_init(&c->outq);
@@ -469,6 +471,7 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_free(c->client_id);
 	tern_alias_in_free(c->aliases_in);
 	tern_alias_out_free(c->aliases_out);
+	tern_free(c->username);
 	tern_free(c);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

@@ -62,6 +62,8 @@ struct tern_conn {
 	struct tern_session *session;
 	struct tern_arrival *arrival; /* AWAIT_SESSION: the session in transit here */
 	char *client_id;	      /* after CONNECT */
+	char *username;		      /* after CONNECT; NULL: anonymous (handle_connect.c) */
+	unsigned listener;	      /* configured listener it came in on (transport.h) */
 	struct tern_msg *will;	      /* will message, if any */
 	uint8_t will_qos;
 	bool will_retain;
@@ -76,7 +78,7 @@ struct tern_conn {
 	bool keepalive_set;	   /* keepalive is max_keepalive, not what it asked for */
 	/* The reason of the DISCONNECT sent when the broker closes a 5.0 connection. */
 	uint8_t disconnect_reason;
-	const char *disconnect_why; /* its reason string: a static text, or NULL */
+	const char *disconnect_why;	    /* its reason string: a static text, or NULL */
 	struct tern_alias_in *aliases_in;   /* its topic aliases; NULL until it sets one */
 	struct tern_alias_out *aliases_out; /* ours toward it; NULL when it takes none */
 

@@ -6,6 +6,7 @@
 
 #include "broker/alias.h"
 #include "broker/alloc.h"
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/conn.h"
@@ -16,6 +17,7 @@
 #include "broker/reason.h"
 #include "broker/registry.h"
 #include "broker/reply.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
@@ -29,6 +31,62 @@ static int refuse(struct tern_conn *c, uint8_t reason, const char *why)
 	tern_reply_connack_refused(c, reason, why);
 	tern_conn_close(c, TERN_CLOSE_REFUSED);
 	return -ECONNREFUSED;
+}
+
+/*
+ * The one place an authentication outcome becomes a CONNACK reason: 5.0's
+ * 0x87 / 0x86; tern_reply_connack gives 3.1.1 clients 5 for both, as
+ * mosquitto 2.0.11 answers (tests/proto/13-auth.py).
+ */
+static uint8_t auth_connack(enum tern_auth_result r, const char **why)
+{
+	switch (r) {
+	case TERN_AUTH_OK:
+		return TERN_RC_SUCCESS;
+	case TERN_AUTH_NOT_AUTHORIZED:
+		*why = "not authorised (anonymous, or no password_file)";
+		return TERN_RC_NOT_AUTHORIZED;
+	case TERN_AUTH_BAD_CREDENTIALS:
+		*why = "bad user name or password";
+		return TERN_RC_BAD_USERNAME_OR_PASSWORD;
+	case TERN_AUTH_UNAVAILABLE:
+		break;
+	}
+	*why = "out of memory checking the credentials";
+	return TERN_RC_SERVER_UNAVAILABLE;
+}
+
+/*
+ * The user name the client acts as, in c->username (NULL: anonymous): the
+ * CONNECT's. The one place a listener's use_identity_as_username (TLS) will
+ * put the certificate's name instead. Returns 0 or -ENOMEM.
+ */
+static int set_username(struct tern_conn *c, const struct tern_connect *cp)
+{
+	if (!cp->has_username)
+		return 0;
+	c->username = tern_strndup((const char *)cp->username.p, cp->username.len);
+	return c->username ? 0 : -ENOMEM;
+}
+
+static uint8_t authenticate(struct tern_conn *c, const struct tern_connect *cp, const char **why)
+{
+	const struct tern_auth *a = tern_security_current(c->worker->broker);
+	struct tern_credentials cr = {
+	    .password = cp->password.p,
+	    .password_len = cp->password.len,
+	    .has_password = cp->has_password,
+	};
+
+	if (set_username(c, cp) < 0)
+		return auth_connack(TERN_AUTH_UNAVAILABLE, why);
+	cr.username = c->username;
+	if (!a) /* no snapshot installed (main always installs one): the config decides */
+		return auth_connack(c->worker->broker->cfg.allow_anonymous
+					? TERN_AUTH_OK
+					: TERN_AUTH_NOT_AUTHORIZED,
+				    why);
+	return auth_connack(tern_auth_connect(a, c->listener, &cr), why);
 }
 
 /* A keepalive above max_keepalive: 5.0 answers with its own, 3.x must refuse. */
@@ -72,12 +130,7 @@ static uint8_t check_connect(struct tern_conn *c, const struct tern_packet *p, c
 		*why = "authentication method not supported";
 		return TERN_RC_BAD_AUTHENTICATION_METHOD;
 	}
-	if (!cfg->allow_anonymous) {
-		*why = cp->has_username ? "no password_file to check credentials"
-					: "anonymous clients are not allowed";
-		return TERN_RC_NOT_AUTHORIZED;
-	}
-	return TERN_RC_SUCCESS;
+	return authenticate(c, cp, why);
 }
 
 /* What a 5.0 client asked for in CONNECT; the 3.x meaning of each for older ones. */
@@ -157,6 +210,13 @@ static int set_will(struct tern_conn *c, const struct tern_connect *cp)
 {
 	if (!cp->will)
 		return 0;
+	/* A will the client may not publish is dropped; the connection stays. */
+	if (!tern_security_may_write(c->worker->broker, c->listener, c->username, c->client_id,
+				     cp->will_topic.p, cp->will_topic.len)) {
+		tern_log(TERN_LOG_NOTICE, "Denied will of %s to '%.*s'.", c->client_id,
+			 (int)cp->will_topic.len, (const char *)cp->will_topic.p);
+		return 0;
+	}
 	c->will = tern_msg_create5(cp->will_topic.p, (uint16_t)cp->will_topic.len,
 				   cp->will_payload.p, cp->will_payload.len, cp->will_qos,
 				   cp->will_retain, tern_conn_v5(c) ? &cp->will_props : NULL);
@@ -239,6 +299,17 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 			      : UINT16_MAX;
 	if (c->peer_receive_max && c->peer_receive_max < s->max_inflight)
 		s->max_inflight = c->peer_receive_max;
+	/* The session acts as its newest connection's user from now on, offline too. */
+	tern_free(s->username);
+	s->username = c->username;
+	c->username = NULL;
+	s->listener = c->listener;
+	/*
+	 * Kept subscriptions were classified for the previous user, or on another
+	 * worker before a reload (a session that moved here): classify them again.
+	 */
+	if (s->n_subs)
+		tern_security_refresh_session(w, s);
 	s->conn = c;
 	c->session = s;
 	c->state = TERN_CONN_ACTIVE;
@@ -250,9 +321,10 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	       !__atomic_compare_exchange_n(&b->clients_maximum, &max, connected, true,
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
-	tern_log(TERN_LOG_NOTICE, "New client connected from %s as %s (p%u, c%u, k%u).", c->peer,
-		 c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
-		 c->clean_session ? 1u : 0u, c->keepalive);
+	tern_log(TERN_LOG_NOTICE, "New client connected from %s as %s (p%u, c%u, k%u%s%s%s).",
+		 c->peer, c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
+		 c->clean_session ? 1u : 0u, c->keepalive, s->username ? ", u'" : "",
+		 s->username ? s->username : "", s->username ? "'" : "");
 	send_connack_ok(c, present);
 	tern_session_resume(w, s);
 }

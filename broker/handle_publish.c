@@ -12,6 +12,7 @@
 #include "broker/reason.h"
 #include "broker/reply.h"
 #include "broker/route.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/worker.h"
 
@@ -94,6 +95,12 @@ int tern_handle_publish(struct tern_conn *c, const struct tern_packet *p)
 		/* Dropped, but acknowledged so the client does not resend it forever. */
 		TERN_STAT_ADD(w, publish_too_large, 1);
 		return ack_publish(c, pub, TERN_RC_IMPLEMENTATION_SPECIFIC);
+	}
+	if (!tern_security_may_write(w->broker, c->listener, c->session->username, c->client_id,
+				     topic.p, topic.len)) {
+		/* 5.0 says not authorised; 3.1.1 has no refusal: dropped but acknowledged. */
+		TERN_STAT_ADD(w, publish_denied, 1);
+		return ack_publish(c, pub, TERN_RC_NOT_AUTHORIZED);
 	}
 	if (pub->qos == 2) {
 		bool dup = tern_session_qos2_seen(c->session, pub->packet_id, &err);

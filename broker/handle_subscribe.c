@@ -13,6 +13,7 @@
 #include "broker/reason.h"
 #include "broker/reply.h"
 #include "broker/retain.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/share.h"
 #include "broker/worker.h"
@@ -25,6 +26,7 @@ struct retained_ctx {
 	struct tern_session *s;
 	uint8_t granted;
 	const struct tern_via *ids;
+	bool check; /* partly readable filter: check each retained message (security.h) */
 };
 
 static void send_retained(void *ctx, struct tern_msg *msg)
@@ -32,6 +34,9 @@ static void send_retained(void *ctx, struct tern_msg *msg)
 	struct retained_ctx *rc = ctx;
 	uint8_t qos = msg->qos < rc->granted ? msg->qos : rc->granted;
 
+	if (rc->check &&
+	    !tern_security_may_read(rc->w->broker, rc->s, tern_msg_topic(msg), msg->topic_len))
+		return;
 	/* Retained messages sent for a new subscription carry RETAIN 1 [MQTT-3.3.1-8]. */
 	tern_session_deliver(rc->w, rc->s, msg, qos, true, rc->ids);
 }
@@ -42,7 +47,8 @@ static void send_retained(void *ctx, struct tern_msg *msg)
  * retained messages it matches.
  */
 static int subscribe_one(struct tern_conn *c, const struct tern_packet *p,
-			 const struct tern_bytes *filter, uint8_t options, bool *retained)
+			 const struct tern_bytes *filter, uint8_t options, bool *retained,
+			 bool *check)
 {
 	struct tern_worker *w = c->worker;
 	uint8_t qos = options & TERN_SUBOPT_QOS_MASK;
@@ -52,7 +58,9 @@ static int subscribe_one(struct tern_conn *c, const struct tern_packet *p,
 	int shared = tern_share_parse(filter->p, filter->len, &inner, &inner_len);
 	bool existed;
 
-	*retained = false;
+	int opt;
+
+	*retained = *check = false;
 	if (shared < 0)
 		return TERN_RC_TOPIC_FILTER_INVALID;
 	if (shared && (options & TERN_SUBOPT_NO_LOCAL)) /* [MQTT-3.8.3-4] */
@@ -60,8 +68,14 @@ static int subscribe_one(struct tern_conn *c, const struct tern_packet *p,
 	if (qos > MAX_QOS)
 		qos = MAX_QOS;
 	options = (uint8_t)((options & ~TERN_SUBOPT_QOS_MASK) | qos);
+	/* A filter with nothing readable is refused; see security.h. */
+	opt = tern_security_sub_options(w->broker, c->session, shared ? inner : filter->p,
+					shared ? inner_len : filter->len, options);
+	if (opt < 0)
+		return TERN_RC_NOT_AUTHORIZED;
+	*check = opt & TERN_SUB_ACL_CHECK;
 	/* The identifier, if any, applies to every filter of the packet [MQTT-3.8.2.1.2]. */
-	if (tern_session_subscribe(w, c->session, filter->p, filter->len, options,
+	if (tern_session_subscribe(w, c->session, filter->p, filter->len, (uint8_t)opt,
 				   p->props.subscription_id, &existed) < 0)
 		return TERN_RC_UNSPECIFIED_ERROR;
 	/*
@@ -72,14 +86,28 @@ static int subscribe_one(struct tern_conn *c, const struct tern_packet *p,
 	return qos;
 }
 
+/* What a granted filter still asks for once the SUBACK is out. */
+struct retained_plan {
+	bool send;  /* send the retained messages it matches */
+	bool check; /* partly readable: check each of them (security.h) */
+};
+
+static void free_arrays(uint8_t *codes, struct retained_plan *plan, const uint8_t *stack_codes)
+{
+	if (codes != stack_codes) {
+		tern_free(codes);
+		tern_free(plan);
+	}
+}
+
 int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 {
 	struct tern_worker *w = c->worker;
 	struct tern_session *s = c->session;
 	uint8_t stack_codes[STACK_FILTERS];
-	bool stack_retained[STACK_FILTERS];
+	struct retained_plan stack_plan[STACK_FILTERS];
 	uint8_t *codes = stack_codes;
-	bool *retained = stack_retained;
+	struct retained_plan *plan = stack_plan;
 	struct tern_filter_iter it;
 	struct tern_bytes filter;
 	struct tern_via ids = {0};
@@ -90,19 +118,16 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 		ids.id[ids.n++] = p->props.subscription_id;
 	if (p->subscribe.count > STACK_FILTERS) {
 		codes = tern_malloc(p->subscribe.count);
-		retained = tern_malloc(p->subscribe.count * sizeof(*retained));
-		if (!codes || !retained)
+		plan = tern_malloc(p->subscribe.count * sizeof(*plan));
+		if (!codes || !plan)
 			goto nomem;
 	}
 	tern_codec_filter_iter_init(&it, p);
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		int code = subscribe_one(c, p, &filter, options, &retained[i]);
+		int code = subscribe_one(c, p, &filter, options, &plan[i].send, &plan[i].check);
 
 		if (code < 0) {
-			if (codes != stack_codes) {
-				tern_free(codes);
-				tern_free(retained);
-			}
+			free_arrays(codes, plan, stack_codes);
 			return tern_conn_protocol_error(c, "No Local on a shared subscription");
 		}
 		codes[i++] = (uint8_t)code;
@@ -114,22 +139,16 @@ int tern_handle_subscribe(struct tern_conn *c, const struct tern_packet *p)
 	tern_codec_filter_iter_init(&it, p);
 	i = 0;
 	while (tern_codec_filter_next(&it, &filter, &options)) {
-		struct retained_ctx rc = {w, s, codes[i], ids.n ? &ids : NULL};
+		struct retained_ctx rc = {w, s, codes[i], ids.n ? &ids : NULL, plan[i].check};
 
-		if (retained[i++])
+		if (plan[i++].send)
 			tern_retain_match(w->broker->retain, filter.p, filter.len, send_retained,
 					  &rc);
 	}
-	if (codes != stack_codes) {
-		tern_free(codes);
-		tern_free(retained);
-	}
+	free_arrays(codes, plan, stack_codes);
 	return 0;
 nomem:
-	if (codes != stack_codes) {
-		tern_free(codes);
-		tern_free(retained);
-	}
+	free_arrays(codes, plan, stack_codes);
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
 	return -ENOMEM;
 }

@@ -126,8 +126,12 @@ static int build_config(const struct options *o, struct tern_config *cfg)
 	}
 	if (o->n_ports) {
 		cfg->n_listeners = 0;
-		for (i = 0; i < o->n_ports; i++)
+		for (i = 0; i < o->n_ports; i++) {
 			tern_config_add_listener(cfg, o->ports[i], "");
+			/* per_listener_settings: -p listeners take the lines before any listener.
+			 */
+			cfg->listeners[i].security = cfg->default_security;
+		}
 	}
 	if (o->workers >= 0)
 		cfg->workers = (unsigned)o->workers;
@@ -139,13 +143,20 @@ static int build_config(const struct options *o, struct tern_config *cfg)
 static void reload(const struct options *o, struct tern_broker *b)
 {
 	struct tern_config cfg;
+	char err[512];
 
 	if (build_config(o, &cfg) < 0) {
 		tern_log(TERN_LOG_ERR, "Reload failed; keeping the running configuration.");
 		return;
 	}
 	tern_broker_reload(b, &cfg);
-	tern_log(TERN_LOG_NOTICE, "Reloaded configuration (log types).");
+	if (tern_broker_load_auth(b, &cfg, err, sizeof(err)) < 0) {
+		tern_log(TERN_LOG_ERR,
+			 "Reload of password_file/acl_file failed, keeping the old ones: %s", err);
+		return;
+	}
+	tern_log(TERN_LOG_NOTICE,
+		 "Reloaded configuration (log types, allow_anonymous, password_file, acl_file).");
 }
 
 int main(int argc, char **argv)
@@ -154,6 +165,7 @@ int main(int argc, char **argv)
 	struct tern_broker *b;
 	struct options o;
 	struct dp_sock *dp;
+	char err[512];
 	sigset_t sigs;
 	int sig, ret;
 
@@ -179,6 +191,15 @@ int main(int argc, char **argv)
 	b = tern_broker_create(&cfg);
 	if (!b) {
 		fprintf(stderr, "tern: cannot create the broker: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	/* Before any worker runs: a bad password or ACL file stops startup with FILE:LINE. */
+	rcu_thread_online();
+	ret = tern_broker_load_auth(b, &cfg, err, sizeof(err));
+	rcu_thread_offline();
+	if (ret < 0) {
+		fprintf(stderr, "tern: %s\n", err);
+		tern_broker_destroy(b);
 		return EXIT_FAILURE;
 	}
 	tern_log(TERN_LOG_NOTICE, "tern version %s starting with %u workers", TERN_VERSION,

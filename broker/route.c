@@ -17,6 +17,7 @@
 #include "broker/registry.h"
 #include "broker/retain.h"
 #include "broker/route.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/share.h"
 #include "broker/topic_tree.h"
@@ -24,6 +25,7 @@
 
 struct match {
 	struct tern_worker *w;
+	const struct tern_msg *msg;
 	uint64_t gen;
 	uint64_t origin; /* the publishing session's uid */
 };
@@ -87,6 +89,10 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 	/* No Local: not back to the session that published it [MQTT-3.8.3-3]. */
 	if ((sub->options & TERN_SUBOPT_NO_LOCAL) && s->uid == m->origin)
 		return;
+	/* Only partly readable subscriptions are checked (security.h); no ACL, no flag. */
+	if (__builtin_expect(sub->options & TERN_SUB_ACL_CHECK, 0) &&
+	    !tern_security_may_read(w->broker, s, tern_msg_topic(m->msg), m->msg->topic_len))
+		return;
 	/* In transit here: the old home may be matching it too, so keep our own scratch. */
 	scratch = s->home == w->id ? &s->match : tern_registry_arrival_scratch(w, s);
 	if (!scratch)
@@ -115,7 +121,7 @@ static void on_match(void *ctx, const struct tern_sub *sub)
 
 static uint64_t deliver_local(struct tern_worker *w, struct tern_msg *msg, uint64_t gen)
 {
-	struct match m = {w, gen, msg->origin};
+	struct match m = {w, msg, gen, msg->origin};
 	uint64_t mask;
 	size_t i;
 
@@ -156,6 +162,11 @@ bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 	uint64_t gen = __atomic_load_n(&b->tree_gen, __ATOMIC_ACQUIRE);
 	uint64_t matched, others;
 
+	/*
+	 * A reloaded ACL reaches this worker's subscriptions before it routes
+	 * (other workers apply it in their poll, before their inbox).
+	 */
+	tern_security_poll(w);
 	/* The expiry clock starts when the broker takes the message [MQTT-3.3.2-5]. */
 	if (msg->expiry_interval && !msg->expiry_ms)
 		msg->expiry_ms = w->now_ms + (uint64_t)msg->expiry_interval * 1000u;

@@ -56,6 +56,7 @@ static void free_session_rcu(struct rcu_head *head)
 	struct tern_session *s = caa_container_of(head, struct tern_session, rcu);
 
 	tern_free(s->client_id);
+	tern_free(s->username);
 	tern_free(s);
 }
 
@@ -207,6 +208,7 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 		return ret;
 	}
 	sub->options = options;
+	sub->sub_id = sub_id;
 	if (!known)
 		s->n_subs++;
 	return 0;

@@ -54,6 +54,7 @@ struct tern_session_sub {
 	char *filter;
 	uint16_t len;
 	uint8_t options; /* SUBSCRIBE options byte: QoS, and 5.0's No Local... */
+	uint32_t sub_id; /* 5.0 subscription identifier; 0 = none */
 };
 
 enum tern_inflight_state {
@@ -93,10 +94,11 @@ struct tern_session {
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */
 	struct tern_conn *conn;		  /* NULL while offline */
-	bool clean;			  /* ends with its connection (3.1.1 clean session, 5.0
-					     session expiry 0) */
-	uint32_t expiry_s;		  /* seconds it outlives its connection, or
-					     TERN_SESSION_NEVER_EXPIRES */
+	char *username;	   /* of the last connection (ACL checks while offline too); NULL: anon */
+	unsigned listener; /* of the last connection: its security domain (auth.h) */
+	bool clean;	   /* ends with its connection (3.1.1 clean session, 5.0 session
+			      expiry 0) */
+	uint32_t expiry_s; /* seconds it outlives its connection, or TERN_SESSION_NEVER_EXPIRES */
 	uint64_t offline_since_ms;
 	/* A 5.0 will waiting for its delay while the session is offline (or NULL). */
 	struct tern_msg *will;

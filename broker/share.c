@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/msg.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/share.h"
 #include "broker/topic.h"
@@ -280,8 +281,11 @@ out:
 	return rc;
 }
 
-/* Deliver to member m here, keeping the group with a stored QoS 1/2 delivery. */
-static void deliver_to(struct tern_worker *w, struct tern_share_group *g, const struct member *m,
+/*
+ * Deliver to member m here, keeping the group with a stored QoS 1/2 delivery.
+ * False when the member may not read the topic (a partly readable filter).
+ */
+static bool deliver_to(struct tern_worker *w, struct tern_share_group *g, const struct member *m,
 		       struct tern_msg *msg)
 {
 	uint8_t granted = m->options & TERN_SUBOPT_QOS_MASK;
@@ -289,9 +293,13 @@ static void deliver_to(struct tern_worker *w, struct tern_share_group *g, const 
 	bool retain = (m->options & TERN_SUBOPT_RETAIN_AS_PUBLISHED) && msg->retain;
 	struct tern_via via = {.share = g};
 
+	if ((m->options & TERN_SUB_ACL_CHECK) &&
+	    !tern_security_may_read(w->broker, m->session, tern_msg_topic(msg), msg->topic_len))
+		return false;
 	if (m->sub_id)
 		via.id[via.n++] = m->sub_id;
 	tern_session_deliver(w, m->session, msg, qos, retain, &via);
+	return true;
 }
 
 /* Whether member m's session can take a delivery on w now. */
@@ -322,10 +330,10 @@ static void pick_and_deliver(struct tern_worker *w, struct tern_share_group *g,
 		return;
 	}
 	m = &ms->m[g->cursor++ % ms->n];
-	if (served_here(w, m))
-		deliver_to(w, g, m, msg);
-	else
+	if (!served_here(w, m))
 		post(w, m->session->home, g, m->uid, msg, hops);
+	else if (!deliver_to(w, g, m, msg)) /* this member may not read it: the next one */
+		pick_and_deliver(w, g, msg, (uint8_t)(hops + 1));
 }
 
 void tern_share_deliver(struct tern_worker *w, struct tern_share_group *g, struct tern_msg *msg)
@@ -349,9 +357,9 @@ void tern_share_on_deliver(struct tern_worker *w, struct tern_share_group *g, ui
 	struct members *ms = rcu_dereference(g->members);
 	int i = member_index(ms, uid);
 
-	if (i >= 0 && served_here(w, &ms->m[i]))
-		deliver_to(w, g, &ms->m[i], msg);
-	else if (w->id == g->owner)
+	if (i >= 0 && served_here(w, &ms->m[i]) && deliver_to(w, g, &ms->m[i], msg))
+		return;
+	if (w->id == g->owner)
 		pick_and_deliver(w, g, msg, (uint8_t)(hops + 1));
 	else
 		post(w, g->owner, g, 0, msg, (uint8_t)(hops + 1));

@@ -60,6 +60,7 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"bytes/sent", offsetof(struct tern_worker_stats, bytes_sent)},
 	    {"publish/dropped", offsetof(struct tern_worker_stats, publish_dropped)},
 	    {"publish/too_large", offsetof(struct tern_worker_stats, publish_too_large)},
+	    {"publish/denied", offsetof(struct tern_worker_stats, publish_denied)},
 	    {"protocol/errors", offsetof(struct tern_worker_stats, protocol_errors)},
 	    {"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
 	    {"takeovers", offsetof(struct tern_worker_stats, takeovers)},

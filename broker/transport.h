@@ -93,10 +93,15 @@ void tern_worker_finish(struct tern_worker *w);
 
 /*
  * A new transport connection on worker w. peer is "ADDR:PORT" (for logs;
- * copied). Returns the engine's connection, or NULL when the broker refuses it
- * (max_connections, out of memory): the dataplane closes it then.
+ * copied). listener is the index, in the config's listeners array, of the
+ * listener it came in on (0 for the default listener when none is
+ * configured): it selects that listener's security settings under
+ * per_listener_settings. Returns the engine's connection, or NULL when the
+ * broker refuses it (max_connections, out of memory): the dataplane closes it
+ * then.
  */
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer);
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener);
 
 /*
  * Bytes received on the connection. The engine parses and handles every

@@ -20,6 +20,7 @@
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/route.h"
+#include "broker/security.h"
 #include "broker/session.h"
 #include "broker/share.h"
 #include "broker/sys.h"
@@ -237,6 +238,7 @@ int tern_worker_poll(struct tern_worker *w)
 	uint64_t now = tern_worker_clock(w);
 	uint64_t next;
 
+	tern_security_poll(w);
 	drain_inbox(w, false);
 	while (!cds_list_empty(&w->resumed))
 		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));

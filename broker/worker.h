@@ -36,6 +36,7 @@ struct tern_worker_stats {
 	uint64_t bytes_sent;
 	uint64_t publish_dropped; /* QoS 0 over the output bound, QoS 1/2 over the queue limits */
 	uint64_t publish_too_large;
+	uint64_t publish_denied; /* PUBLISH the ACL does not allow (dropped, acknowledged) */
 	uint64_t protocol_errors;
 	uint64_t keepalive_timeouts;
 	uint64_t takeovers;
@@ -102,7 +103,8 @@ struct tern_worker {
 	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
 	struct tern_match *matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
-	uint64_t next_auto_id;		     /* for generated client ids */
+	uint64_t next_auto_id; /* for generated client ids */
+	uint64_t auth_gen;     /* security snapshot its sessions were classified for (security.h) */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */
 
 	struct tern_worker_stats stats __attribute__((aligned(64)));

@@ -234,7 +234,7 @@ static void feed(struct fworker *fw, struct fconn *c, bool next_batch)
 
 	/* Connections are accepted on their worker's thread, at its first round. */
 	if (!c->tc) {
-		c->tc = tern_conn_accept(fw->w, c, "fake:0");
+		c->tc = tern_conn_accept(fw->w, c, "fake:0", 0);
 		if (!c->tc)
 			die("the engine refused a connection");
 	}

@@ -9,6 +9,8 @@ set -euo pipefail
 
 MOSQUITTO=/usr/sbin/mosquitto
 TIMEOUT=10 # seconds, for every wait below
+# tshark loads its dissectors before it captures: measured 12 s on a busy 2-core machine.
+TSHARK_START_TIMEOUT=60
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -77,7 +79,7 @@ pids+=("$broker_pid")
 wait_until() { # wait_until DESCRIPTION COMMAND...
 	local what=$1
 	shift
-	local end=$((SECONDS + TIMEOUT))
+	local end=$((SECONDS + ${WAIT_TIMEOUT:-$TIMEOUT}))
 	until "$@"; do
 		[ $SECONDS -lt $end ] || fail "timed out waiting for $what"
 		sleep 0.05
@@ -95,8 +97,7 @@ tshark -i lo -f "tcp port $port" -d "tcp.port==$port,mqtt" -w "$work/capture.pca
 	>"$work/live.txt" 2>"$work/tshark.err" &
 tshark_pid=$!
 pids+=("$tshark_pid")
-# tshark loads every dissector first: seconds on a busy machine, so it gets longer.
-TIMEOUT=60 wait_until "tshark to capture" grep -q 'Capturing on' "$work/tshark.err"
+WAIT_TIMEOUT=$TSHARK_START_TIMEOUT wait_until "tshark to capture" grep -q 'Capturing on' "$work/tshark.err"
 
 count() { grep -c "$1" "$work/live.txt" || true; }
 more_than() { [ "$(count "$1")" -gt "$2" ]; } # more_than PATTERN N: live lines matching

@@ -76,13 +76,23 @@ def free_port():
 
 
 class Broker:
-    """One broker process with its own config file, port and log."""
+    """One broker process with its own config file, port and log.
 
-    def __init__(self, config_lines=()):
-        self.kind = broker_kind()
+    Config lines may use {dir} (the broker's temporary folder, where side files
+    are written), {port} and {port2} (free ports). A config with its own
+    `listener` lines replaces the default pair (127.0.0.1 and ::1 on {port});
+    the broker is ready when every listener accepts connections.
+    files: {name: text or bytes} written into {dir} before the start (readable
+    by mosquitto, which runs as its own user when started as root).
+    kind: 'tern' or 'mosquitto' regardless of TERN_TEST_BROKER (interop checks)."""
+
+    def __init__(self, config_lines=(), files=None, kind=None):
+        self.kind = kind or broker_kind()
         self.config_lines = list(config_lines)
+        self.files = dict(files or {})
         self.proc = None
         self.port = None
+        self.port2 = None
         self.dir = tempfile.TemporaryDirectory(prefix='tern-proto-')
         if self.kind == 'mosquitto':
             # started as root it runs as user mosquitto: let it re-read its config on SIGHUP
@@ -91,9 +101,39 @@ class Broker:
         self.conf_path = os.path.join(self.dir.name, 'broker.conf')
         self.exit_status = None
 
+    def path(self, name):
+        """Absolute path of side file name in the broker's folder."""
+        return os.path.join(self.dir.name, name)
+
+    def write_file(self, name, data):
+        """Write (or replace, atomically) side file name; readable by the broker."""
+        tmp = self.path(name + '.tmp')
+        with open(tmp, 'wb') as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.path(name))
+
+    def expand(self, line):
+        return line.format(dir=self.dir.name, port=self.port, port2=self.port2)
+
+    def own_listeners(self):
+        return any(l.split()[0] == 'listener' for l in self.config_lines if l.split())
+
+    def endpoints(self):
+        """(host, port) of every listener, for the readiness check."""
+        if not self.own_listeners():
+            return [('127.0.0.1', self.port), ('::1', self.port)]
+        out = []
+        for line in self.config_lines:
+            words = self.expand(line).split()
+            if words and words[0] == 'listener':
+                out.append((words[2] if len(words) > 2 else '127.0.0.1', int(words[1])))
+        return out
+
     def config_text(self, port):
-        lines = ['listener %d 127.0.0.1' % port, 'listener %d ::1' % port]
-        user = self.config_lines
+        lines = [] if self.own_listeners() else \
+            ['listener %d 127.0.0.1' % port, 'listener %d ::1' % port]
+        user = [self.expand(l) for l in self.config_lines]
         if self.kind == 'mosquitto':
             user = [l for l in user if l.split()[0] not in TERN_ONLY_KEYS]
             if not any(l.split()[0] == 'allow_anonymous' for l in user):
@@ -111,8 +151,13 @@ class Broker:
 
     def start(self):
         last = ''
+        for name, data in self.files.items():
+            self.write_file(name, data)
         for _ in range(3):  # a port grabbed by someone else between free_port() and bind
             self.port = free_port()
+            self.port2 = free_port()
+            while self.port2 == self.port:
+                self.port2 = free_port()
             with open(self.conf_path, 'w') as f:
                 f.write(self.config_text(self.port))
             with open(self.log_path, 'ab') as log:
@@ -129,14 +174,14 @@ class Broker:
 
     def wait_ready(self, timeout=10.0):
         deadline = time.monotonic() + timeout
-        pending = {'127.0.0.1', '::1'}
+        pending = set(self.endpoints())
         while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            for host in list(pending):
+            for host, port in list(pending):
                 try:
-                    socket.create_connection((host, self.port), timeout=0.5).close()
-                    pending.discard(host)
+                    socket.create_connection((host, port), timeout=0.5).close()
+                    pending.discard((host, port))
                 except OSError:
                     pass
             if pending:
@@ -205,8 +250,8 @@ class BrokerTestCase(unittest.TestCase):
         if self.START_BROKER:
             self.broker = self.start_broker(self.BROKER_CONFIG)
 
-    def start_broker(self, config_lines=()):
-        b = Broker(config_lines)
+    def start_broker(self, config_lines=(), files=None, kind=None):
+        b = Broker(config_lines, files, kind)
         self.brokers.append(b)
         self.addCleanup(self.stop_broker, b)
         return b.start()
@@ -234,11 +279,11 @@ class BrokerTestCase(unittest.TestCase):
 
     # Clients closed automatically at the end of the test.
 
-    def raw(self, broker=None, host='127.0.0.1', connect=None, rcvbuf=None, **kw):
+    def raw(self, broker=None, host='127.0.0.1', connect=None, rcvbuf=None, port=None, **kw):
         """A RawClient on the broker; with connect=CLIENT_ID also CONNECT and expect CONNACK 0.
-        rcvbuf: SO_RCVBUF set before connecting."""
+        rcvbuf: SO_RCVBUF set before connecting. port: another of the broker's ports."""
         broker = broker or self.broker
-        c = rawmqtt.RawClient(host, broker.port, rcvbuf=rcvbuf)
+        c = rawmqtt.RawClient(host, port or broker.port, rcvbuf=rcvbuf)
         self.addCleanup(c.close)
         if connect is not None:
             c.connect_ok(connect, **kw)

@@ -293,8 +293,6 @@ static void test_malformed(void **state)
 static void test_unknown_and_unsupported(void **state)
 {
 	static const char *const unsupported[] = {
-	    "password_file /etc/tern/passwd",
-	    "acl_file /etc/tern/acl",
 	    "persistence true",
 	    "persistence_location /var/lib/tern/",
 	    "autosave_interval 1800",
@@ -567,6 +565,9 @@ static void test_sample_conf_is_defaults(void **state)
 	    "dataplane",
 	    "max_output_bytes",
 	    "connect_timeout",
+	    "password_file",
+	    "acl_file",
+	    "per_listener_settings",
 	};
 
 	snprintf(path, sizeof(path), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
@@ -624,6 +625,7 @@ static void test_sample_conf_is_defaults(void **state)
 		    "dataplane",
 		    "max_output_bytes",
 		    "connect_timeout",
+		    "per_listener_settings",
 		};
 		for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
 			size_t n = strlen(same[k]);
@@ -642,6 +644,57 @@ static void test_sample_conf_is_defaults(void **state)
 		}
 	}
 	fclose(f);
+}
+
+static void test_security_keys(void **state)
+{
+	struct tern_config c;
+	char err[512] = "";
+	char path[4096], longpath[1030], line[1090];
+
+	(void)state;
+	tern_config_defaults(&c);
+	assert_false(c.per_listener_settings);
+	assert_string_equal(c.password_file, "");
+	assert_true(c.default_security.allow_anonymous);
+	assert_int_equal(load_text(&c,
+				   "allow_anonymous false\n"
+				   "password_file /p0\n"
+				   "listener 1883\n"
+				   "acl_file /a1\n"
+				   "allow_anonymous true\n"
+				   "listener 1884 ::1\n"
+				   "password_file /p2\n"
+				   "per_listener_settings true\n",
+				   err, sizeof(err), path, sizeof(path)),
+			 0);
+	/* The global values: the last line anywhere, as mosquitto without per_listener_settings. */
+	assert_true(c.per_listener_settings);
+	assert_true(c.allow_anonymous);
+	assert_string_equal(c.password_file, "/p2");
+	assert_string_equal(c.acl_file, "/a1");
+	/* Per listener: the lines after each listener line; before the first: the default's. */
+	assert_false(c.default_security.allow_anonymous);
+	assert_string_equal(c.default_security.password_file, "/p0");
+	assert_string_equal(c.default_security.acl_file, "");
+	assert_true(c.listeners[0].security.allow_anonymous);
+	assert_string_equal(c.listeners[0].security.password_file, "");
+	assert_string_equal(c.listeners[0].security.acl_file, "/a1");
+	assert_true(c.listeners[1].security.allow_anonymous); /* never set: the default */
+	assert_string_equal(c.listeners[1].security.password_file, "/p2");
+	assert_string_equal(c.listeners[1].security.acl_file, "");
+
+	assert_int_equal(apply(&c, "password_file", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "needs one path"));
+	assert_int_equal(apply(&c, "acl_file /a /b", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "got 2 values"));
+	assert_int_equal(apply(&c, "per_listener_settings yes", err, sizeof(err)), -EINVAL);
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	snprintf(line, sizeof(line), "acl_file %s", longpath);
+	assert_int_equal(apply(&c, line, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "path longer than"));
 }
 
 static void test_log_type_parse(void **state)
@@ -899,6 +952,7 @@ int main(void)
 	    cmocka_unit_test(test_dataplane),
 	    cmocka_unit_test(test_load_errors),
 	    cmocka_unit_test(test_sample_conf_is_defaults),
+	    cmocka_unit_test(test_security_keys),
 	    cmocka_unit_test(test_log_type_parse),
 	    cmocka_unit_test(test_log_mask),
 	    cmocka_unit_test(test_ratelimit),

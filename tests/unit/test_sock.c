@@ -81,6 +81,7 @@ static pthread_mutex_t grave_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_conn *graveyard; /* closed connections, freed by teardown */
 static pthread_mutex_t peer_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_peer[64];
+static unsigned accepted_on[4];	   /* accepts per listener index, under peer_lock */
 static struct dp_sock *running;	   /* stopped by teardown when a failed test left it running */
 static struct rlimit saved_nofile; /* restored by teardown when rlim_cur is set */
 
@@ -167,13 +168,15 @@ void tern_worker_finish(struct tern_worker *w)
 	INC(fk.finishes);
 }
 
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener)
 {
 	struct tern_conn *c;
 
 	check_thread(w);
 	pthread_mutex_lock(&peer_lock);
 	snprintf(last_peer, sizeof(last_peer), "%s", peer);
+	accepted_on[listener < 4 ? listener : 3]++;
 	pthread_mutex_unlock(&peer_lock);
 	if (GET(fk.refuse)) {
 		INC(fk.refused);
@@ -259,6 +262,7 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&fk, 0, sizeof(fk));
+	memset(accepted_on, 0, sizeof(accepted_on));
 	fk.fail_start_id = -1;
 	memset(&broker, 0, sizeof(broker));
 	broker.n = N_WORKERS;
@@ -480,6 +484,12 @@ static void test_echo_v4_v6(void **state)
 			echo_roundtrip(fds[i], "again");
 	assert_int_equal(GET(fk.accepted), 10);
 	assert_int_equal(STAT(s, accepted), 10);
+	/* Each connection names the configured listener it came in on. */
+	pthread_mutex_lock(&peer_lock);
+	assert_int_equal(accepted_on[0], 5);
+	assert_int_equal(accepted_on[1], 5);
+	assert_int_equal(accepted_on[2] + accepted_on[3], 0);
+	pthread_mutex_unlock(&peer_lock);
 	assert_true(STAT(s, read_bytes) >= 10 * 5 * 3);
 	/* The worker counts a write after the client may already have read it. */
 	for (int i = 0; i < 500 && STAT(s, read_bytes) != STAT(s, written_bytes); i++)
