@@ -83,6 +83,8 @@ uint64_t tb_hist_percentile(const struct tb_hist *h, double q)
 	for (unsigned i = 0; i < TB_HIST_BUCKETS; i++) {
 		seen += h->buckets[i];
 		if (seen >= rank) {
+			if (i == TB_HIST_BUCKETS - 1)
+				return h->max; /* the top bucket holds everything above 2^40 */
 			uint64_t v = tb_hist_bucket_high(i);
 			if (v > h->max)
 				v = h->max;
