@@ -11,10 +11,8 @@
  *
  * Every payload starts with the send time (taken once per batch, just before the
  * write), the publisher id and a per-publisher sequence number. Each subscriber keeps a
- * 1024-entry window of seen sequence numbers per publisher: a number above the highest
- * seen is new (gaps may still arrive late), one inside the window is a duplicate if seen
- * and a late (reordered) first receipt if not; one older than the window counts as
- * reordered. Messages are assigned to a repetition by their send time, so publisher and
+ * bench/seqwin window per publisher that tells new, duplicate and late (reordered)
+ * receipts apart. Messages are assigned to a repetition by their send time, so publisher and
  * subscriber agree on which window a message belongs to without talking to each other.
  *
  * The in-flight window bounds deliveries not yet seen: a publisher sends while
@@ -41,9 +39,10 @@
 #include "bench/hist.h"
 #include "bench/loadgen.h"
 #include "bench/mqtt_wire.h"
+#include "bench/procstat.h"
+#include "bench/seqwin.h"
 
 #define NS_PER_S	    1000000000ull
-#define SEQWIN_BITS	    1024
 #define MAX_EVENTS	    512
 #define HANDSHAKES_PER_THR  256
 #define PING_INTERVAL_NS    (15 * NS_PER_S)
@@ -85,12 +84,6 @@ struct pubshared {
 	uint64_t window; /* deliveries in flight at most */
 } __attribute__((aligned(64)));
 
-/* Seen sequence numbers of one publisher at one subscriber (see the design note). */
-struct seqwin {
-	uint32_t next; /* highest seen + 1 */
-	uint64_t bits[SEQWIN_BITS / 64];
-};
-
 struct thr;
 
 struct conn {
@@ -117,7 +110,7 @@ struct conn {
 	uint64_t next_due; /* rate mode: send time of the next message */
 	/* subscriber */
 	unsigned subacks_pending;
-	struct seqwin **trk; /* per publisher, allocated on first receipt */
+	struct tb_seqwin **trk; /* per publisher, allocated on first receipt */
 };
 
 struct rep_acc {
@@ -192,39 +185,6 @@ static void sleep_until(uint64_t t)
 	struct timespec ts = {.tv_sec = (time_t)(t / NS_PER_S), .tv_nsec = (long)(t % NS_PER_S)};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-int tb_proc_sample(pid_t pid, uint64_t *cpu_ns, uint64_t *rss_kb)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -ENOENT;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	/* The command name may hold spaces and parentheses: fields follow the last ')'. */
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -EIO;
-	long hz = sysconf(_SC_CLK_TCK);
-	*cpu_ns = (ut + st) * (NS_PER_S / (uint64_t)(hz > 0 ? hz : 100));
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -ENOENT;
-	*rss_kb = 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		if (strncmp(buf, "VmRSS:", 6) == 0) {
-			*rss_kb = strtoull(buf + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return 0;
 }
 
 /* Records the first failure of this thread and tells the run to stop. */
@@ -489,7 +449,7 @@ static void on_publish(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t no
 	if (pk->topic_len == 0)
 		t->rx_alias++;
 
-	struct seqwin *w = c->trk[pid];
+	struct tb_seqwin *w = c->trk[pid];
 	if (!w) {
 		w = calloc(1, sizeof(*w));
 		if (!w) {
@@ -498,32 +458,9 @@ static void on_publish(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t no
 		}
 		c->trk[pid] = w;
 	}
-	bool uniq = true, dup = false, late = false;
-	uint64_t progress = 0;
-	if (seq >= w->next) {
-		uint32_t gap = seq - w->next;
-		if (gap >= SEQWIN_BITS) {
-			memset(w->bits, 0, sizeof(w->bits));
-		} else {
-			for (uint32_t s = w->next; s < seq; s++)
-				w->bits[(s % SEQWIN_BITS) / 64] &= ~(1ull << (s % 64));
-		}
-		w->bits[(seq % SEQWIN_BITS) / 64] |= 1ull << (seq % 64);
-		progress = (uint64_t)gap + 1;
-		w->next = seq + 1;
-	} else if (w->next - seq <= SEQWIN_BITS) {
-		uint64_t *word = &w->bits[(seq % SEQWIN_BITS) / 64];
-		uint64_t bit = 1ull << (seq % 64);
-		if (*word & bit) {
-			uniq = false;
-			dup = true;
-		} else {
-			*word |= bit;
-			late = true;
-		}
-	} else {
-		late = true; /* older than the window: cannot tell, counted as reordered */
-	}
+	uint64_t progress;
+	enum tb_seq_kind kind = tb_seqwin_receive(w, seq, &progress);
+	bool uniq = kind != TB_SEQ_DUP, dup = kind == TB_SEQ_DUP, late = kind == TB_SEQ_LATE;
 	if (r->o->mode == TB_MODE_SHARED)
 		progress = uniq ? 1 : 0; /* each subscriber sees only some numbers of a publisher */
 	if (progress) {
@@ -1125,7 +1062,7 @@ static int run_setup(struct run *r, const struct tb_opts *o)
 		} else if (g < r->npubs + r->nsubs) {
 			c->role = R_SUB;
 			c->idx = g - r->npubs;
-			c->trk = calloc(r->npubs, sizeof(struct seqwin *));
+			c->trk = calloc(r->npubs, sizeof(struct tb_seqwin *));
 			c->in_cap = big > 4 * msg ? big : 4 * msg;
 			c->out_cap = 16 * 1024;
 			if (!c->trk && r->npubs)

@@ -132,11 +132,4 @@ int tb_loadgen_run(const struct tb_opts *o, struct tb_result *res);
  */
 void tb_result_free(struct tb_result *res);
 
-/*
- * tb_proc_sample - read a process's CPU time (utime + stime, ns) and VmRSS (kB) from
- * /proc/PID. Returns 0, or -ENOENT / -EIO when the process is gone or unreadable.
- * Thread-safe.
- */
-int tb_proc_sample(pid_t pid, uint64_t *cpu_ns, uint64_t *rss_kb);
-
 #endif
