@@ -154,6 +154,12 @@ static double median(unsigned n, double (*get)(const struct tb_result *, unsigne
 	return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* tern-bench's own CPU time per delivered message in a window, in ns (0 if none). */
+static double ns_per_delivery(const struct tb_rep_result *p)
+{
+	return p->delivered_rate > 0 ? p->bench_cpu_pct / 100.0 * 1e9 / p->delivered_rate : 0;
+}
+
 #define GETTER(name, expr)                                                                         \
 	static double name(const struct tb_result *r, unsigned i)                                  \
 	{                                                                                          \
@@ -170,6 +176,7 @@ GETTER(g_bcpu, r->reps[i].broker_cpu_pct)
 GETTER(g_rss, (double)r->reps[i].broker_rss_kb)
 GETTER(g_tcpu, r->reps[i].bench_cpu_pct)
 GETTER(g_tmax, r->reps[i].bench_max_thread_pct)
+GETTER(g_tns, ns_per_delivery(&r->reps[i]))
 GETTER(g_crate, r->conn[i].connect_rate)
 GETTER(g_cbytes, r->conn[i].bytes_per_conn)
 
@@ -249,13 +256,14 @@ static void print_json(FILE *f, const struct tb_opts *o, const char *host, unsig
 		    "%s\n    {\"published\": %llu, \"expected\": %llu, \"delivered\": %llu, "
 		    "\"duplicates\": %llu, \"reordered\": %llu, \"published_rate\": %.1f, "
 		    "\"delivered_rate\": %.1f, \"broker_cpu_pct\": %.1f, \"broker_rss_kb\": %llu, "
-		    "\"bench_cpu_pct\": %.1f, \"bench_max_thread_pct\": %.1f,\n     "
+		    "\"bench_cpu_pct\": %.1f, \"bench_max_thread_pct\": %.1f, "
+		    "\"bench_ns_per_delivery\": %.1f,\n     "
 		    "\"latency_us\": ",
 		    i ? "," : "", (unsigned long long)p->published, (unsigned long long)p->expected,
 		    (unsigned long long)p->delivered, (unsigned long long)p->duplicates,
 		    (unsigned long long)p->reordered, p->published_rate, p->delivered_rate,
 		    p->broker_cpu_pct, (unsigned long long)p->broker_rss_kb, p->bench_cpu_pct,
-		    p->bench_max_thread_pct);
+		    p->bench_max_thread_pct, ns_per_delivery(p));
 		json_latency(f, &p->latency);
 		fputc('}', f);
 	}
@@ -263,11 +271,12 @@ static void print_json(FILE *f, const struct tb_opts *o, const char *host, unsig
 		"\n  ],\n  \"median\": {\"published_rate\": %.1f, \"delivered_rate\": %.1f, "
 		"\"latency_us\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
 		"\"max\": %.3f},\n    \"broker_cpu_pct\": %.1f, \"broker_rss_kb\": %.0f, "
-		"\"bench_cpu_pct\": %.1f, \"bench_max_thread_pct\": %.1f},\n",
+		"\"bench_cpu_pct\": %.1f, \"bench_max_thread_pct\": %.1f, "
+		"\"bench_ns_per_delivery\": %.1f},\n",
 		median(n, g_pub_rate, r), median(n, g_del_rate, r), median(n, g_p50, r),
 		median(n, g_p90, r), median(n, g_p99, r), median(n, g_p999, r), median(n, g_max, r),
 		median(n, g_bcpu, r), median(n, g_rss, r), median(n, g_tcpu, r),
-		median(n, g_tmax, r));
+		median(n, g_tmax, r), median(n, g_tns, r));
 	uint64_t exp = 0, del = 0;
 	for (unsigned p = 0; p < r->npubs; p++)
 		exp += r->pubs[p].expected, del += r->pubs[p].delivered;
@@ -330,8 +339,9 @@ static void print_text(FILE *f, const struct tb_opts *o, const struct tb_result 
 		    (unsigned long long)p->expected, tb_hist_percentile(h, 0.5) / 1e3,
 		    tb_hist_percentile(h, 0.9) / 1e3, tb_hist_percentile(h, 0.99) / 1e3,
 		    tb_hist_percentile(h, 0.999) / 1e3, h->max / 1e3);
-		fprintf(f, "       tern-bench cpu %.0f%% (busiest thread %.0f%%)", p->bench_cpu_pct,
-			p->bench_max_thread_pct);
+		fprintf(
+		    f, "       tern-bench cpu %.0f%% (busiest thread %.0f%%, %.0f ns per delivery)",
+		    p->bench_cpu_pct, p->bench_max_thread_pct, ns_per_delivery(p));
 		if (o->broker_pid)
 			fprintf(f, ", broker cpu %.0f%% rss %llu kB", p->broker_cpu_pct,
 				(unsigned long long)p->broker_rss_kb);

@@ -93,6 +93,7 @@ class BenchSmoke(unittest.TestCase):
             self.assertGreaterEqual(run['broker_cpu_pct'], 0)
             self.assertGreater(run['broker_rss_kb'], 0)
             self.assertGreater(run['bench_cpu_pct'], 0)
+            self.assertGreater(run['bench_ns_per_delivery'], 0)
         m = r['median']
         self.assertGreater(m['delivered_rate'], 0)
 
