@@ -154,6 +154,9 @@ rss_kb() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
+# Deliveries in flight at most, the same at every QoS: the brokers' queues above hold it.
+window=16384
+
 # NAME|KIND|tern-bench arguments. KIND: tput (delivered msgs/s), lat (fixed rate,
 # percentiles), conn (connection rate, bytes per idle connection). conn runs first, on
 # fresh brokers, so the memory figure is not blurred by memory freed by earlier cases.
@@ -212,7 +215,8 @@ for c in "${cases[@]}"; do
 			if [ "$kind" = conn ]; then
 				run_bench "$out/raw/$name.$b.$r.json" "$b" $args
 			else
-				run_bench "$out/raw/$name.$b.$r.json" "$b" $args -d "$dur" --warmup "$warm"
+				run_bench "$out/raw/$name.$b.$r.json" "$b" $args -d "$dur" --warmup "$warm" \
+					-w "$window"
 			fi
 		done
 	done
@@ -226,7 +230,7 @@ if selected no-decay; then
 		for r in $(seq 1 "$rounds"); do
 			tern_log "no-decay round $r on $b"
 			run_bench "$out/raw/no-decay.$b.$r.json" "$b" fanout -S 100 -d "$round_dur" \
-				--warmup 0.5
+				--warmup 0.5 -w "$window"
 			sleep 1
 			echo "round $r $(rss_kb "${pid[$b]}")" >>"$out/raw/no-decay.$b.rss"
 		done

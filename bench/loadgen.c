@@ -143,6 +143,8 @@ struct thr {
 	uint8_t *p_dirty;
 	unsigned np_dirty;
 	uint64_t rx_msgs, rx_bytes, rx_alias, tx_msgs, tx_bytes;
+	uint64_t uniq_total;	     /* first receipts, all phases */
+	_Atomic uint64_t uniq_shown; /* uniq_total as of the last loop turn, for the live line */
 	uint64_t last_ping;
 	int err;
 	char errmsg[200];
@@ -470,8 +472,10 @@ static void on_publish(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t no
 		}
 		t->p_pending[pid] += progress;
 	}
-	if (uniq)
+	if (uniq) {
 		t->p_uniq[pid]++;
+		t->uniq_total++;
+	}
 	if (dup)
 		t->p_dup[pid]++;
 	if (late)
@@ -745,6 +749,7 @@ static void flush_progress(struct thr *t)
 		t->p_dirty[p] = 0;
 	}
 	t->np_dirty = 0;
+	atomic_store_explicit(&t->uniq_shown, t->uniq_total, memory_order_relaxed);
 }
 
 static void flush_dirty(struct thr *t)
@@ -1116,17 +1121,17 @@ static int thread_error(struct run *r, struct tb_result *res)
 
 /* Counters at the previous progress line, to print rates. */
 struct progress {
-	uint64_t sent, prog;
+	uint64_t sent, deliv;
 };
 
 static void progress_line(struct progress *last, const char *what, uint64_t t, uint64_t sent,
-			  uint64_t prog, double dt, double bench_pct)
+			  uint64_t deliv, double dt, double bench_pct)
 {
 	fprintf(stderr, "\r[%4.0fs] %-8s pub %10.0f msg/s  deliv %11.0f msg/s  bench cpu %3.0f%%  ",
 		(double)t / 1e9, what, dt > 0 ? (double)(sent - last->sent) / dt : 0.0,
-		dt > 0 ? (double)(prog - last->prog) / dt : 0.0, bench_pct);
+		dt > 0 ? (double)(deliv - last->deliv) / dt : 0.0, bench_pct);
 	last->sent = sent;
-	last->prog = prog;
+	last->deliv = deliv;
 }
 
 static void sums(const struct run *r, uint64_t *sent, uint64_t *expect, uint64_t *prog,
@@ -1304,8 +1309,12 @@ static int run_traffic(struct run *r, struct tb_result *res)
 				uint64_t s, x, p, f;
 				sums(r, &s, &x, &p, &f);
 				double dt = (double)(tick_b.wall - tick_a.wall) / 1e9;
-				progress_line(&last, now < r->t_meas ? "warm-up" : "run",
-					      now - r->t0, s, p, dt,
+				uint64_t d = 0;
+				for (unsigned i = 0; i < r->nthr; i++)
+					d += atomic_load_explicit(&r->thr[i].uniq_shown,
+								  memory_order_relaxed);
+				progress_line(&last, now - NS_PER_S < r->t_meas ? "warm-up" : "run",
+					      now - r->t0, s, d, dt,
 					      100.0 * (double)(tick_b.proc - tick_a.proc) /
 						  (double)(tick_b.wall - tick_a.wall));
 			}
