@@ -806,8 +806,13 @@ static void *thr_main(void *arg)
 	if (o->ncpus) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
-		CPU_SET(o->cpus[t->id % o->ncpus], &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		int cpu = o->cpus[t->id % o->ncpus];
+		CPU_SET(cpu, &set);
+		int e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (e) {
+			fail(t, -e, "cannot run thread %u on CPU %d: %s", t->id, cpu, strerror(e));
+			return NULL;
+		}
 	}
 	struct epoll_event evs[MAX_EVENTS];
 	t->last_ping = now_ns();

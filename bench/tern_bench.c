@@ -563,8 +563,6 @@ int main(int argc, char **argv)
 		o.topics = topics > 0 ? (unsigned)topics : 1;
 		break;
 	case TB_MODE_CONN:
-		if (o.reps > 1 && o.duration > 60)
-			o.duration = 60;
 		break;
 	}
 	if (o.mode == TB_MODE_FANOUT && o.publishers != 1) {
