@@ -134,6 +134,7 @@ struct thr {
 	unsigned ndirty;
 	struct conn **pubs;
 	unsigned npubs;
+	bool no_pwait2; /* kernel (or valgrind) without epoll_pwait2: ms timeouts */
 	bool timeline;
 	uint64_t t0, t_meas, t_end, dur;
 	int phase;
@@ -798,6 +799,24 @@ static uint64_t loop_timeout(struct thr *t, uint64_t now)
 	return wait;
 }
 
+/*
+ * epoll with a nanosecond timeout (fixed rates need sub-millisecond timers); where
+ * epoll_pwait2 is missing (Linux < 5.11, valgrind), epoll_wait with the timeout rounded
+ * up to a millisecond: the rate schedule then catches up in batches of a few messages.
+ */
+static int wait_events(struct thr *t, struct epoll_event *evs, uint64_t wait_ns)
+{
+	if (!t->no_pwait2) {
+		struct timespec ts = {.tv_sec = (time_t)(wait_ns / NS_PER_S),
+				      .tv_nsec = (long)(wait_ns % NS_PER_S)};
+		int n = epoll_pwait2(t->ep, evs, MAX_EVENTS, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		t->no_pwait2 = true;
+	}
+	return epoll_wait(t->ep, evs, MAX_EVENTS, (int)((wait_ns + 999999) / 1000000));
+}
+
 static void *thr_main(void *arg)
 {
 	struct thr *t = arg;
@@ -826,12 +845,9 @@ static void *thr_main(void *arg)
 			start_connect(t, &t->conns[t->next_connect++]);
 
 		uint64_t now = now_ns();
-		uint64_t wait = loop_timeout(t, now);
-		struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S),
-				      .tv_nsec = (long)(wait % NS_PER_S)};
-		int n = epoll_pwait2(t->ep, evs, MAX_EVENTS, &ts, NULL);
+		int n = wait_events(t, evs, loop_timeout(t, now));
 		if (n < 0 && errno != EINTR) {
-			fail(t, -errno, "epoll_pwait2: %s", strerror(errno));
+			fail(t, -errno, "epoll wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
