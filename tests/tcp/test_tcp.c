@@ -1,0 +1,1019 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scripted tests of the userspace TCP layer: each injects the peer's
+ * segments and expects the stack's answers, on a virtual clock. Every test
+ * ends by checking that every mbuf went back to the pool.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/net/syncookie.h"
+#include "dataplane/net/tcp.h"
+#include "dataplane/net/tcp_timer.h"
+#include "tests/tcp/tcp_script.h"
+
+#define PEER 1000u
+
+static struct dp_tcp_config base_cfg(void)
+{
+	struct dp_tcp_config cfg;
+
+	dp_tcp_config_defaults(&cfg);
+	cfg.max_conns = 64;
+	cfg.syn_backlog = 4;
+	cfg.max_retries = 3;
+	cfg.syn_retries = 2;
+	cfg.secret_seed = 42;
+	return cfg;
+}
+
+static void finish(struct tscript *t)
+{
+	ts_expect_none(t);
+	assert_int_equal(ts_free(t), 0);
+}
+
+static const struct tseg full_syn = {
+    .wnd = 65535, .mss = 1460, .has_ws = true, .ws = 7, .sack_ok = true, .ts = true, .tsval = 5000};
+static const struct tseg plain_syn = {.wnd = 65535, .mss = 1000};
+
+static void handshake_negotiates_options(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o, d;
+	unsigned int i;
+
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .mss = 1460, .has_ws = true, .ws = 7,
+	       .sack_ok = true, .ts = true, .tsval = 5000);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.flags, F_SYN | F_ACK);
+	assert_int_equal(o.ack, PEER + 1);
+	assert_int_equal(o.mss, 1460);
+	assert_int_equal(o.ws, 3); /* 256 KiB receive buffer needs a shift of 3 */
+	assert_true(o.sack_ok);
+	assert_true(o.ts);
+	assert_int_equal(o.tsecr, 5000);
+	assert_int_equal(o.tsval, 1000); /* the virtual clock starts at 1 s */
+	ts_expect_none(t);
+	assert_int_equal(t->accepted, 0);
+	/* Window 1000 scaled by 7 is 128000 bytes. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 1000, .ts = true,
+	       .tsval = 5001, .tsecr = o.tsval);
+	assert_int_equal(t->accepted, 1);
+	assert_int_equal(st->conn_accepted, 1);
+	assert_int_equal(st->conn_active, 1);
+	ts_expect_none(t);
+	/* Ten segments of 1460 - 12 (the timestamp option) bytes: the initial window. */
+	assert_int_equal(ts_app_send(t, 20000, 1), 0);
+	for (i = 0; i < 10; i++) {
+		ts_expect(t, &d, F_ACK | (i == 13 ? F_PSH : 0), o.seq + 1 + i * 1448, PEER + 1);
+		assert_int_equal(d.len, 1448);
+		assert_true(d.ts);
+		assert_int_equal(d.tsecr, 5001);
+		assert_int_equal(d.mss, -1);
+		assert_true(d.payload_indirect);
+		assert_int_equal(d.data[0], (uint8_t)(1 + (i * 1448) % 1000));
+	}
+	ts_expect_none(t);
+	/* An ACK of everything sent lets the rest go. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1 + 14480, .wnd = 1000,
+	       .ts = true, .tsval = 5002, .tsecr = 1000);
+	for (i = 0; i < 3; i++) {
+		assert_true(ts_pop(t, &d));
+		assert_int_equal(d.seq, o.seq + 1 + 14480 + i * 1448);
+	}
+	assert_true(ts_pop(t, &d));
+	assert_int_equal(d.len, 20000 - 13 * 1448);
+	assert_int_equal(d.flags, F_ACK | F_PSH);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1 + 20000, .wnd = 1000,
+	       .ts = true, .tsval = 5003, .tsecr = 1000);
+	assert_int_equal(dp_tcp_send_space(t->conn), cfg.snd_buf);
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, o.seq + 1 + 20000, PEER + 1);
+	assert_int_equal(t->closed, 0); /* abort calls no callback */
+	finish(t);
+}
+
+static void handshake_without_options(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct tout o;
+	uint32_t iss;
+
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 8192);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.flags, F_SYN | F_ACK);
+	assert_int_equal(o.mss, 1460);
+	assert_int_equal(o.ws, -1);
+	assert_false(o.sack_ok);
+	assert_false(o.ts);
+	assert_int_equal(o.wnd, 65535);
+	iss = o.seq + 1;
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 8192);
+	assert_int_equal(t->accepted, 1);
+	/* No MSS option: 536 bytes per segment (RFC 9293 3.7.1); window not scaled. */
+	assert_int_equal(ts_app_send(t, 2000, 0), 0);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 536);
+	assert_false(o.ts);
+	assert_int_equal(o.wnd, 65535);
+	ts_expect(t, &o, F_ACK, iss + 536, PEER + 1);
+	ts_expect(t, &o, F_ACK, iss + 1072, PEER + 1);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 1608, PEER + 1);
+	assert_int_equal(o.len, 392);
+	finish(t);
+
+	/* IPv6 without an MSS option: 1220 bytes (RFC 8200 minimum MTU less headers). */
+	t = ts_new(&cfg, true, false);
+	iss = ts_handshake(t, PEER, &(struct tseg){.wnd = 65535});
+	assert_int_equal(ts_app_send(t, 1500, 0), 0);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 1220);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 1220, PEER + 1);
+	assert_int_equal(o.len, 280);
+	finish(t);
+}
+
+static void data_and_delayed_ack(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint8_t buf[3000];
+	struct tout o;
+	uint32_t iss, i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7);
+	iss = ts_handshake(t, PEER, &full_syn);
+	INJECT(t, .flags = F_ACK | F_PSH, .seq = PEER + 1, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5002, .data = buf, .len = 100);
+	assert_int_equal(t->rx_len, 100);
+	assert_memory_equal(t->rx, buf, 100);
+	ts_expect_none(t); /* the ACK is delayed */
+	ts_advance(t, cfg.delack_us - 1000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, &o, F_ACK, iss, PEER + 101);
+	assert_int_equal(o.tsecr, 5002);
+	assert_int_equal(st->acks_delayed, 1);
+	/* Every second full-sized segment is acknowledged at once. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 101, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5003, .data = buf + 100, .len = 1448);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1549, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5004, .data = buf + 1548, .len = 1448);
+	ts_expect(t, &o, F_ACK, iss, PEER + 2997);
+	assert_int_equal(t->rx_len, 2996);
+	assert_memory_equal(t->rx, buf, 2996);
+	assert_int_equal(st->bytes_in, 2996);
+	/* Our data: by reference, freed when acknowledged. */
+	assert_int_equal(ts_app_send(t, 3000, 9), 0);
+	ts_expect(t, &o, F_ACK, iss, PEER + 2997);
+	assert_true(o.payload_indirect);
+	assert_int_equal(o.data[0], 9);
+	assert_int_equal(o.data[1447], (uint8_t)(9 + 447));
+	ts_expect(t, &o, F_ACK, iss + 1448, PEER + 2997);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 2896, PEER + 2997);
+	assert_int_equal(o.len, 104);
+	assert_int_equal(dp_tcp_send_space(t->conn), cfg.snd_buf - 3000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2997, .ack = iss + 3000, .wnd = 1000, .ts = true,
+	       .tsval = 5005, .tsecr = 1000);
+	assert_int_equal(dp_tcp_send_space(t->conn), cfg.snd_buf);
+	ts_expect_none(t);
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, iss + 3000, PEER + 2997);
+	finish(t);
+}
+
+static void out_of_order_then_fill(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint8_t buf[4000];
+	uint32_t iss, i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 13 + 1);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	/* B, then C, out of order: duplicate ACKs, nothing delivered. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 101, .ack = iss, .wnd = 65535, .data = buf + 100,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 201, .ack = iss, .wnd = 65535, .data = buf + 200,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	/* Overlapping both queued ranges. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 151, .ack = iss, .wnd = 65535, .data = buf + 150,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	/* Past the end of C: merged. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 251, .ack = iss, .wnd = 65535, .data = buf + 250,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	assert_int_equal(t->recv_calls, 0);
+	/* A fills the hole: everything in order, acknowledged at once. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = buf,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 351);
+	assert_int_equal(t->rx_len, 350);
+	assert_memory_equal(t->rx, buf, 350);
+	/* Partly old data: only the new part is delivered. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 301, .ack = iss, .wnd = 65535, .data = buf + 300,
+	       .len = 100);
+	assert_int_equal(t->rx_len, 400);
+	assert_memory_equal(t->rx, buf, 400);
+	/* Entirely old data: a duplicate ACK, nothing delivered. */
+	ts_advance(t, cfg.delack_us);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 401);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = buf,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 401);
+	assert_int_equal(t->rx_len, 400);
+	/* Nine separate holes: the ninth range does not fit and is dropped. */
+	for (i = 0; i < DP_TCP_OFO_RANGES + 1; i++) {
+		INJECT(t, .flags = F_ACK, .seq = PEER + 401 + 20 + i * 20, .ack = iss, .wnd = 65535,
+		       .data = buf + 420 + i * 20, .len = 10);
+		ts_expect(t, NULL, F_ACK, iss, PEER + 401);
+	}
+	assert_int_equal(st->drop_ofo_full, 1);
+	finish(t);
+}
+
+static void rto_backoff_and_retry_limit(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+	uint64_t rto = 200000, next;
+	uint32_t iss, i;
+
+	iss = ts_handshake(t, PEER, &full_syn);
+	assert_int_equal(ts_app_send(t, 100, 3), 0);
+	ts_expect(t, &o, F_ACK | F_PSH, iss, PEER + 1);
+	/* The handshake measured ~0 ms, so RTO is the 200 ms floor. */
+	next = dp_tcp_timers_run(t->s, t->now_us);
+	assert_true(next <= rto && next > rto - 2000);
+	for (i = 0; i < cfg.max_retries; i++) {
+		ts_advance(t, rto - 1000);
+		ts_expect_none(t);
+		ts_advance(t, 1000);
+		ts_expect(t, &o, F_ACK | F_PSH, iss, PEER + 1);
+		assert_int_equal(o.len, 100);
+		assert_int_equal(o.data[0], 3);
+		assert_int_equal(st->retransmits, i + 1);
+		rto *= 2;
+	}
+	assert_int_equal(st->rto_timeouts, cfg.max_retries);
+	ts_advance(t, rto);
+	ts_expect(t, NULL, F_RST | F_ACK, iss + 100, PEER + 1);
+	assert_int_equal(t->closed, 1);
+	assert_true(t->closed_reset);
+	assert_int_equal(st->conn_timeout, 1);
+	assert_int_equal(st->conn_active, 0);
+	assert_int_equal(dp_tcp_timers_run(t->s, t->now_us), DP_TCP_TIMER_NONE);
+	finish(t);
+}
+
+static void fast_retransmit_and_newreno(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+	uint32_t iss, i;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	assert_int_equal(ts_app_send(t, 10000, 0), 0);
+	for (i = 0; i < 10; i++) {
+		assert_true(ts_pop(t, &o));
+		assert_int_equal(o.seq, iss + i * 1000);
+	}
+	/* Segment 2 lost: one good ACK, then three duplicates. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	assert_int_equal(o.len, 1000);
+	assert_int_equal(st->fast_retransmits, 1);
+	/* More duplicates only inflate cwnd; no new data is queued. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect_none(t);
+	/* Partial ACK (segment 6 lost too): its hole is retransmitted at once (RFC 6582). */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 5000, .wnd = 65535);
+	ts_expect(t, &o, F_ACK, iss + 5000, PEER + 1);
+	assert_int_equal(o.len, 1000);
+	assert_int_equal(st->fast_retransmits, 2);
+	/* Full ACK: recovery ends, cwnd = min(ssthresh, FlightSize + SMSS) = one segment. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 10000, .wnd = 65535);
+	ts_expect_none(t);
+	assert_int_equal(ts_app_send(t, 3000, 0), 0);
+	ts_expect(t, &o, F_ACK, iss + 10000, PEER + 1);
+	ts_expect_none(t);
+	assert_int_equal(st->rto_timeouts, 0);
+	/* Slow start again: one ACK, two segments. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 11000, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss + 11000, PEER + 1);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss + 12000, PEER + 1);
+	finish(t);
+}
+
+static void zero_window_probes(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 0);
+	assert_int_equal(ts_app_send(t, 500, 5), 0);
+	ts_expect_none(t);
+	ts_advance(t, 199000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.data[0], 5);
+	assert_int_equal(st->zero_window_probes, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 0);
+	ts_expect_none(t);
+	/* Backoff: the next probe 400 ms later. */
+	ts_advance(t, 399000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(st->zero_window_probes, 2);
+	/* The window opens: everything from the oldest byte goes out. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535);
+	ts_expect(t, &o, F_ACK | F_PSH, iss, PEER + 1);
+	assert_int_equal(o.len, 500);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 500, .wnd = 65535);
+	ts_advance(t, 10000000);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+static void fin_from_peer(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	/* Without peer_closed, the stack closes its side itself. */
+	iss = ts_handshake(t, PEER, &plain_syn);
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 1, .ack = iss, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 2);
+	assert_int_equal(t->closed, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2, .ack = iss + 1, .wnd = 65535);
+	assert_int_equal(t->closed, 1);
+	assert_false(t->closed_reset);
+	assert_int_equal(st->conn_closed, 1);
+	assert_int_equal(st->conn_active, 0);
+	/* Gone: the next segment meets a closed port (listener, but not a SYN or cookie). */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2, .ack = iss + 1, .wnd = 65535);
+	ts_expect(t, NULL, F_RST, iss + 1, 0);
+	finish(t);
+
+	/* With peer_closed, the application decides; its data goes out before FIN. */
+	t = ts_new(&cfg, false, true);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 1, .ack = iss, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 2);
+	assert_int_equal(t->peer_closed, 1);
+	assert_int_equal(ts_app_send(t, 10, 0), 0);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 2);
+	dp_tcp_close(t->conn);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss + 10, PEER + 2);
+	/* Our FIN lost: it is retransmitted with the data's RTO. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2, .ack = iss + 10, .wnd = 65535);
+	ts_advance(t, 200000);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss + 10, PEER + 2);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2, .ack = iss + 11, .wnd = 65535);
+	assert_int_equal(t->closed, 1);
+	assert_false(t->closed_reset);
+	finish(t);
+}
+
+static void fin_from_us_and_time_wait(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	assert_int_equal(ts_app_send(t, 100, 0), 0);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
+	dp_tcp_close(t->conn);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss + 100, PEER + 1);
+	assert_int_equal(ts_app_send(t, 1, 0), -EPIPE);
+	/* FIN-WAIT-2 once everything is acknowledged. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 101, .wnd = 65535);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	/* Data after our close is acknowledged, not delivered. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 101, .wnd = 65535, .data = "xy",
+	       .len = 2);
+	assert_int_equal(t->recv_calls, 0);
+	assert_int_equal(st->drop_after_close, 1);
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 3, .ack = iss + 101, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss + 101, PEER + 4);
+	assert_int_equal(t->closed, 1);
+	assert_false(t->closed_reset);
+	/* TIME-WAIT: a retransmitted FIN is acknowledged again. */
+	ts_advance(t, 30000000);
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 3, .ack = iss + 101, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss + 101, PEER + 4);
+	assert_int_equal(st->conn_active, 1);
+	/* ... and restarts the 2 MSL timer. */
+	ts_advance(t, cfg.time_wait_us - 1000);
+	assert_int_equal(st->conn_active, 1);
+	ts_advance(t, 1000);
+	assert_int_equal(st->conn_active, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 4, .ack = iss + 101, .wnd = 65535);
+	ts_expect(t, NULL, F_RST, iss + 101, 0);
+	assert_int_equal(t->closed, 1);
+	finish(t);
+}
+
+static void fin_wait_2_times_out(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	dp_tcp_close(t->conn);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 65535);
+	ts_advance(t, cfg.fin_wait2_us);
+	assert_int_equal(t->closed, 1);
+	assert_int_equal(st->conn_timeout, 1);
+	assert_int_equal(st->conn_active, 0);
+	finish(t);
+}
+
+static void simultaneous_close(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	dp_tcp_close(t->conn);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
+	/* The peer's FIN crosses ours: CLOSING. */
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 1, .ack = iss, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss + 1, PEER + 2);
+	assert_int_equal(t->closed, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 2, .ack = iss + 1, .wnd = 65535);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 1);
+	assert_int_equal(st->conn_active, 1); /* TIME-WAIT */
+	ts_advance(t, cfg.time_wait_us);
+	assert_int_equal(st->conn_active, 0);
+	assert_int_equal(st->conn_closed, 1);
+	finish(t);
+}
+
+static void rst_rules(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	uint32_t iss;
+
+	cfg.challenge_ack_limit = 3;
+	t = ts_new(&cfg, false, false);
+	st = dp_tcp_stack_stats(t->s);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	/* In the window but not exact: challenge ACK (RFC 5961 3.2), connection kept. */
+	INJECT(t, .flags = F_RST, .seq = PEER + 1000, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	assert_int_equal(t->closed, 0);
+	assert_int_equal(st->challenge_acks, 1);
+	/* Out of the window: silently dropped. */
+	INJECT(t, .flags = F_RST, .seq = PEER + 1 + 10000000, .wnd = 0);
+	ts_expect_none(t);
+	assert_int_equal(st->drop_out_of_window, 1);
+	/* A SYN on an established connection: challenge ACK (RFC 5961 4.2). */
+	INJECT(t, .flags = F_SYN, .seq = PEER + 500, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	/* An ACK for data never sent: ACK back, dropped (RFC 5961 5.2). */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 5000, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	assert_int_equal(st->drop_bad_ack, 1);
+	/* Challenge ACKs are rate limited per second. */
+	INJECT(t, .flags = F_RST, .seq = PEER + 1000, .wnd = 0);
+	ts_expect_none(t);
+	assert_int_equal(st->challenge_acks, 3);
+	ts_advance(t, 1000000);
+	INJECT(t, .flags = F_RST, .seq = PEER + 1000, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	/* Exactly rcv_nxt: reset. */
+	INJECT(t, .flags = F_RST, .seq = PEER + 1, .wnd = 0);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 1);
+	assert_true(t->closed_reset);
+	assert_int_equal(st->conn_reset, 1);
+	assert_int_equal(st->conn_active, 0);
+	finish(t);
+}
+
+static void closed_port_gets_rst(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .dport = 1884);
+	ts_expect(t, &o, F_RST | F_ACK, 0, PEER + 1);
+	assert_int_equal(o.dport, 40000);
+	INJECT(t, .flags = F_ACK, .seq = PEER, .ack = 777, .wnd = 65535, .dport = 1884);
+	ts_expect(t, NULL, F_RST, 777, 0);
+	INJECT(t, .flags = F_ACK | F_PSH, .seq = PEER, .wnd = 65535, .dport = 1884, .data = "abc",
+	       .len = 3);
+	ts_expect(t, NULL, F_RST, 0, 0);
+	/* Never an RST for an RST. */
+	INJECT(t, .flags = F_RST, .seq = PEER, .wnd = 0, .dport = 1884);
+	ts_expect_none(t);
+	assert_int_equal(st->drop_no_listener, 4);
+	assert_int_equal(st->rst_out, 3);
+	finish(t);
+}
+
+static void syn_flood_uses_cookies(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o, r;
+	uint16_t port;
+	uint32_t total = 0, ciss;
+
+	cfg.syn_backlog = 2;
+	t = ts_new(&cfg, false, false);
+	st = dp_tcp_stack_stats(t->s);
+	for (port = 50001; port <= 50002; port++) {
+		INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = port);
+		assert_true(ts_pop(t, &o));
+		assert_int_equal(o.flags, F_SYN | F_ACK);
+		assert_int_equal(o.dport, port);
+	}
+	assert_int_equal(st->syncookies_sent, 0);
+	assert_int_equal(st->conn_active, 2);
+	/* Backlog full: a cookie, and no state. */
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 50003, .mss = 1400,
+	       .has_ws = true, .ws = 5, .sack_ok = true, .ts = true, .tsval = 7000);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.flags, F_SYN | F_ACK);
+	assert_int_equal(o.ack, PEER + 1);
+	assert_int_equal(o.ws, 3);
+	assert_true(o.ts);
+	assert_true(o.sack_ok);
+	assert_int_equal(o.tsecr, 7000);
+	assert_int_equal(st->syncookies_sent, 1);
+	assert_int_equal(st->conn_active, 2);
+	/* The cookie comes back: established, with window scale 5 recovered from TSecr. */
+	ciss = o.seq + 1;
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = ciss, .wnd = 1000, .sport = 50003,
+	       .ts = true, .tsval = 7001, .tsecr = o.tsval);
+	assert_int_equal(st->syncookies_ok, 1);
+	assert_int_equal(t->accepted, 1);
+	assert_int_equal(st->conn_active, 3);
+	t->peer_port = 50003;
+	assert_int_equal(ts_app_send(t, 5000, 0), 0);
+	while (ts_pop(t, &o)) {
+		assert_int_equal(o.dport, 50003);
+		assert_true(o.len <= 1400 - 12);
+		total += o.len;
+	}
+	/* 1000 << 5 = 32000 bytes of window: all 5000 leave (unscaled, 1000 would not). */
+	assert_int_equal(total, 5000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = ciss + 5000, .wnd = 1000, .sport = 50003,
+	       .ts = true, .tsval = 7002, .tsecr = 1000);
+	ts_expect_none(t);
+	/* A forged cookie: RST. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = 0x12345678, .wnd = 1000, .sport = 50004);
+	ts_expect(t, NULL, F_RST, 0x12345678, 0);
+	assert_int_equal(st->syncookies_bad, 1);
+	/* A cookie without timestamps: no window scale, MSS 536 without an MSS option. */
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 50005);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.ws, -1);
+	assert_false(o.ts);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 100, .sport = 50005);
+	assert_int_equal(st->syncookies_ok, 2);
+	t->peer_port = 50005;
+	assert_int_equal(ts_app_send(t, 600, 0), 0);
+	ts_expect(t, &r, F_ACK, o.seq + 1, PEER + 1);
+	assert_int_equal(r.len, 100); /* window 100, unscaled */
+	ts_expect_none(t);
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, o.seq + 101, PEER + 1);
+	/* Too late: cookies live two periods at most. */
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 50006);
+	assert_true(ts_pop(t, &o));
+	for (port = 0; port < 2 * DP_SYNCOOKIE_PERIOD_US / 1000000 + 1; port++)
+		ts_advance(t, 1000000);
+	/* Meanwhile the two stateful SYN-RECEIVED attempts retransmitted twice and gave up. */
+	for (port = 0; port < 4; port++) {
+		assert_true(ts_pop(t, &r));
+		assert_int_equal(r.flags, F_SYN | F_ACK);
+		assert_true(r.dport == 50001 || r.dport == 50002);
+	}
+	ts_expect_none(t);
+	assert_int_equal(st->conn_active, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 100, .sport = 50006);
+	ts_expect(t, NULL, F_RST, o.seq + 1, 0);
+	assert_int_equal(st->syncookies_bad, 2);
+	assert_int_equal(st->syncookies_ok, 2);
+	finish(t);
+}
+
+static void syn_received_times_out(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o, r;
+
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535);
+	assert_true(ts_pop(t, &o));
+	/* A retransmitted SYN gets the SYN-ACK again. */
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535);
+	ts_expect(t, &r, F_SYN | F_ACK, o.seq, PEER + 1);
+	/* Retransmitted after 1 s, then 2 s later; after syn_retries the attempt is dropped. */
+	ts_advance(t, cfg.rto_init_us - 1000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, NULL, F_SYN | F_ACK, o.seq, PEER + 1);
+	ts_advance(t, cfg.rto_init_us * 2);
+	ts_expect(t, NULL, F_SYN | F_ACK, o.seq, PEER + 1);
+	assert_int_equal(st->conn_active, 1);
+	ts_advance(t, cfg.rto_init_us * 4);
+	ts_expect_none(t);
+	assert_int_equal(st->conn_timeout, 1);
+	assert_int_equal(st->conn_active, 0);
+	assert_int_equal(t->accepted, 0);
+	finish(t);
+}
+
+static void paws_drops_old_timestamps(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &full_syn);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 4000, .data = "old", .len = 3);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	assert_int_equal(t->recv_calls, 0);
+	assert_int_equal(st->drop_paws, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 6000, .data = "new", .len = 3);
+	assert_int_equal(t->rx_len, 3);
+	finish(t);
+}
+
+static void bad_checksum_dropped(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = "hello",
+	       .len = 5, .bad_cksum = true);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 41000, .bad_cksum = true);
+	ts_expect_none(t);
+	assert_int_equal(t->recv_calls, 0);
+	assert_int_equal(st->drop_cksum, 2);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = "hello",
+	       .len = 5);
+	assert_int_equal(t->rx_len, 5);
+	finish(t);
+}
+
+static void hostile_options_never_crash(void **state)
+{
+	static const uint8_t zero_len[] = {2, 0, 1, 1};
+	static const uint8_t overlong[] = {3, 40, 7, 1};
+	static const uint8_t truncated_ts[] = {1, 1, 8, 10, 0, 0, 0, 1};
+	static const uint8_t lone_kind[] = {1, 1, 1, 2};
+	static const uint8_t bad_mss_len[] = {2, 3, 5,	 1,
+					      3, 3, 200, 1}; /* wscale 200: clamped to 14 */
+	const struct {
+		const uint8_t *o;
+		size_t n;
+	} cases[] = {{zero_len, sizeof(zero_len)},
+		     {overlong, sizeof(overlong)},
+		     {truncated_ts, sizeof(truncated_ts)},
+		     {lone_kind, sizeof(lone_kind)},
+		     {bad_mss_len, sizeof(bad_mss_len)}};
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+	uint8_t blob[40];
+	unsigned int i, j;
+	uint32_t rng = 12345;
+
+	cfg.syn_backlog = 64;
+	t = ts_new(&cfg, false, false);
+	st = dp_tcp_stack_stats(t->s);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = (uint16_t)(42000 + i),
+		       .raw_opts = cases[i].o, .raw_opts_len = cases[i].n);
+		assert_true(ts_pop(t, &o));
+		assert_int_equal(o.flags, F_SYN | F_ACK);
+		assert_false(o.ts);
+	}
+	/* The wscale 200 case: scaling on, shift clamped (RFC 7323 2.3). */
+	assert_int_equal(o.ws, 3);
+	/* Seeded random option blobs on every kind of segment. */
+	for (i = 0; i < 3000; i++) {
+		size_t n = 0;
+
+		for (j = 0; j < sizeof(blob); j++) {
+			rng = rng * 1103515245u + 12345u;
+			blob[j] = (uint8_t)(rng >> 16);
+			if (j % 3 == 0)
+				blob[j] &= 0x0f; /* keep kinds near the known ones */
+		}
+		rng = rng * 1103515245u + 12345u;
+		n = (rng >> 16) % 41;
+		INJECT(t, .flags = (uint8_t)((rng >> 8) & 0x1f), .seq = rng, .ack = rng * 7,
+		       .wnd = 1000, .sport = (uint16_t)(43000 + i % 50), .raw_opts = blob,
+		       .raw_opts_len = n & ~3u);
+		while (ts_pop(t, &o))
+			;
+	}
+	assert_true(st->seg_in >= 3005);
+	/* Malformed headers: data offset below 5 or beyond the segment. */
+	{
+		struct rte_mbuf *m = rte_pktmbuf_alloc(ts_pool());
+		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 20);
+		uint64_t before = st->drop_malformed;
+
+		memset(p, 0, 20);
+		p[1] = 1;
+		p[3] = 1;
+		p[12] = 4 << 4;
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		dp_tcp_input(t->s, m, &t->peer, &t->me);
+		m = rte_pktmbuf_alloc(ts_pool());
+		p = (uint8_t *)rte_pktmbuf_append(m, 20);
+		memset(p, 0, 20);
+		p[1] = 1;
+		p[3] = 1;
+		p[12] = 15 << 4;
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		dp_tcp_input(t->s, m, &t->peer, &t->me);
+		m = rte_pktmbuf_alloc(ts_pool());
+		p = (uint8_t *)rte_pktmbuf_append(m, 10);
+		memset(p, 0, 10);
+		dp_tcp_input(t->s, m, &t->peer, &t->me);
+		assert_int_equal(st->drop_malformed, before + 3);
+	}
+	ts_advance(t, 600000000);
+	while (ts_pop(t, &o))
+		;
+	finish(t);
+}
+
+static void send_space_and_writable(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	uint32_t iss;
+
+	cfg.snd_buf = 4000;
+	t = ts_new(&cfg, false, false);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	assert_int_equal(dp_tcp_send_space(t->conn), 4000);
+	assert_int_equal(ts_app_send(t, 3000, 0), 0);
+	assert_int_equal(dp_tcp_send_space(t->conn), 1000);
+	assert_int_equal(ts_app_send(t, 2000, 0), -EAGAIN);
+	assert_int_equal(dp_tcp_send(t->conn, NULL), -EINVAL);
+	while (ts_pending(t) > 0)
+		ts_expect(t, NULL, ts_pending(t) == 1 ? F_ACK | F_PSH : F_ACK,
+			  iss + (3 - ts_pending(t)) * 1000, PEER + 1);
+	assert_int_equal(t->writable, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2000, .wnd = 65535);
+	assert_int_equal(t->writable, 1);
+	assert_int_equal(dp_tcp_send_space(t->conn), 3000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 65535);
+	assert_int_equal(t->writable, 1);
+	finish(t);
+}
+
+static void refused_accept_resets(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	t->refuse = true;
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535);
+	assert_true(ts_pop(t, &o));
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 65535);
+	ts_expect(t, NULL, F_RST | F_ACK, o.seq + 1, PEER + 1);
+	assert_int_equal(t->accepted, 1);
+	assert_int_equal(t->closed, 0);
+	assert_int_equal(st->conn_active, 0);
+	finish(t);
+}
+
+static void time_wait_reused_by_new_syn(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	uint32_t iss;
+
+	iss = ts_handshake(t, PEER, &plain_syn);
+	dp_tcp_close(t->conn);
+	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
+	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 1, .ack = iss + 1, .wnd = 65535);
+	ts_expect(t, NULL, F_ACK, iss + 1, PEER + 2);
+	/* A new SYN above the old sequence space opens a new connection at once. */
+	iss = ts_handshake(t, PEER + 100000, &plain_syn);
+	assert_int_equal(t->accepted, 2);
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, iss, PEER + 100001);
+	finish(t);
+}
+
+static void sequence_wraps(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	uint8_t buf[300];
+	uint32_t iss, peer = 0xffffff00u, i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)i;
+	iss = ts_handshake(t, peer, &plain_syn);
+	INJECT(t, .flags = F_ACK, .seq = peer + 201, .ack = iss, .wnd = 65535, .data = buf + 200,
+	       .len = 100);
+	ts_expect(t, NULL, F_ACK, iss, peer + 1);
+	INJECT(t, .flags = F_ACK, .seq = peer + 1, .ack = iss, .wnd = 65535, .data = buf,
+	       .len = 200);
+	ts_expect(t, NULL, F_ACK, iss, peer + 301);
+	assert_int_equal(t->rx_len, 300);
+	assert_memory_equal(t->rx, buf, 300);
+	finish(t);
+}
+
+static int count_fired;
+static struct dp_timer *pair[2];
+static struct dp_timer_wheel *wheel_under_test;
+
+/* Whichever of the pair fires first cancels the other, as freeing its owner would. */
+static void on_timer(struct dp_timer *tm, void *arg)
+{
+	count_fired++;
+	if (pair[0] == tm)
+		dp_timer_cancel(wheel_under_test, pair[1]);
+	else if (pair[1] == tm)
+		dp_timer_cancel(wheel_under_test, pair[0]);
+}
+
+static void timer_wheel(void **state)
+{
+	struct dp_timer_wheel *w = calloc(1, sizeof(*w));
+	struct dp_timer a = {0}, b = {0}, c = {0};
+
+	assert_non_null(w);
+	wheel_under_test = w;
+	dp_timer_wheel_init(w, 1000000);
+	assert_int_equal(dp_timer_wheel_next(w, 1000000), DP_TIMER_NONE);
+	dp_timer_arm(w, &a, 1000000 + 5000);
+	dp_timer_arm(w, &b, 1000000 + 5000000); /* more than one revolution away */
+	dp_timer_arm(w, &c, 1000000 + 10000000);
+	assert_int_equal(dp_timer_wheel_next(w, 1000000), 5000);
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 4999, on_timer, NULL), 0);
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 5000, on_timer, NULL), 1);
+	assert_false(dp_timer_armed(&a));
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 4999000, on_timer, NULL), 0);
+	assert_true(dp_timer_wheel_next(w, 1000000 + 4999000) <= 1000);
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 5000000, on_timer, NULL), 1);
+	dp_timer_cancel(w, &c);
+	assert_int_equal(dp_timer_wheel_next(w, 1000000 + 5000000), DP_TIMER_NONE);
+	/* A callback cancelling another due timer: it does not fire. */
+	dp_timer_arm(w, &a, 1000000 + 6000000);
+	dp_timer_arm(w, &b, 1000000 + 6000000);
+	pair[0] = &a;
+	pair[1] = &b;
+	count_fired = 0;
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 7000000, on_timer, NULL), 1);
+	assert_int_equal(count_fired, 1);
+	/* A jump of minutes visits every slot once and fires what is due. */
+	pair[0] = pair[1] = NULL;
+	dp_timer_arm(w, &a, 1000000 + 8000000);
+	dp_timer_arm(w, &c, 1000000 + 900000000);
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 600000000, on_timer, NULL), 1);
+	assert_true(dp_timer_armed(&c));
+	assert_int_equal(dp_timer_wheel_run(w, 1000000 + 900000000, on_timer, NULL), 1);
+	free(w);
+}
+
+static void syncookie_roundtrip(void **state)
+{
+	struct dp_siphash_key k = {1, 2};
+	struct dp_flow f = {0};
+	struct dp_syncookie_opts o = {.wscale = 9, .sack_ok = true}, back;
+	uint16_t mss, got;
+	uint32_t c;
+
+	f.local.family = f.remote.family = AF_INET;
+	f.local.v4 = 0x01020304;
+	f.remote.v4 = 0x05060708;
+	f.local_port = 1;
+	f.remote_port = 2;
+	c = dp_syncookie_make(&k, &f, 777, 1460, 5000000, &mss);
+	assert_int_equal(mss, 1460);
+	assert_int_equal(dp_syncookie_check(&k, &f, 777, c, 5000000 + DP_SYNCOOKIE_PERIOD_US, &got),
+			 0);
+	assert_int_equal(got, 1460);
+	assert_int_equal(dp_syncookie_check(&k, &f, 778, c, 5000000, &got), -EINVAL);
+	assert_int_equal(dp_syncookie_check(&k, &f, 777, c ^ 1, 5000000, &got), -EINVAL);
+	f.remote_port = 3;
+	assert_int_equal(dp_syncookie_check(&k, &f, 777, c, 5000000, &got), -EINVAL);
+	dp_syncookie_ts_decode(dp_syncookie_ts_encode(123456, &o), &back);
+	assert_int_equal(back.wscale, 9);
+	assert_true(back.sack_ok);
+	o.wscale = -1;
+	o.sack_ok = false;
+	dp_syncookie_ts_decode(dp_syncookie_ts_encode(123456, &o), &back);
+	assert_int_equal(back.wscale, -1);
+	assert_false(back.sack_ok);
+	dp_syncookie_make(&k, &f, 777, 100, 0, &mss);
+	assert_int_equal(mss, 536);
+}
+
+static int group_setup(void **state)
+{
+	return ts_global_init();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(timer_wheel),
+	    cmocka_unit_test(syncookie_roundtrip),
+	    cmocka_unit_test(handshake_negotiates_options),
+	    cmocka_unit_test(handshake_without_options),
+	    cmocka_unit_test(data_and_delayed_ack),
+	    cmocka_unit_test(out_of_order_then_fill),
+	    cmocka_unit_test(sequence_wraps),
+	    cmocka_unit_test(rto_backoff_and_retry_limit),
+	    cmocka_unit_test(fast_retransmit_and_newreno),
+	    cmocka_unit_test(zero_window_probes),
+	    cmocka_unit_test(fin_from_peer),
+	    cmocka_unit_test(fin_from_us_and_time_wait),
+	    cmocka_unit_test(fin_wait_2_times_out),
+	    cmocka_unit_test(simultaneous_close),
+	    cmocka_unit_test(rst_rules),
+	    cmocka_unit_test(closed_port_gets_rst),
+	    cmocka_unit_test(syn_flood_uses_cookies),
+	    cmocka_unit_test(syn_received_times_out),
+	    cmocka_unit_test(paws_drops_old_timestamps),
+	    cmocka_unit_test(bad_checksum_dropped),
+	    cmocka_unit_test(hostile_options_never_crash),
+	    cmocka_unit_test(send_space_and_writable),
+	    cmocka_unit_test(refused_accept_resets),
+	    cmocka_unit_test(time_wait_reused_by_new_syn),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
