@@ -163,9 +163,8 @@ struct dp_tcp_stats {
 	uint64_t drop_bad_ack;
 	uint64_t drop_ofo_full;
 	uint64_t drop_backlog;	   /* SYN dropped: backlog full and no cookies, or table full */
-	uint64_t drop_rst_ignored; /* RST out of window */
+	uint64_t drop_rst_ignored; /* RST outside the receive window */
 	uint64_t drop_after_close; /* payload received after dp_tcp_close() */
-	uint64_t drop_nomem;	   /* mbuf pool exhausted while receiving */
 };
 
 /* Sane defaults: 65536 connections, backlog 1024, MSS 1460/1440, 256 KiB windows. */

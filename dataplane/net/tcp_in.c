@@ -21,6 +21,8 @@
 
 #define DEFAULT_MSS4 536
 #define DEFAULT_MSS6 1220
+/* A peer MSS below this (0 included) is raised to it, so a segment always carries data. */
+#define MIN_PEER_MSS 64
 
 /* Parse options; malformed ones end parsing, keeping what was read (never reads past hlen). */
 static void parse_opts(struct tcp_seg *g, const uint8_t *opt, size_t len)
@@ -88,6 +90,9 @@ static void set_snd_mss(struct dp_tcp_conn *c, uint16_t peer_mss)
 	uint16_t mine = our_mss(c->stack, &c->flow);
 	uint16_t mss = peer_mss < mine ? peer_mss : mine;
 
+	if (mss < MIN_PEER_MSS)
+		mss = MIN_PEER_MSS;
+
 	/* Both directions lose the timestamp option's bytes from each segment. */
 	if (c->ts_ok) {
 		mss -= TCP_TS_OPT_LEN;
@@ -153,6 +158,7 @@ static void passive_open(struct dp_tcp_stack *s, const struct dp_flow *f, const 
 		e.tsval = dp_syncookie_ts_encode(dp_tcp_now_ms(s), &o);
 		e.wnd = s->cfg.rcv_buf > 65535 ? 65535 : (uint16_t)s->cfg.rcv_buf;
 		s->stats.syncookies_sent++;
+		s->last_cookie_us = s->now_us;
 		dp_tcp_emit(s, f, &e, NULL);
 		return;
 	}
@@ -188,10 +194,12 @@ static struct dp_tcp_conn *cookie_open(struct dp_tcp_stack *s, const struct dp_f
 	struct dp_tcp_conn *c;
 	uint16_t mss;
 
-	if (!s->cfg.syncookies ||
-	    dp_syncookie_check(&s->cookie_key, f, g->seq - 1, g->ack - 1, s->now_us, &mss) != 0) {
-		if (s->cfg.syncookies)
-			s->stats.syncookies_bad++;
+	/* Only while cookies are in use, so a stray ACK cannot guess its way in at other times. */
+	if (!s->cfg.syncookies || s->stats.syncookies_sent == 0 ||
+	    s->now_us - s->last_cookie_us > 2 * DP_SYNCOOKIE_PERIOD_US)
+		return NULL;
+	if (dp_syncookie_check(&s->cookie_key, f, g->seq - 1, g->ack - 1, s->now_us, &mss) != 0) {
+		s->stats.syncookies_bad++;
 		return NULL;
 	}
 	c = dp_tcp_conn_new(s, f);
@@ -509,9 +517,12 @@ static void conn_input(struct dp_tcp_conn *c, struct tcp_seg *g, struct rte_mbuf
 			dp_tcp_send_synack(c);
 			goto drop;
 		}
+		if (g->flags & TCP_RST) {
+			s->stats.drop_rst_ignored++;
+			goto drop;
+		}
 		s->stats.drop_out_of_window++;
-		if (!(g->flags & TCP_RST))
-			dp_tcp_send_ack(c);
+		dp_tcp_send_ack(c);
 		goto drop;
 	}
 	/* RFC 5961 3.2: only an RST at exactly rcv_nxt resets; others in the window get a

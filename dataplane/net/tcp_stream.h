@@ -186,6 +186,7 @@ struct dp_tcp_stack {
 	uint8_t rcv_wscale;
 	unsigned int n_listeners;
 	struct dp_tcp_listener listeners[DP_TCP_MAX_LISTENERS];
+	uint64_t last_cookie_us; /* when the last SYN cookie was sent */
 	uint64_t chack_second;
 	uint32_t chack_count;
 	struct dp_tcp_stats stats;

@@ -519,7 +519,8 @@ static void rst_rules(void **state)
 	/* Out of the window: silently dropped. */
 	INJECT(t, .flags = F_RST, .seq = PEER + 1 + 10000000, .wnd = 0);
 	ts_expect_none(t);
-	assert_int_equal(st->drop_out_of_window, 1);
+	assert_int_equal(st->drop_rst_ignored, 1);
+	assert_int_equal(st->drop_out_of_window, 0);
 	/* A SYN on an established connection: challenge ACK (RFC 5961 4.2). */
 	INJECT(t, .flags = F_SYN, .seq = PEER + 500, .wnd = 65535);
 	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
@@ -651,7 +652,8 @@ static void syn_flood_uses_cookies(void **state)
 	assert_int_equal(st->conn_active, 1);
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 100, .sport = 50006);
 	ts_expect(t, NULL, F_RST, o.seq + 1, 0);
-	assert_int_equal(st->syncookies_bad, 2);
+	/* No cookie sent for two periods: not even checked. */
+	assert_int_equal(st->syncookies_bad, 1);
 	assert_int_equal(st->syncookies_ok, 2);
 	finish(t);
 }
@@ -854,6 +856,39 @@ static void refused_accept_resets(void **state)
 	finish(t);
 }
 
+static void tiny_peer_mss_is_raised(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct tout o;
+	uint32_t iss;
+
+	/* MSS 1 would mean 1-byte segments (or none at all with timestamps): 64 instead. */
+	iss = ts_handshake(t, PEER, &(struct tseg){.wnd = 65535, .mss = 1});
+	assert_int_equal(ts_app_send(t, 200, 0), 0);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 64);
+	ts_expect(t, &o, F_ACK, iss + 64, PEER + 1);
+	ts_expect(t, &o, F_ACK, iss + 128, PEER + 1);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 192, PEER + 1);
+	assert_int_equal(o.len, 8);
+	finish(t);
+}
+
+static void stray_ack_without_recent_cookies(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+
+	/* No cookie was ever sent: an ACK is junk without even a cookie check. */
+	INJECT(t, .flags = F_ACK, .seq = PEER, .ack = 4242, .wnd = 100);
+	ts_expect(t, NULL, F_RST, 4242, 0);
+	assert_int_equal(st->syncookies_bad, 0);
+	assert_int_equal(st->conn_active, 0);
+	finish(t);
+}
+
 static void time_wait_reused_by_new_syn(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -965,6 +1000,9 @@ static void syncookie_roundtrip(void **state)
 	assert_int_equal(dp_syncookie_check(&k, &f, 777, c, 5000000 + DP_SYNCOOKIE_PERIOD_US, &got),
 			 0);
 	assert_int_equal(got, 1460);
+	assert_int_equal(
+	    dp_syncookie_check(&k, &f, 777, c, 5000000 + 2 * DP_SYNCOOKIE_PERIOD_US, &got),
+	    -EINVAL);
 	assert_int_equal(dp_syncookie_check(&k, &f, 778, c, 5000000, &got), -EINVAL);
 	assert_int_equal(dp_syncookie_check(&k, &f, 777, c ^ 1, 5000000, &got), -EINVAL);
 	f.remote_port = 3;
@@ -1013,6 +1051,8 @@ int main(void)
 	    cmocka_unit_test(send_space_and_writable),
 	    cmocka_unit_test(refused_accept_resets),
 	    cmocka_unit_test(time_wait_reused_by_new_syn),
+	    cmocka_unit_test(tiny_peer_mss_is_raised),
+	    cmocka_unit_test(stray_ack_without_recent_cookies),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
