@@ -224,6 +224,18 @@ void ts_inject(struct tscript *t, const struct tseg *g)
 		memcpy((uint8_t *)th + hlen, g->data, g->len);
 	assert_int_equal(dp_cksum_l4(m, 0, m->pkt_len, &t->peer, &t->me, IPPROTO_TCP, &ck), 0);
 	th->cksum = g->bad_cksum ? (uint16_t)(ck ^ 0x5a5a) : ck;
+	m->ol_flags |= g->ol_flags;
+	if (g->split_at > 0 && g->split_at < m->pkt_len) {
+		/* Move the tail into a second segment, as a NIC's scattered RX would. */
+		struct rte_mbuf *m2 = rte_pktmbuf_alloc(pool);
+		uint16_t tail = (uint16_t)(m->pkt_len - g->split_at);
+
+		assert_non_null(m2);
+		memcpy(rte_pktmbuf_append(m2, tail),
+		       rte_pktmbuf_mtod_offset(m, void *, g->split_at), tail);
+		assert_int_equal(rte_pktmbuf_trim(m, tail), 0);
+		assert_int_equal(rte_pktmbuf_chain(m, m2), 0);
+	}
 	dp_tcp_input(t->s, m, &t->peer, &t->me);
 }
 

@@ -41,8 +41,10 @@ struct tseg {
 	const uint8_t *raw_opts; /* replaces the options above when set */
 	size_t raw_opts_len;	 /* padded with zeros to a multiple of 4 */
 	bool bad_cksum;
-	uint16_t sport; /* 0: the script's default peer port */
-	uint16_t dport; /* 0: the listening port */
+	uint64_t ol_flags; /* RX offload flags the "NIC" set */
+	uint16_t split_at; /* >0: deliver as a chain of two mbufs split at this offset */
+	uint16_t sport;	   /* 0: the script's default peer port */
+	uint16_t dport;	   /* 0: the listening port */
 };
 
 /* A segment the stack sent, parsed. */

@@ -725,6 +725,91 @@ static void bad_checksum_dropped(void **state)
 	finish(t);
 }
 
+static void rx_offload_flags_and_chains(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint8_t buf[600];
+	uint32_t iss, i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 3);
+	iss = ts_handshake(t, PEER, &full_syn);
+	/* The NIC vouched for the checksum: not checked again. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5002, .data = buf, .len = 100, .bad_cksum = true,
+	       .ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+	assert_int_equal(t->rx_len, 100);
+	/* The NIC found it bad: dropped even though it is right. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 101, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5003, .data = buf + 100, .len = 100,
+	       .ol_flags = RTE_MBUF_F_RX_L4_CKSUM_BAD);
+	assert_int_equal(t->rx_len, 100);
+	assert_int_equal(st->drop_cksum, 1);
+	/* Header split across two segments (inside the timestamp option), and payload split too. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 101, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5004, .data = buf + 100, .len = 200, .split_at = 26);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 301, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5005, .data = buf + 300, .len = 300, .split_at = 32 + 150);
+	assert_int_equal(t->rx_len, 600);
+	assert_memory_equal(t->rx, buf, 600);
+	ts_advance(t, cfg.delack_us);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 601);
+	/* Out of order as a chain, then trimmed against old data as a chain. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 701, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5006, .data = buf, .len = 100, .split_at = 40);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 601);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 501, .ack = iss, .wnd = 1000, .ts = true,
+	       .tsval = 5007, .data = buf, .len = 250, .split_at = 60);
+	assert_int_equal(t->rx_len, 800);
+	assert_memory_equal(t->rx + 600, buf + 100, 150);
+	assert_memory_equal(t->rx + 750, buf + 50, 50);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 801);
+	finish(t);
+}
+
+static void shared_payload_two_connections(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct rte_mbuf *payload, *c1, *c2;
+	struct dp_tcp_conn *a, *b;
+	struct tout o;
+	uint32_t iss_a, iss_b;
+
+	iss_a = ts_handshake(t, PEER, &plain_syn);
+	a = t->conn;
+	t->peer_port = 40001;
+	iss_b = ts_handshake(t, PEER, &plain_syn);
+	b = t->conn;
+	/* One payload, referenced by one clone per subscriber (what a PUBLISH fan-out does). */
+	payload = rte_pktmbuf_alloc(ts_pool());
+	memset(rte_pktmbuf_append(payload, 1500), 0x77, 1500);
+	c1 = rte_pktmbuf_clone(payload, ts_pool());
+	c2 = rte_pktmbuf_clone(payload, ts_pool());
+	assert_int_equal(dp_tcp_send(a, c1), 0);
+	assert_int_equal(dp_tcp_send(b, c2), 0);
+	/* The owner, two queued clones, and each transmitted segment's attachment (freed on capture
+	 * pop). */
+	assert_true(rte_mbuf_refcnt_read(payload) >= 3);
+	for (int i = 0; i < 4; i++) {
+		assert_true(ts_pop(t, &o));
+		assert_true(o.payload_indirect);
+		assert_int_equal(o.data[0], 0x77);
+	}
+	assert_int_equal(rte_mbuf_refcnt_read(payload), 3);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss_b + 1500, .wnd = 65535);
+	assert_int_equal(rte_mbuf_refcnt_read(payload), 2);
+	t->peer_port = 40000;
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss_a + 1000, .wnd = 65535);
+	assert_int_equal(rte_mbuf_refcnt_read(payload), 2);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss_a + 1500, .wnd = 65535);
+	assert_int_equal(rte_mbuf_refcnt_read(payload), 1);
+	rte_pktmbuf_free(payload);
+	finish(t);
+}
+
 static void hostile_options_never_crash(void **state)
 {
 	static const uint8_t zero_len[] = {2, 0, 1, 1};
@@ -1048,6 +1133,8 @@ int main(void)
 	    cmocka_unit_test(paws_drops_old_timestamps),
 	    cmocka_unit_test(bad_checksum_dropped),
 	    cmocka_unit_test(hostile_options_never_crash),
+	    cmocka_unit_test(rx_offload_flags_and_chains),
+	    cmocka_unit_test(shared_payload_two_connections),
 	    cmocka_unit_test(send_space_and_writable),
 	    cmocka_unit_test(refused_accept_resets),
 	    cmocka_unit_test(time_wait_reused_by_new_syn),
