@@ -289,6 +289,106 @@ static void rto_backoff_and_retry_limit(void **state)
 	finish(t);
 }
 
+static void rto_from_measured_rtt(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct tout o;
+	uint32_t iss;
+
+	/* Karn-timed SYN-ACK (no timestamps): 300 ms, so RTO = 300 + 4 * 150 = 900 ms. */
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .mss = 1000);
+	assert_true(ts_pop(t, &o));
+	iss = o.seq + 1;
+	ts_advance(t, 300000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535);
+	assert_int_equal(ts_app_send(t, 10, 0), 0);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
+	ts_advance(t, 899000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
+	/* Karn: the ACK of a retransmitted segment gives no sample; the backed-off RTO stays. */
+	ts_advance(t, 100000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 10, .wnd = 65535);
+	assert_int_equal(ts_app_send(t, 10, 0), 0);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss + 10, PEER + 1);
+	ts_advance(t, 1799000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss + 10, PEER + 1);
+	finish(t);
+
+	/* Timestamps: the echo of our TSval measures 500 ms: RTO = 500 + 4 * 250 = 1.5 s. */
+	t = ts_new(&cfg, false, false);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .mss = 1000, .ts = true, .tsval = 10);
+	assert_true(ts_pop(t, &o));
+	iss = o.seq + 1;
+	ts_advance(t, 500000);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .ts = true,
+	       .tsval = 11, .tsecr = o.tsval);
+	assert_int_equal(ts_app_send(t, 10, 0), 0);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
+	ts_advance(t, 1499000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, iss + 10, PEER + 1);
+	finish(t);
+}
+
+/* Pop one flight and acknowledge it segment by segment; returns its segment count. */
+static unsigned int ack_flight(struct tscript *t, uint32_t iss, uint32_t *sent)
+{
+	uint32_t ends[128];
+	unsigned int n = 0, i;
+	struct tout o;
+
+	while (ts_pop(t, &o)) {
+		assert_true(n < 128);
+		*sent += o.len;
+		ends[n++] = *sent;
+	}
+	for (i = 0; i < n; i++)
+		INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + ends[i], .wnd = 65535);
+	return n;
+}
+
+static void congestion_avoidance_is_linear(void **state)
+{
+	static const unsigned int after_loss[] = {2, 4, 8, 16, 17, 18};
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	struct tout o;
+	uint32_t iss, sent = 0;
+	unsigned int round;
+
+	cfg.init_cwnd_segs = 2;
+	t = ts_new(&cfg, false, false);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	assert_int_equal(ts_app_send(t, 200000, 0), 0);
+	/* Slow start: one SMSS per ACK doubles each flight. */
+	for (round = 0; round < 4; round++)
+		assert_int_equal(ack_flight(t, iss, &sent), 2u << round);
+	/* The next flight of 32 is lost: RTO sets ssthresh to 16000 and cwnd to one segment. */
+	while (ts_pop(t, &o))
+		sent += o.len;
+	assert_int_equal(sent, 62000);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss + 30000, PEER + 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + sent, .wnd = 65535);
+	/* Slow start up to ssthresh, then one segment more per flight. */
+	for (round = 0; round < sizeof(after_loss) / sizeof(after_loss[0]); round++)
+		assert_int_equal(ack_flight(t, iss, &sent), after_loss[round]);
+	assert_int_equal(ts_pending(t), 19);
+	while (ts_pop(t, &o))
+		sent += o.len;
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, iss + sent, PEER + 1);
+	finish(t);
+}
+
 static void fast_retransmit_and_newreno(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1120,6 +1220,8 @@ int main(void)
 	    cmocka_unit_test(out_of_order_then_fill),
 	    cmocka_unit_test(sequence_wraps),
 	    cmocka_unit_test(rto_backoff_and_retry_limit),
+	    cmocka_unit_test(rto_from_measured_rtt),
+	    cmocka_unit_test(congestion_avoidance_is_linear),
 	    cmocka_unit_test(fast_retransmit_and_newreno),
 	    cmocka_unit_test(zero_window_probes),
 	    cmocka_unit_test(fin_from_peer),
