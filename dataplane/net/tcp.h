@@ -67,6 +67,11 @@ struct dp_tcp_conn;
 #define DP_TCP_TIMER_NONE UINT64_MAX
 /* Out-of-order ranges kept per connection; a segment needing one more is dropped. */
 #define DP_TCP_OFO_RANGES 8
+/*
+ * mbufs the out-of-order queue of one connection may hold: tiny segments
+ * would otherwise pin one pool buffer per byte of the window.
+ */
+#define DP_TCP_OFO_MAX_MBUFS 256
 /* Headroom left in every segment handed to ip_output(). */
 #define DP_TCP_HEADROOM 128
 

@@ -75,8 +75,15 @@ static void range_remove(struct dp_tcp_conn *c, unsigned int i)
 int dp_tcp_ofo_insert(struct dp_tcp_conn *c, uint32_t seq, struct rte_mbuf *m)
 {
 	uint32_t end = seq + m->pkt_len;
-	unsigned int i, pos;
+	unsigned int i, pos, held = 0;
 	struct dp_tcp_ofo_range *left, *right;
+
+	for (i = 0; i < c->ofo_n; i++)
+		held += c->ofo[i].m->nb_segs;
+	if (held + m->nb_segs > DP_TCP_OFO_MAX_MBUFS) {
+		rte_pktmbuf_free(m);
+		return -ENOSPC;
+	}
 
 	for (i = 0; i < c->ofo_n; i++) {
 		struct dp_tcp_ofo_range *r = &c->ofo[i];

@@ -251,6 +251,24 @@ static void out_of_order_then_fill(void **state)
 	}
 	assert_int_equal(st->drop_ofo_full, 1);
 	finish(t);
+
+	/* One-byte segments merge into one range, but the mbufs they pin are bounded. */
+	t = ts_new(&cfg, false, false);
+	st = dp_tcp_stack_stats(t->s);
+	iss = ts_handshake(t, PEER, &plain_syn);
+	for (i = 0; i < DP_TCP_OFO_MAX_MBUFS + 10; i++) {
+		INJECT(t, .flags = F_ACK, .seq = PEER + 101 + i, .ack = iss, .wnd = 65535,
+		       .data = buf + 100 + i, .len = 1);
+		ts_expect(t, NULL, F_ACK, iss, PEER + 1);
+	}
+	assert_int_equal(st->drop_ofo_full, 10);
+	/* Filling the hole releases what was queued, in order. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = buf,
+	       .len = 100);
+	assert_int_equal(t->rx_len, 100 + DP_TCP_OFO_MAX_MBUFS);
+	assert_memory_equal(t->rx, buf, 100 + DP_TCP_OFO_MAX_MBUFS);
+	ts_expect(t, NULL, F_ACK, iss, PEER + 101 + DP_TCP_OFO_MAX_MBUFS);
+	finish(t);
 }
 
 static void rto_backoff_and_retry_limit(void **state)
