@@ -46,6 +46,16 @@ static const struct tseg full_syn = {
     .wnd = 65535, .mss = 1460, .has_ws = true, .ws = 7, .sack_ok = true, .ts = true, .tsval = 5000};
 static const struct tseg plain_syn = {.wnd = 65535, .mss = 1000};
 
+/* A stack with cfg and one connection that completed the handshake with syn's options. */
+static struct tscript *established(const struct dp_tcp_config *cfg, const struct tseg *syn,
+				   uint32_t *iss)
+{
+	struct tscript *t = ts_new(cfg, false, false);
+
+	*iss = ts_handshake(t, PEER, syn);
+	return t;
+}
+
 static void handshake_negotiates_options(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -456,12 +466,11 @@ static void fast_retransmit_and_newreno(void **state)
 static void zero_window_probes(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
 	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	struct tout o;
-	uint32_t iss;
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 0);
 	assert_int_equal(ts_app_send(t, 500, 5), 0);
 	ts_expect_none(t);
@@ -537,11 +546,10 @@ static void fin_from_peer(void **state)
 static void fin_from_us_and_time_wait(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
-	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	assert_int_equal(ts_app_send(t, 100, 0), 0);
 	ts_expect(t, NULL, F_ACK | F_PSH, iss, PEER + 1);
 	dp_tcp_close(t->conn);
@@ -579,11 +587,10 @@ static void fin_from_us_and_time_wait(void **state)
 static void fin_wait_2_times_out(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
-	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	dp_tcp_close(t->conn);
 	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 65535);
@@ -597,11 +604,10 @@ static void fin_wait_2_times_out(void **state)
 static void simultaneous_close(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
-	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	dp_tcp_close(t->conn);
 	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
 	/* The peer's FIN crosses ours: CLOSING. */
@@ -807,11 +813,10 @@ static void syn_received_times_out(void **state)
 static void paws_drops_old_timestamps(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
-	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &full_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 
-	iss = ts_handshake(t, PEER, &full_syn);
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 1000, .ts = true,
 	       .tsval = 4000, .data = "old", .len = 3);
 	ts_expect(t, NULL, F_ACK, iss, PEER + 1);
@@ -826,11 +831,10 @@ static void paws_drops_old_timestamps(void **state)
 static void bad_checksum_dropped(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
-	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = "hello",
 	       .len = 5, .bad_cksum = true);
 	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 41000, .bad_cksum = true);
@@ -1095,10 +1099,9 @@ static void stray_ack_without_recent_cookies(void **state)
 static void time_wait_reused_by_new_syn(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
-	struct tscript *t = ts_new(&cfg, false, false);
 	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
 
-	iss = ts_handshake(t, PEER, &plain_syn);
 	dp_tcp_close(t->conn);
 	ts_expect(t, NULL, F_ACK | F_FIN, iss, PEER + 1);
 	INJECT(t, .flags = F_ACK | F_FIN, .seq = PEER + 1, .ack = iss + 1, .wnd = 65535);
