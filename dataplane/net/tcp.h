@@ -45,8 +45,33 @@
  * abort after max_retries), RTT from timestamps, else one timed segment
  * with Karn's rule.
  *
+ * A jump of the clock by more than one revolution fires each due timer
+ * once, at the new time (a timer re-armed from its callback counts from there).
+ *
+ * Input order (RFC 9293 3.10.7.4): PAWS (RFC 7323 5), sequence
+ * acceptability, RST (RFC 5961 3: exact -> reset, in window -> challenge
+ * ACK, else dropped), SYN (challenge ACK), ACK (RFC 5961 5: beyond snd_max
+ * or older than snd_una - max window -> ACK back, dropped), then data and
+ * FIN. Challenge ACKs are limited per stack per second. Delayed ACK: every
+ * second full-sized segment, at once for out-of-order data, hole fills and
+ * FIN, else after delack_us. Congestion: cwnd and ssthresh in bytes, slow
+ * start with byte counting, avoidance of one SMSS per cwnd acknowledged,
+ * fast retransmit on the third duplicate ACK and NewReno recovery with
+ * partial ACKs (RFC 6582); tcp_cc.c's ops table is the seam for CUBIC.
+ * No Nagle (MQTT wants latency); sender SWS avoidance holds a window-limited
+ * runt while data is in flight. The receive window is rcv_buf less the
+ * out-of-order bytes and never shrinks (data goes to recv() at once).
+ *
  * Cookies: see syncookie.h (MSS index, 24-bit SipHash, 64 s period;
- * window scale and SACK-permitted in the low TSval bits).
+ * window scale and SACK-permitted in the low TSval bits). A returning ACK
+ * is checked as a cookie only within two periods of the last cookie sent.
+ *
+ * Not implemented: active open; sending SACK blocks or using received ones
+ * (SACK-permitted is accepted and echoed, RFC 2018 makes SACK generation a
+ * SHOULD); urgent data (URG is ignored, the bytes are delivered inline);
+ * keepalive (MQTT has its own); rate limiting of RSTs to closed ports;
+ * TS.Recent invalidation after 24 days idle; ECN; PMTU discovery (MSS
+ * comes from mss4/mss6).
  */
 #ifndef DP_NET_TCP_H
 #define DP_NET_TCP_H
