@@ -160,12 +160,22 @@ static struct rte_mbuf *payload_ref(struct dp_tcp_conn *c, uint32_t off, uint32_
 {
 	struct rte_mempool *pool = c->stack->pool;
 	struct rte_mbuf *seg = c->sndq_head, *head = NULL, *tail = NULL;
-	uint32_t pos = c->sndq_off + off;
+	uint32_t seq = c->snd_una + off;
+	uint32_t seg_seq = c->snd_una - c->sndq_off;
+	uint32_t pos;
 
+	if (c->sndq_cur != NULL && SEQ_LEQ(c->sndq_cur_seq, seq)) {
+		seg = c->sndq_cur;
+		seg_seq = c->sndq_cur_seq;
+	}
+	pos = seq - seg_seq;
 	while (seg != NULL && pos >= seg->data_len) {
 		pos -= seg->data_len;
+		seg_seq += seg->data_len;
 		seg = seg->next;
 	}
+	c->sndq_cur = seg;
+	c->sndq_cur_seq = seg_seq;
 	while (len > 0 && seg != NULL) {
 		uint32_t piece = seg->data_len - pos;
 		struct rte_mbuf *mi;
@@ -380,6 +390,8 @@ void dp_tcp_sndq_drop(struct dp_tcp_conn *c, uint32_t bytes)
 		bytes -= left;
 		c->sndq_head = seg->next;
 		c->sndq_off = 0;
+		if (c->sndq_cur == seg)
+			c->sndq_cur = NULL;
 		seg->next = NULL;
 		rte_pktmbuf_free_seg(seg);
 	}
@@ -391,6 +403,7 @@ void dp_tcp_sndq_free(struct dp_tcp_conn *c)
 	/* The queue is one chain linked by next; rte_pktmbuf_free walks exactly that. */
 	rte_pktmbuf_free(c->sndq_head);
 	c->sndq_head = NULL;
+	c->sndq_cur = NULL;
 	c->sndq_tail = NULL;
 	c->sndq_len = 0;
 	c->sndq_off = 0;

@@ -136,6 +136,10 @@ struct dp_tcp_conn {
 	struct rte_mbuf *sndq_tail;
 	uint32_t sndq_off; /* bytes of sndq_head already acknowledged */
 	uint32_t sndq_len; /* unacknowledged and unsent data bytes */
+	/* Where the last transmission started reading, so sending stays O(segment), not O(queue).
+	 */
+	struct rte_mbuf *sndq_cur;
+	uint32_t sndq_cur_seq; /* sequence number of sndq_cur's first byte */
 
 	/* Round trip (RFC 6298), microseconds. */
 	uint32_t srtt_us; /* 0: no sample yet */
