@@ -25,7 +25,7 @@
 #define MIN_PEER_MSS 64
 
 /* Parse options; malformed ones end parsing, keeping what was read (never reads past hlen). */
-static void parse_opts(struct tcp_seg *g, const uint8_t *opt, size_t len)
+static void parse_opts(struct dp_tcp_seg *g, const uint8_t *opt, size_t len)
 {
 	size_t i = 0;
 
@@ -125,7 +125,8 @@ static bool establish(struct dp_tcp_conn *c)
 	return true;
 }
 
-static void passive_open(struct dp_tcp_stack *s, const struct dp_flow *f, const struct tcp_seg *g)
+static void passive_open(struct dp_tcp_stack *s, const struct dp_flow *f,
+			 const struct dp_tcp_seg *g)
 {
 	struct dp_tcp_conn *c = NULL;
 
@@ -135,7 +136,7 @@ static void passive_open(struct dp_tcp_stack *s, const struct dp_flow *f, const 
 		uint16_t mss;
 		struct dp_syncookie_opts o = {.wscale = g->has_ws ? (int8_t)g->ws : -1,
 					      .sack_ok = g->sack_ok};
-		struct tcp_emit e = {
+		struct dp_tcp_hdr_fields e = {
 		    .ack = g->seq + 1,
 		    .flags = TCP_SYN | TCP_ACK,
 		    .wscale = g->has_ws ? (int8_t)s->rcv_wscale : -1,
@@ -188,7 +189,7 @@ static void passive_open(struct dp_tcp_stack *s, const struct dp_flow *f, const 
 
 /* An ACK for no connection: a returning SYN cookie, or junk answered with RST. */
 static struct dp_tcp_conn *cookie_open(struct dp_tcp_stack *s, const struct dp_flow *f,
-				       const struct tcp_seg *g)
+				       const struct dp_tcp_seg *g)
 {
 	struct dp_syncookie_opts o = {.wscale = -1};
 	struct dp_tcp_conn *c;
@@ -319,7 +320,7 @@ static bool receive_data(struct dp_tcp_conn *c, uint32_t seq, struct rte_mbuf *m
 }
 
 /* RFC 9293 3.10.7.4 first check: is any of the segment inside the receive window? */
-static bool seq_acceptable(const struct dp_tcp_conn *c, const struct tcp_seg *g)
+static bool seq_acceptable(const struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 {
 	uint32_t wnd = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	uint32_t seglen =
@@ -337,7 +338,7 @@ static bool seq_acceptable(const struct dp_tcp_conn *c, const struct tcp_seg *g)
 	       (SEQ_GEQ(last, c->rcv_nxt) && SEQ_LT(last, c->rcv_nxt + wnd));
 }
 
-static void new_ack(struct dp_tcp_conn *c, const struct tcp_seg *g)
+static void new_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 {
 	struct dp_tcp_stack *s = c->stack;
 	uint32_t acked = g->ack - c->snd_una;
@@ -409,7 +410,7 @@ static void dup_ack(struct dp_tcp_conn *c)
 }
 
 /* ACK field processing in a synchronized state. Returns false to stop processing. */
-static bool process_ack(struct dp_tcp_conn *c, const struct tcp_seg *g)
+static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 {
 	struct dp_tcp_stack *s = c->stack;
 	uint32_t wnd = (uint32_t)g->wnd << c->snd_wscale;
@@ -473,7 +474,7 @@ static bool process_ack(struct dp_tcp_conn *c, const struct tcp_seg *g)
 }
 
 /* SYN-RECEIVED: the ACK that completes the handshake. */
-static bool process_synrcvd_ack(struct dp_tcp_conn *c, const struct tcp_seg *g)
+static bool process_synrcvd_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 {
 	struct dp_tcp_stack *s = c->stack;
 
@@ -497,7 +498,7 @@ static bool process_synrcvd_ack(struct dp_tcp_conn *c, const struct tcp_seg *g)
 }
 
 /* Segment arrival for an existing connection; m is the payload (header removed) or NULL. */
-static void conn_input(struct dp_tcp_conn *c, struct tcp_seg *g, struct rte_mbuf *m)
+static void conn_input(struct dp_tcp_conn *c, struct dp_tcp_seg *g, struct rte_mbuf *m)
 {
 	struct dp_tcp_stack *s = c->stack;
 	bool fin;
@@ -609,7 +610,7 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
-static void listener_input(struct dp_tcp_stack *s, const struct dp_flow *f, struct tcp_seg *g,
+static void listener_input(struct dp_tcp_stack *s, const struct dp_flow *f, struct dp_tcp_seg *g,
 			   struct rte_mbuf *m)
 {
 	struct dp_tcp_conn *c;
@@ -650,7 +651,7 @@ void dp_tcp_input(struct dp_tcp_stack *s, struct rte_mbuf *m, const struct dp_ip
 {
 	uint8_t hbuf[60];
 	const struct rte_tcp_hdr *th;
-	struct tcp_seg g;
+	struct dp_tcp_seg g;
 	struct dp_flow f;
 	struct dp_tcp_conn *c;
 	uint64_t ck;

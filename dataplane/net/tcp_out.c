@@ -26,7 +26,7 @@ static uint8_t *put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
 	return p + 8;
 }
 
-static size_t opts_len(const struct tcp_emit *e)
+static size_t opts_len(const struct dp_tcp_hdr_fields *e)
 {
 	size_t n = 0;
 
@@ -39,7 +39,7 @@ static size_t opts_len(const struct tcp_emit *e)
 	return n;
 }
 
-static void put_opts(uint8_t *p, const struct tcp_emit *e)
+static void put_opts(uint8_t *p, const struct dp_tcp_hdr_fields *e)
 {
 	if (e->mss != 0) {
 		uint16_t mss = rte_cpu_to_be_16(e->mss);
@@ -71,7 +71,7 @@ static void put_opts(uint8_t *p, const struct tcp_emit *e)
 	}
 }
 
-int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct tcp_emit *e,
+int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct dp_tcp_hdr_fields *e,
 		struct rte_mbuf *payload)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(s->pool);
@@ -132,7 +132,7 @@ uint16_t dp_tcp_rcv_window(struct dp_tcp_conn *c, bool syn)
 static int conn_emit(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, struct rte_mbuf *payload)
 {
 	struct dp_tcp_stack *s = c->stack;
-	struct tcp_emit e = {
+	struct dp_tcp_hdr_fields e = {
 	    .seq = seq,
 	    .ack = c->rcv_nxt,
 	    .flags = flags,
@@ -322,7 +322,7 @@ int dp_tcp_send_challenge_ack(struct dp_tcp_conn *c)
 int dp_tcp_send_synack(struct dp_tcp_conn *c)
 {
 	struct dp_tcp_stack *s = c->stack;
-	struct tcp_emit e = {
+	struct dp_tcp_hdr_fields e = {
 	    .seq = c->iss,
 	    .ack = c->rcv_nxt,
 	    .flags = TCP_SYN | TCP_ACK,
@@ -345,9 +345,10 @@ void dp_tcp_send_rst_conn(struct dp_tcp_conn *c)
 	conn_emit(c, c->snd_max, TCP_RST | TCP_ACK, NULL);
 }
 
-void dp_tcp_send_rst_reply(struct dp_tcp_stack *s, const struct dp_flow *f, const struct tcp_seg *g)
+void dp_tcp_send_rst_reply(struct dp_tcp_stack *s, const struct dp_flow *f,
+			   const struct dp_tcp_seg *g)
 {
-	struct tcp_emit e = {.wscale = -1};
+	struct dp_tcp_hdr_fields e = {.wscale = -1};
 
 	if (g->flags & TCP_RST)
 		return;

@@ -47,7 +47,7 @@ enum dp_tcp_state {
 };
 
 /* A received segment's header fields, host byte order, options parsed. */
-struct tcp_seg {
+struct dp_tcp_seg {
 	uint32_t seq;
 	uint32_t ack;
 	uint32_t len; /* payload bytes */
@@ -221,7 +221,7 @@ static inline bool dp_tcp_conn_dead(const struct dp_tcp_conn *c)
 
 /* tcp_out.c */
 /* Fields of one segment to emit, connection or not. */
-struct tcp_emit {
+struct dp_tcp_hdr_fields {
 	uint32_t seq;
 	uint32_t ack;
 	uint16_t wnd;
@@ -233,7 +233,7 @@ struct tcp_emit {
 	uint32_t tsval;
 	uint32_t tsecr;
 };
-int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct tcp_emit *e,
+int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct dp_tcp_hdr_fields *e,
 		struct rte_mbuf *payload);
 unsigned int dp_tcp_output(struct dp_tcp_conn *c);
 int dp_tcp_send_ack(struct dp_tcp_conn *c);
@@ -241,7 +241,7 @@ int dp_tcp_send_synack(struct dp_tcp_conn *c);
 int dp_tcp_send_challenge_ack(struct dp_tcp_conn *c);
 void dp_tcp_send_rst_conn(struct dp_tcp_conn *c);
 void dp_tcp_send_rst_reply(struct dp_tcp_stack *s, const struct dp_flow *f,
-			   const struct tcp_seg *g);
+			   const struct dp_tcp_seg *g);
 int dp_tcp_retransmit_head(struct dp_tcp_conn *c);
 void dp_tcp_sndq_drop(struct dp_tcp_conn *c, uint32_t bytes);
 void dp_tcp_sndq_free(struct dp_tcp_conn *c);
