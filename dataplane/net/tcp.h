@@ -197,6 +197,17 @@ struct dp_tcp_stats {
 	uint64_t drop_after_close; /* payload received after dp_tcp_close() */
 };
 
+/* One counter of struct dp_tcp_stats, for exporters ($SYS, telemetry). */
+struct dp_tcp_stat_desc {
+	const char *name; /* snake_case, stable: used as the exported key */
+	size_t offset;	  /* of its uint64_t in struct dp_tcp_stats */
+	const char *help; /* one line for documentation and telemetry */
+};
+
+/* Every counter of struct dp_tcp_stats, in declaration order. Read-only. */
+extern const struct dp_tcp_stat_desc dp_tcp_stat_descs[];
+extern const size_t dp_tcp_stat_count;
+
 /* Sane defaults: 65536 connections, backlog 1024, MSS 1460/1440, 256 KiB windows. */
 void dp_tcp_config_defaults(struct dp_tcp_config *cfg);
 

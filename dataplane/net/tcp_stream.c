@@ -6,6 +6,7 @@
  * The design note is in tcp.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -450,6 +451,47 @@ const struct dp_flow *dp_tcp_conn_flow(const struct dp_tcp_conn *c)
 {
 	return &c->flow;
 }
+
+#define STAT(field, text)                                                                          \
+	{                                                                                          \
+#field, offsetof(struct dp_tcp_stats, field), text                                 \
+	}
+
+const struct dp_tcp_stat_desc dp_tcp_stat_descs[] = {
+    STAT(seg_in, "TCP segments received"),
+    STAT(seg_out, "TCP segments sent"),
+    STAT(bytes_in, "payload bytes delivered to the application"),
+    STAT(bytes_out, "payload bytes sent, retransmissions included"),
+    STAT(retransmits, "segments retransmitted"),
+    STAT(rto_timeouts, "retransmission timer expiries"),
+    STAT(fast_retransmits, "fast retransmits and NewReno partial-ACK retransmits"),
+    STAT(zero_window_probes, "zero-window probes sent"),
+    STAT(acks_delayed, "ACKs sent by the delayed-ACK timer"),
+    STAT(rst_in, "RSTs that reset a connection"),
+    STAT(rst_out, "RSTs sent"),
+    STAT(challenge_acks, "challenge ACKs sent (RFC 5961)"),
+    STAT(syncookies_sent, "SYN-ACKs with a SYN cookie (backlog full)"),
+    STAT(syncookies_ok, "connections opened from a valid cookie"),
+    STAT(syncookies_bad, "ACKs whose cookie did not validate"),
+    STAT(conn_accepted, "connections established"),
+    STAT(conn_closed, "connections closed by FIN exchange"),
+    STAT(conn_reset, "connections reset by the peer"),
+    STAT(conn_timeout, "connections dropped by retry limit or timeout"),
+    STAT(conn_active, "connections in the table now, TIME-WAIT included"),
+    STAT(tx_errors, "segments the IP layer refused or that found no mbuf"),
+    STAT(drop_cksum, "segments dropped: bad checksum"),
+    STAT(drop_malformed, "segments dropped: too short or bad data offset"),
+    STAT(drop_no_listener, "segments for no connection and no listener"),
+    STAT(drop_out_of_window, "segments outside the receive window"),
+    STAT(drop_paws, "segments dropped by PAWS (old timestamp)"),
+    STAT(drop_bad_ack, "segments dropped: ACK outside the acceptable range"),
+    STAT(drop_ofo_full, "out-of-order segments dropped: queue full"),
+    STAT(drop_backlog, "SYNs or cookie ACKs dropped: backlog or table full"),
+    STAT(drop_rst_ignored, "RSTs outside the receive window"),
+    STAT(drop_after_close, "payload received after the application closed"),
+};
+
+const size_t dp_tcp_stat_count = sizeof(dp_tcp_stat_descs) / sizeof(dp_tcp_stat_descs[0]);
 
 const struct dp_tcp_stats *dp_tcp_stack_stats(const struct dp_tcp_stack *s)
 {

@@ -1225,6 +1225,21 @@ static void syncookie_roundtrip(void **state)
 	assert_int_equal(mss, 536);
 }
 
+static void stat_descriptions_cover_the_struct(void **state)
+{
+	size_t i, j;
+
+	/* Every uint64_t of the struct is described once, at its own offset. */
+	assert_int_equal(dp_tcp_stat_count * sizeof(uint64_t), sizeof(struct dp_tcp_stats));
+	for (i = 0; i < dp_tcp_stat_count; i++) {
+		assert_int_equal(dp_tcp_stat_descs[i].offset, i * sizeof(uint64_t));
+		assert_non_null(dp_tcp_stat_descs[i].help);
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(dp_tcp_stat_descs[i].name,
+						dp_tcp_stat_descs[j].name);
+	}
+}
+
 static int group_setup(void **state)
 {
 	return ts_global_init();
@@ -1234,6 +1249,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(timer_wheel),
+	    cmocka_unit_test(stat_descriptions_cover_the_struct),
 	    cmocka_unit_test(syncookie_roundtrip),
 	    cmocka_unit_test(handshake_negotiates_options),
 	    cmocka_unit_test(handshake_without_options),
