@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <rte_mbuf.h>
@@ -1019,6 +1021,83 @@ static void hostile_options_never_crash(void **state)
 	finish(t);
 }
 
+static uint32_t next_rand(uint32_t *r)
+{
+	*r = *r * 1103515245u + 12345u;
+	return *r >> 8;
+}
+
+static void hostile_segments_on_live_connections(void **state)
+{
+	static const uint8_t flag_set[] = {
+	    F_ACK, F_ACK | F_PSH, F_ACK | F_FIN,	 F_RST, F_RST | F_ACK,
+	    F_SYN, F_SYN | F_ACK, F_ACK | F_FIN | F_PSH, 0,	F_FIN};
+	struct dp_tcp_config cfg = base_cfg();
+	struct dp_tcp_stats sum = {0};
+	uint8_t buf[3000];
+	uint32_t r = 777, round;
+
+	memset(buf, 0x42, sizeof(buf));
+	cfg.max_retries = 4;
+	for (round = 0; round < 40; round++) {
+		uint32_t iss;
+		struct tscript *t = established(&cfg, round % 2 ? &full_syn : &plain_syn, &iss);
+		uint32_t rcv = PEER + 1, i;
+		const struct dp_tcp_stats *st;
+		struct tout o;
+
+		/*
+		 * Segments near the right sequence numbers, with any flags, lengths and
+		 * timestamps, mixed with application sends, closes and clock jumps.
+		 */
+		for (i = 0; i < 300; i++) {
+			uint32_t k = next_rand(&r);
+			/* Often exactly at rcv_nxt, as the stack's last ACK told. */
+			int32_t dseq = k % 4 == 0 ? 0 : (int32_t)(next_rand(&r) % 4000) - 2000;
+			int32_t dack = (int32_t)(next_rand(&r) % 6000) - 1000;
+			size_t len = k % 3 == 0 ? next_rand(&r) % 1800 : 0; /* one mbuf */
+
+			INJECT(t, .flags = flag_set[k % sizeof(flag_set)],
+			       .seq = rcv + (uint32_t)dseq, .ack = iss + (uint32_t)dack,
+			       .wnd = (uint16_t)next_rand(&r), .data = buf, .len = len,
+			       .ts = (k & 64) != 0, .tsval = 5000 + i - (k & 128 ? 100 : 0),
+			       .tsecr = 1000, .split_at = (uint16_t)(k & 256 ? 30 : 0));
+			if (t->conn != NULL && k % 7 == 0)
+				ts_app_send(t, next_rand(&r) % 5000 + 1, 0);
+			if (t->conn != NULL && k % 97 == 0)
+				dp_tcp_close(t->conn);
+			if (k % 11 == 0)
+				ts_advance(t, next_rand(&r) % 3000000);
+			while (ts_pop(t, &o))
+				if (o.flags & F_ACK)
+					rcv = o.ack;
+		}
+		if (t->conn != NULL)
+			dp_tcp_abort(t->conn);
+		for (i = 0; i < 200; i++)
+			ts_advance(t, 1000000);
+		while (ts_pop(t, &o))
+			;
+		st = dp_tcp_stack_stats(t->s);
+		assert_int_equal(st->conn_active, 0);
+		sum.bytes_in += st->bytes_in;
+		sum.challenge_acks += st->challenge_acks;
+		sum.conn_reset += st->conn_reset;
+		sum.retransmits += st->retransmits;
+		sum.drop_paws += st->drop_paws;
+		sum.drop_out_of_window += st->drop_out_of_window;
+		sum.conn_closed += st->conn_closed;
+		finish(t);
+	}
+	/* The mix reached the paths it is meant to stress. */
+	printf("fuzz: in %" PRIu64 " B, %" PRIu64 " challenge ACKs, %" PRIu64 " resets, %" PRIu64
+	       " retransmits, %" PRIu64 " PAWS, %" PRIu64 " out of window, %" PRIu64 " closed\n",
+	       sum.bytes_in, sum.challenge_acks, sum.conn_reset, sum.retransmits, sum.drop_paws,
+	       sum.drop_out_of_window, sum.conn_closed);
+	assert_true(sum.bytes_in > 0 && sum.challenge_acks > 0 && sum.conn_reset > 0 &&
+		    sum.retransmits > 0 && sum.drop_paws > 0 && sum.drop_out_of_window > 0);
+}
+
 static void send_space_and_writable(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1273,6 +1352,7 @@ int main(void)
 	    cmocka_unit_test(bad_checksum_dropped),
 	    cmocka_unit_test(hostile_options_never_crash),
 	    cmocka_unit_test(rx_offload_flags_and_chains),
+	    cmocka_unit_test(hostile_segments_on_live_connections),
 	    cmocka_unit_test(shared_payload_two_connections),
 	    cmocka_unit_test(send_space_and_writable),
 	    cmocka_unit_test(refused_accept_resets),
