@@ -46,17 +46,49 @@ uint16_t dp_cksum_pseudo(const struct dp_ip_addr *src, const struct dp_ip_addr *
 	return __rte_raw_cksum_reduce(pseudo_sum(src, dst, proto, l4_len));
 }
 
+/*
+ * Folded one's-complement sum of len bytes at off across the chain. Not
+ * rte_raw_cksum_mbuf(): DPDK 22.11 truncates a segment's unreduced sum to
+ * 16 bits before swapping it when the segment starts at an odd offset,
+ * which gives wrong sums for chains with odd-length segments.
+ */
+static uint16_t chain_sum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
+{
+	uint64_t sum = 0;
+	uint32_t done = 0;
+
+	while (m != NULL && off >= m->data_len) {
+		off -= m->data_len;
+		m = m->next;
+	}
+	while (m != NULL && done < len) {
+		uint32_t n = m->data_len - off;
+		uint16_t part;
+
+		if (n > len - done)
+			n = len - done;
+		part = __rte_raw_cksum_reduce(
+		    __rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), n, 0));
+		/* A segment starting at an odd byte of the packet has its bytes in swapped lanes.
+		 */
+		sum += (done & 1) ? rte_bswap16(part) : part;
+		done += n;
+		off = 0;
+		m = m->next;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const struct dp_ip_addr *src,
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out)
 {
-	uint16_t raw;
 	uint32_t sum;
 
 	if ((uint64_t)off + len > m->pkt_len)
 		return -EINVAL;
-	if (rte_raw_cksum_mbuf(m, off, len, &raw) != 0)
-		return -EINVAL;
-	sum = pseudo_sum(src, dst, proto, len) + raw;
+	sum = pseudo_sum(src, dst, proto, len) + chain_sum(m, off, len);
 	*out = (uint16_t)~__rte_raw_cksum_reduce(sum);
 	return 0;
 }

@@ -16,8 +16,10 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/syncookie.h"
 #include "dataplane/net/tcp.h"
 #include "dataplane/net/tcp_timer.h"
@@ -1304,6 +1306,73 @@ static void syncookie_roundtrip(void **state)
 	assert_int_equal(mss, 536);
 }
 
+/* The L4 bytes of buf as an mbuf chain split at an odd offset, to cross segments mid-word. */
+static struct rte_mbuf *chain_of(const uint8_t *l4, uint16_t len, uint16_t split)
+{
+	struct rte_mbuf *a = rte_pktmbuf_alloc(ts_pool()), *b = rte_pktmbuf_alloc(ts_pool());
+
+	memcpy(rte_pktmbuf_append(a, split), l4, split);
+	memcpy(rte_pktmbuf_append(b, (uint16_t)(len - split)), l4 + split, len - split);
+	assert_int_equal(rte_pktmbuf_chain(a, b), 0);
+	return a;
+}
+
+static void checksums_match_dpdk(void **state)
+{
+	uint8_t pkt[60 + 141];
+	struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)pkt;
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)pkt;
+	struct dp_ip_addr src = {0}, dst = {0};
+	const uint16_t l4len = 141; /* odd */
+	struct rte_mbuf *m;
+	uint16_t ours, ref;
+	uint8_t *l4;
+	size_t i;
+
+	for (i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 31 + 7);
+	/* IPv4: header checksum, pseudo-header sum (offload) and the full L4 sum. */
+	l4 = pkt + 20;
+	ip4->version_ihl = 0x45;
+	ip4->total_length = htons(20 + l4len);
+	ip4->next_proto_id = IPPROTO_TCP;
+	ip4->hdr_checksum = 0;
+	l4[16] = l4[17] = 0;
+	assert_int_equal(dp_cksum_ipv4_hdr(ip4, 20), rte_ipv4_cksum(ip4));
+	src.family = dst.family = AF_INET;
+	src.v4 = ip4->src_addr;
+	dst.v4 = ip4->dst_addr;
+	assert_int_equal(dp_cksum_pseudo(&src, &dst, IPPROTO_TCP, l4len),
+			 rte_ipv4_phdr_cksum(ip4, 0));
+	ref = rte_ipv4_udptcp_cksum(ip4, l4);
+	m = chain_of(l4, l4len, 33);
+	assert_int_equal(dp_cksum_l4(m, 0, l4len, &src, &dst, IPPROTO_TCP, &ours), 0);
+	assert_int_equal(ours, ref);
+	rte_pktmbuf_free(m);
+	memcpy(l4 + 16, &ref, 2);
+	m = chain_of(l4, l4len, 77);
+	assert_true(dp_cksum_l4_valid(m, 0, l4len, &src, &dst, IPPROTO_TCP));
+	assert_false(dp_cksum_l4_valid(m, 0, l4len, &src, &dst, IPPROTO_UDP));
+	assert_false(dp_cksum_l4_valid(m, 1, l4len, &src, &dst, IPPROTO_TCP)); /* past the end */
+	rte_pktmbuf_free(m);
+	/* IPv6. */
+	l4 = pkt + 40;
+	ip6->vtc_flow = htonl(6u << 28);
+	ip6->payload_len = htons(l4len);
+	ip6->proto = IPPROTO_TCP;
+	l4[16] = l4[17] = 0;
+	src.family = dst.family = AF_INET6;
+	memcpy(src.v6, ip6->src_addr, 16);
+	memcpy(dst.v6, ip6->dst_addr, 16);
+	assert_int_equal(dp_cksum_pseudo(&src, &dst, IPPROTO_TCP, l4len),
+			 rte_ipv6_phdr_cksum(ip6, 0));
+	ref = rte_ipv6_udptcp_cksum(ip6, l4);
+	m = chain_of(l4, l4len, 41);
+	assert_int_equal(dp_cksum_l4(m, 0, l4len, &src, &dst, IPPROTO_TCP, &ours), 0);
+	assert_int_equal(ours, ref);
+	rte_pktmbuf_free(m);
+}
+
 static void stat_descriptions_cover_the_struct(void **state)
 {
 	size_t i, j;
@@ -1329,6 +1398,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(timer_wheel),
 	    cmocka_unit_test(stat_descriptions_cover_the_struct),
+	    cmocka_unit_test(checksums_match_dpdk),
 	    cmocka_unit_test(syncookie_roundtrip),
 	    cmocka_unit_test(handshake_negotiates_options),
 	    cmocka_unit_test(handshake_without_options),
