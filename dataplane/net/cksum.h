@@ -34,8 +34,10 @@ uint16_t dp_cksum_pseudo(const struct dp_ip_addr *src, const struct dp_ip_addr *
  * Full L4 checksum of the len bytes of m starting at off (across segments),
  * including the pseudo-header. With the checksum field zeroed, the result is
  * the value to store; over a received packet (field included) a valid
- * checksum yields 0. Returns 0 and sets *out, or -EINVAL if off + len runs
- * past the chain. Any thread.
+ * checksum yields 0. Correct for chains whose segments have odd lengths
+ * (DPDK 22.11's rte_raw_cksum_mbuf, hence rte_ipv4/6_udptcp_cksum_mbuf, is
+ * not). Returns 0 and sets *out, or -EINVAL if off + len runs past the
+ * chain. Any thread.
  */
 int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const struct dp_ip_addr *src,
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out);

@@ -160,6 +160,40 @@ static void handshake_without_options(void **state)
 	finish(t);
 }
 
+static void ipv6_cookies_and_closed_ports(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+
+	cfg.syn_backlog = 1;
+	t = ts_new(&cfg, true, false);
+	st = dp_tcp_stack_stats(t->s);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .dport = 1884);
+	ts_expect(t, NULL, F_RST | F_ACK, 0, PEER + 1);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 50001);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.mss, 1440);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .sport = 50002, .mss = 1440,
+	       .ts = true, .tsval = 9);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(st->syncookies_sent, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + 1, .wnd = 65535, .sport = 50002,
+	       .ts = true, .tsval = 10, .tsecr = o.tsval);
+	assert_int_equal(st->syncookies_ok, 1);
+	assert_int_equal(t->accepted, 1);
+	t->peer_port = 50002;
+	assert_int_equal(ts_app_send(t, 3000, 0), 0);
+	ts_expect(t, &o, F_ACK, o.seq + 1, PEER + 1);
+	assert_int_equal(o.len, 1440 - 12);
+	while (ts_pop(t, &o))
+		;
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, o.seq + o.len, PEER + 1);
+	finish(t);
+}
+
 static void data_and_delayed_ack(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1402,6 +1436,7 @@ int main(void)
 	    cmocka_unit_test(syncookie_roundtrip),
 	    cmocka_unit_test(handshake_negotiates_options),
 	    cmocka_unit_test(handshake_without_options),
+	    cmocka_unit_test(ipv6_cookies_and_closed_ports),
 	    cmocka_unit_test(data_and_delayed_ack),
 	    cmocka_unit_test(out_of_order_then_fill),
 	    cmocka_unit_test(sequence_wraps),
