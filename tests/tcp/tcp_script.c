@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +38,19 @@ int ts_global_init(void)
 	pool = rte_pktmbuf_pool_create("tcp_test", POOL_SIZE, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       SOCKET_ID_ANY);
 	return pool == NULL ? -1 : 0;
+}
+
+int ts_global_fini(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_mempool_free(pool);
+	pool = NULL;
+	rte_eal_cleanup();
+	/* --no-shconf leaves the directory empty; it is ours (the prefix carries our pid). */
+	rmdir(dir);
+	return 0;
 }
 
 struct rte_mempool *ts_pool(void)

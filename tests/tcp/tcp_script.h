@@ -95,6 +95,8 @@ struct tscript {
 
 /* EAL and the shared pool, once per process. */
 int ts_global_init(void);
+/* Free the pool, clean up EAL and remove its (empty) runtime directory. */
+int ts_global_fini(void);
 struct rte_mempool *ts_pool(void);
 
 /*

@@ -1427,6 +1427,11 @@ static int group_setup(void **state)
 	return ts_global_init();
 }
 
+static int group_teardown(void **state)
+{
+	return ts_global_fini();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1466,5 +1471,5 @@ int main(void)
 	    cmocka_unit_test(stray_ack_without_recent_cookies),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
