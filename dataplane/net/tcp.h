@@ -254,9 +254,9 @@ size_t dp_tcp_send_space(const struct dp_tcp_conn *c);
 /*
  * Queue a chain for sending without copying and transmit what the windows
  * allow; the stack keeps references until acknowledged. Returns 0 (m taken),
- * -EAGAIN (over the send space; writable() follows), -EPIPE (after
- * dp_tcp_close() or the peer is gone) or -EINVAL (empty chain); on error
- * nothing is taken. Owner lcore.
+ * -EAGAIN (over the send space; writable() follows), -EMSGSIZE (larger than
+ * snd_buf: it can never fit, split it), -EPIPE (after dp_tcp_close() or the
+ * peer is gone) or -EINVAL (empty chain); on error nothing is taken. Owner lcore.
  */
 int dp_tcp_send(struct dp_tcp_conn *c, struct rte_mbuf *m);
 

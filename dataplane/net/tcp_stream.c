@@ -394,6 +394,8 @@ int dp_tcp_send(struct dp_tcp_conn *c, struct rte_mbuf *m)
 		return -EINVAL;
 	if (!can_send(c))
 		return -EPIPE;
+	if (m->pkt_len > c->stack->cfg.snd_buf)
+		return -EMSGSIZE;
 	if (m->pkt_len > dp_tcp_send_space(c)) {
 		c->want_writable = true;
 		return -EAGAIN;

@@ -1147,6 +1147,7 @@ static void send_space_and_writable(void **state)
 	assert_int_equal(ts_app_send(t, 3000, 0), 0);
 	assert_int_equal(dp_tcp_send_space(t->conn), 1000);
 	assert_int_equal(ts_app_send(t, 2000, 0), -EAGAIN);
+	assert_int_equal(ts_app_send(t, 4001, 0), -EMSGSIZE);
 	assert_int_equal(dp_tcp_send(t->conn, NULL), -EINVAL);
 	while (ts_pending(t) > 0)
 		ts_expect(t, NULL, ts_pending(t) == 1 ? F_ACK | F_PSH : F_ACK,
