@@ -261,6 +261,16 @@ size_t dp_tcp_send_space(const struct dp_tcp_conn *c);
 int dp_tcp_send(struct dp_tcp_conn *c, struct rte_mbuf *m);
 
 /*
+ * Receive flow control: bytes recv() delivered that the application still
+ * holds unprocessed (its input buffer), absolute, not a delta. The window
+ * offered is rcv_buf less these and the out-of-order bytes; 0 stops the
+ * peer. When a nearly closed window can open by a worthwhile step a window
+ * update is sent at once. Never calling it means the application consumes
+ * everything at once. Owner lcore; may be called from recv().
+ */
+void dp_tcp_recv_held(struct dp_tcp_conn *c, uint32_t bytes);
+
+/*
  * FIN after the queued data. Afterwards no recv() or writable() is called
  * and payload that still arrives is acknowledged and dropped; closed()
  * follows when the close completes. Harmless when already closing. Owner lcore.

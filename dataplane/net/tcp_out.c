@@ -110,19 +110,41 @@ int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct dp
 	return rc;
 }
 
+uint32_t dp_tcp_rcv_space(const struct dp_tcp_conn *c)
+{
+	uint32_t buf = c->stack->cfg.rcv_buf;
+	uint64_t used = (uint64_t)c->ofo_bytes + c->app_held;
+
+	return used < buf ? buf - (uint32_t)used : 0;
+}
+
+uint32_t dp_tcp_rcv_sws_step(const struct dp_tcp_conn *c)
+{
+	uint32_t half = c->stack->cfg.rcv_buf / 2;
+
+	return c->rcv_mss < half ? c->rcv_mss : half;
+}
+
 uint16_t dp_tcp_rcv_window(struct dp_tcp_conn *c, bool syn)
 {
-	const struct dp_tcp_config *cfg = &c->stack->cfg;
-	uint32_t avail = cfg->rcv_buf > c->ofo_bytes ? cfg->rcv_buf - c->ofo_bytes : 0;
+	uint32_t avail = dp_tcp_rcv_space(c);
 	uint8_t shift = syn ? 0 : c->rcv_wscale;
-	uint32_t raw;
+	uint32_t raw = (avail + (1u << shift) - 1) >> shift;
 
-	/* Never move the right edge left (RFC 9293 3.8.6.2.2): the peer may already use it. */
-	if (!syn && SEQ_LT(c->rcv_nxt + avail, c->rcv_adv))
-		avail = c->rcv_adv - c->rcv_nxt;
-	raw = (avail + (1u << shift) - 1) >> shift;
 	if (raw > 65535)
 		raw = 65535;
+	if (!syn) {
+		uint32_t cur = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+		uint64_t offer = (uint64_t)raw << shift;
+
+		/*
+		 * RFC 9293 3.8.6.2.2: never move the right edge left (the peer may
+		 * already use it), and move it right only by a worthwhile step
+		 * (receiver silly window avoidance).
+		 */
+		if (offer <= cur || offer - cur < dp_tcp_rcv_sws_step(c))
+			raw = (cur + (1u << shift) - 1) >> shift;
+	}
 	if (syn || SEQ_GT(c->rcv_nxt + (raw << shift), c->rcv_adv))
 		c->rcv_adv = c->rcv_nxt + (raw << shift);
 	return (uint16_t)raw;

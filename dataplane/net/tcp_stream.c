@@ -415,6 +415,27 @@ int dp_tcp_send(struct dp_tcp_conn *c, struct rte_mbuf *m)
 	return 0;
 }
 
+void dp_tcp_recv_held(struct dp_tcp_conn *c, uint32_t bytes)
+{
+	struct dp_tcp_stack *s = c->stack;
+	uint32_t cur, space;
+
+	if (dp_tcp_conn_dead(c))
+		return;
+	c->app_held = bytes;
+	if (c->state != DP_TCP_ESTABLISHED && c->state != DP_TCP_FIN_WAIT_1 &&
+	    c->state != DP_TCP_FIN_WAIT_2)
+		return;
+	/* A window update when a (nearly) closed window opens by a worthwhile step. */
+	cur = SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+	space = dp_tcp_rcv_space(c);
+	if (cur < s->cfg.rcv_buf / 2 && space > cur && space - cur >= dp_tcp_rcv_sws_step(c)) {
+		dp_tcp_enter(s);
+		dp_tcp_send_ack(c);
+		dp_tcp_leave(s);
+	}
+}
+
 void dp_tcp_close(struct dp_tcp_conn *c)
 {
 	struct dp_tcp_stack *s = c->stack;

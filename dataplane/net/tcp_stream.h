@@ -155,7 +155,8 @@ struct dp_tcp_conn {
 	uint32_t rcv_adv; /* right edge of the window last advertised */
 	uint32_t ts_recent;
 	uint32_t last_ack_sent;
-	uint32_t unacked; /* bytes received since our last ACK */
+	uint32_t unacked;  /* bytes received since our last ACK */
+	uint32_t app_held; /* delivered bytes the application still holds (dp_tcp_recv_held) */
 	uint32_t ofo_fin_seq;
 	uint32_t ofo_bytes;
 	uint8_t ofo_n;
@@ -249,6 +250,8 @@ void dp_tcp_rtx_arm(struct dp_tcp_conn *c);
 void dp_tcp_rtx_timeout(struct dp_tcp_conn *c);
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint64_t rtt_us);
 uint16_t dp_tcp_rcv_window(struct dp_tcp_conn *c, bool syn);
+uint32_t dp_tcp_rcv_space(const struct dp_tcp_conn *c);
+uint32_t dp_tcp_rcv_sws_step(const struct dp_tcp_conn *c);
 
 /* tcp_ofo.c */
 int dp_tcp_ofo_insert(struct dp_tcp_conn *c, uint32_t seq, struct rte_mbuf *m);

@@ -98,6 +98,8 @@ static void app_recv(void *app, struct rte_mbuf *m)
 	}
 	t->rx_len += m->pkt_len;
 	rte_pktmbuf_free(m);
+	if (t->hold)
+		dp_tcp_recv_held(t->conn, (uint32_t)t->rx_len);
 }
 
 static void app_writable(void *app)

@@ -82,6 +82,7 @@ struct tscript {
 	/* The application. */
 	struct dp_tcp_conn *conn;
 	bool refuse;
+	bool hold; /* report every received byte as held (dp_tcp_recv_held) */
 	bool use_peer_closed;
 	unsigned int accepted;
 	unsigned int recv_calls;

@@ -246,6 +246,59 @@ static void data_and_delayed_ack(void **state)
 	finish(t);
 }
 
+static void receive_window_follows_the_application(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint8_t buf[1500];
+	struct tscript *t;
+	struct tout o;
+	uint32_t iss, p = PEER + 1, i;
+
+	memset(buf, 'w', sizeof(buf));
+	cfg.rcv_buf = 8000; /* no window scaling needed */
+	t = established(&cfg, &plain_syn, &iss);
+	t->hold = true;
+	/* Two full segments held: the window shrinks by what the application keeps. */
+	for (i = 0; i < 2; i++, p += 1500)
+		INJECT(t, .flags = F_ACK, .seq = p, .ack = iss, .wnd = 65535, .data = buf,
+		       .len = 1500);
+	ts_expect(t, &o, F_ACK, iss, p);
+	assert_int_equal(o.wnd, 5000);
+	for (i = 0; i < 3; i++, p += 1500)
+		INJECT(t, .flags = F_ACK, .seq = p, .ack = iss, .wnd = 65535, .data = buf,
+		       .len = 1500);
+	INJECT(t, .flags = F_ACK, .seq = p, .ack = iss, .wnd = 65535, .data = buf, .len = 500);
+	p += 500;
+	ts_expect(t, &o, F_ACK, iss, p - 2000);
+	assert_int_equal(o.wnd, 2000);
+	ts_advance(t, cfg.delack_us);
+	ts_expect(t, &o, F_ACK, iss, p);
+	assert_int_equal(o.wnd, 0);
+	/* A zero-window probe is not accepted. */
+	INJECT(t, .flags = F_ACK, .seq = p, .ack = iss, .wnd = 65535, .data = buf, .len = 1);
+	ts_expect(t, &o, F_ACK, iss, p);
+	assert_int_equal(o.wnd, 0);
+	assert_int_equal(t->rx_len, 8000);
+	/* Freeing less than a segment's worth announces nothing (silly window avoidance)... */
+	dp_tcp_recv_held(t->conn, 7500);
+	ts_expect_none(t);
+	/* ... a worthwhile step is announced at once, then the full window. */
+	dp_tcp_recv_held(t->conn, 6000);
+	ts_expect(t, &o, F_ACK, iss, p);
+	assert_int_equal(o.wnd, 2000);
+	dp_tcp_recv_held(t->conn, 0);
+	ts_expect(t, &o, F_ACK, iss, p);
+	assert_int_equal(o.wnd, 8000);
+	/* Without holding, the window stays open. */
+	t->hold = false;
+	INJECT(t, .flags = F_ACK, .seq = p, .ack = iss, .wnd = 65535, .data = buf, .len = 1500);
+	INJECT(t, .flags = F_ACK, .seq = p + 1500, .ack = iss, .wnd = 65535, .data = buf,
+	       .len = 1500);
+	ts_expect(t, &o, F_ACK, iss, p + 3000);
+	assert_int_equal(o.wnd, 8000);
+	finish(t);
+}
+
 static void out_of_order_then_fill(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1444,6 +1497,7 @@ int main(void)
 	    cmocka_unit_test(handshake_without_options),
 	    cmocka_unit_test(ipv6_cookies_and_closed_ports),
 	    cmocka_unit_test(data_and_delayed_ack),
+	    cmocka_unit_test(receive_window_follows_the_application),
 	    cmocka_unit_test(out_of_order_then_fill),
 	    cmocka_unit_test(sequence_wraps),
 	    cmocka_unit_test(rto_backoff_and_retry_limit),
