@@ -60,7 +60,9 @@
  * partial ACKs (RFC 6582); tcp_cc.c's ops table is the seam for CUBIC.
  * No Nagle (MQTT wants latency); sender SWS avoidance holds a window-limited
  * runt while data is in flight. The receive window is rcv_buf less the
- * out-of-order bytes and never shrinks (data goes to recv() at once).
+ * out-of-order bytes and what the application says it still holds
+ * (dp_tcp_recv_held); its right edge never moves left, and moves right only
+ * by min(rcv_buf / 2, MSS) or more (receiver SWS avoidance).
  *
  * Cookies: see syncookie.h (MSS index, 24-bit SipHash, 64 s period;
  * window scale and SACK-permitted in the low TSval bits). A returning ACK
