@@ -444,6 +444,9 @@ void dp_tcp_close(struct dp_tcp_conn *c)
 		return;
 	c->app_closed = true;
 	c->want_writable = false;
+	/* Nothing is read any more: what arrives is acknowledged and dropped, so the window
+	 * reopens. */
+	c->app_held = 0;
 	c->fin_seq = c->snd_una + c->sndq_len;
 	if (c->state == DP_TCP_ESTABLISHED)
 		c->state = DP_TCP_FIN_WAIT_1;
