@@ -12,6 +12,8 @@ set -euo pipefail
 
 build_dir="${BUILD_DIR:-build}"
 test_packages=(libcmocka-dev python3 python3-paho-mqtt mosquitto mosquitto-clients tshark)
+# DPDK for the userspace TCP/IP stack and its tests (suite dpdk; built when meson finds it).
+test_packages+=(libdpdk-dev)
 
 # tshark's installer asks whether non-root users may capture; answer no, without a prompt.
 if ! tern_pkg_installed tshark; then
