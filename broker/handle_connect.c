@@ -13,6 +13,7 @@
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/session.h"
+#include "broker/transport.h"
 #include "broker/worker.h"
 
 #define CLIENT_ID_MAX_V31 23 /* MQTT 3.1 limit; 3.1.1 lets servers accept more */
@@ -168,15 +169,53 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	tern_session_resume(w, s);
 }
 
+/*
+ * A user name the transport vouches for (TLS use_identity_as_username) replaces
+ * the CONNECT's, and its password is dropped, as mosquitto does: *vouched gets
+ * the packet with that name. Returns 1 (use *vouched), 0 (keep the CONNECT's)
+ * or -EACCES.
+ */
+static int transport_identity(struct tern_conn *c, const struct tern_connect *cp,
+			      struct tern_connect *vouched)
+{
+	const struct tern_transport_ops *ops = c->worker->ops;
+	const char *name = NULL;
+	int r;
+
+	if (!ops->identity || cp->unsupported_level)
+		return 0;
+	r = ops->identity(c->tctx, &name);
+	if (r <= 0)
+		return r < 0 ? -EACCES : 0;
+	*vouched = *cp;
+	vouched->has_username = true;
+	vouched->username.p = (const uint8_t *)name;
+	vouched->username.len = strlen(name);
+	vouched->has_password = false;
+	vouched->password.p = NULL;
+	vouched->password.len = 0;
+	tern_log(TERN_LOG_NOTICE, "Client %s from %s has the user name '%s' from its certificate.",
+		 c->client_id, c->peer, name);
+	return 1;
+}
+
 int tern_handle_connect(struct tern_conn *c, const struct tern_packet *p)
 {
 	const struct tern_connect *cp = &p->connect;
+	struct tern_connect vouched;
 	const char *why = NULL;
 	uint8_t rc;
+	int r;
 
 	c->proto_level = cp->unsupported_level ? TERN_PROTO_V311 : cp->proto_level;
 	if (!cp->unsupported_level && set_client_id(c, cp) < 0)
 		goto nomem;
+	r = transport_identity(c, cp, &vouched);
+	if (r < 0)
+		return refuse(c, TERN_CONNACK_BAD_CREDENTIALS,
+			      "its certificate has no usable common name for a user name");
+	if (r > 0)
+		cp = &vouched;
 	rc = check_connect(c, cp, &why);
 	if (rc != TERN_CONNACK_ACCEPTED)
 		return refuse(c, rc, why);
