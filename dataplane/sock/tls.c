@@ -96,8 +96,14 @@ static int load_certificates(SSL_CTX *sc, unsigned port, const struct tern_tls_c
 		return r;
 	if (SSL_CTX_use_certificate_chain_file(sc, t->certfile) != 1)
 		return ctx_fail(port, "cannot load certfile", t->certfile);
-	if (SSL_CTX_use_PrivateKey_file(sc, t->keyfile, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(sc, t->keyfile, SSL_FILETYPE_PEM) != 1) {
+		unsigned long e = ERR_peek_error();
+
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+			return ctx_fail(port, "keyfile does not match certfile", t->keyfile);
 		return ctx_fail(port, "cannot load keyfile", t->keyfile);
+	}
 	if (SSL_CTX_check_private_key(sc) != 1)
 		return ctx_fail(port, "keyfile does not match certfile", t->keyfile);
 	if ((t->cafile[0] || t->capath[0]) &&

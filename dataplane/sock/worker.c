@@ -71,9 +71,10 @@ struct dp_sock_tls_conn {
 	struct dp_tls *tls;
 	struct dp_sock_tls_conn *ready_next; /* on w->tls_ready */
 	bool on_ready;
-	bool established;      /* handshake complete */
-	bool write_wants_read; /* a record waits for input before it can go */
-	bool read_wants_write; /* reading waits for room to send */
+	bool established;	       /* handshake complete */
+	bool write_wants_read;	       /* a record waits for input before it can go */
+	bool read_wants_write;	       /* reading waits for room to send */
+	char peer[DP_LISTEN_PEER_MAX]; /* for failure logs: getpeername fails after a reset */
 };
 
 static struct dp_sock_tls_conn *tls_of(struct dp_sock_conn *c)
@@ -389,15 +390,11 @@ static void tls_release(struct dp_sock_worker *w, struct dp_sock_conn *c)
 static void tls_log_failure(struct dp_sock_worker *w, struct dp_sock_conn *c, const char *what,
 			    const char *reason)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char peer[DP_LISTEN_PEER_MAX] = "an unknown peer";
+	const char *peer = tls_of(c)->peer;
 	uint64_t suppressed = 0;
 
 	if (!tern_log_ratelimit_allow(&w->tls_rl, w->now_ms, &suppressed))
 		return;
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
-		dp_listen_format((const struct sockaddr *)&ss, peer);
 	if (suppressed)
 		tern_log(TERN_LOG_NOTICE,
 			 "TLS %s with %s failed: %s (%llu more failures since the last report)",
@@ -646,6 +643,8 @@ static void accept_one(struct dp_sock_worker *w, struct dp_sock_lsock *ls, int f
 		return;
 	}
 	dp_listen_format(sa, peer);
+	if (ls->tls)
+		memcpy(tls_of(c)->peer, peer, sizeof(peer));
 	/* Before the handshake: the engine's connect timeout bounds it too. */
 	c->tc = tern_conn_accept(w->tw, c, peer);
 	if (!c->tc) {
