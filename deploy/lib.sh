@@ -12,6 +12,8 @@ export TERN_ROOT
 # shellcheck disable=SC2034
 TERN_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config liburcu-dev libjemalloc-dev
 	libcmocka-dev mosquitto-clients)
+# TLS listeners (OpenSSL 3).
+TERN_BUILD_PACKAGES+=(libssl-dev)
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2

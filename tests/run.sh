@@ -12,6 +12,7 @@ set -euo pipefail
 
 build_dir="${BUILD_DIR:-build}"
 test_packages=(libcmocka-dev python3 python3-paho-mqtt mosquitto mosquitto-clients tshark)
+test_packages+=(openssl) # tests make their own CA and certificates
 
 # tshark's installer asks whether non-root users may capture; answer no, without a prompt.
 if ! tern_pkg_installed tshark; then

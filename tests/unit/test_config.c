@@ -477,6 +477,44 @@ static void test_tls_keys(void **state)
 	assert_int_equal(load_text(&c, text, err, sizeof(err), path, sizeof(path)), -EINVAL);
 	assert_non_null(strstr(err, ":2: 'certfile': longer than 511 characters"));
 
+	/* deploy/tern.conf documents each TLS key with a sample line that applies to a listener. */
+	{
+		static const char *const keys[] = {
+		    "certfile",
+		    "keyfile",
+		    "cafile",
+		    "capath",
+		    "require_certificate",
+		    "use_identity_as_username",
+		    "tls_version",
+		    "ciphers",
+		    "ciphers_tls1.3",
+		};
+		char conf[4096], line[1024];
+
+		snprintf(conf, sizeof(conf), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			size_t n = strlen(keys[k]);
+			bool found = false;
+			FILE *f = fopen(conf, "r");
+
+			assert_non_null(f);
+			while (fgets(line, sizeof(line), f)) {
+				if (line[0] != '#' || strncmp(line + 1, keys[k], n) != 0 ||
+				    line[1 + n] != ' ')
+					continue;
+				tern_config_defaults(&c);
+				assert_int_equal(apply(&c, "listener 8883", err, sizeof(err)), 0);
+				if (tern_config_apply_line(&c, line + 1, err, sizeof(err)) != 0)
+					fail_msg("sample line '%s' refused: %s", line, err);
+				found = true;
+			}
+			fclose(f);
+			if (!found)
+				fail_msg("deploy/tern.conf does not document '%s'", keys[k]);
+		}
+	}
+
 	/* -p after a config replaces its listeners: a new one never inherits TLS keys. */
 	tern_config_defaults(&c);
 	assert_int_equal(load_text(&c, "listener 8883\ncertfile /c\nkeyfile /k\n", err, sizeof(err),
