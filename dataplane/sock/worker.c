@@ -198,7 +198,8 @@ static void apply_events(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	if (c->flags & CONN_TLS) {
 		if (tls_of(c)->write_wants_read)
 			ev.events |= EPOLLIN;
-		if (tls_of(c)->read_wants_write)
+		/* While input is paused a read waits anyway; EPOLLOUT would only spin. */
+		if (tls_of(c)->read_wants_write && !(c->flags & (CONN_INPUT_OFF | CONN_PAUSED)))
 			ev.events |= EPOLLOUT;
 	}
 	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -320,20 +321,29 @@ static void close_local(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	tern_conn_closed(c->tc, false);
 }
 
+/*
+ * Hand n bytes of w->rbuf to the engine. False when the connection stops
+ * reading for now: closing, input refused, or paused until its output drains.
+ */
+static bool deliver_input(struct dp_sock_worker *w, struct dp_sock_conn *c, size_t n)
+{
+	stat_add(&w->stats.reads, 1);
+	stat_add(&w->stats.read_bytes, (uint64_t)n);
+	if (tern_conn_input(c->tc, w->rbuf, n) < 0) {
+		if (!(c->flags & CONN_CLOSING))
+			input_off(w, c);
+		return false;
+	}
+	return !(c->flags & (CONN_CLOSING | CONN_PAUSED));
+}
+
 static void conn_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
 	for (int i = 0; i < READS_PER_TURN; i++) {
 		ssize_t r = read(c->fd, w->rbuf, DP_SOCK_RBUF_SIZE);
 
 		if (r > 0) {
-			stat_add(&w->stats.reads, 1);
-			stat_add(&w->stats.read_bytes, (uint64_t)r);
-			if (tern_conn_input(c->tc, w->rbuf, (size_t)r) < 0) {
-				if (!(c->flags & CONN_CLOSING))
-					input_off(w, c);
-				return;
-			}
-			if (c->flags & (CONN_CLOSING | CONN_PAUSED))
+			if (!deliver_input(w, c, (size_t)r))
 				return;
 			/* Less than a buffer: the socket is very likely empty now. */
 			if (r < DP_SOCK_RBUF_SIZE)
@@ -447,17 +457,9 @@ static void tls_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
 
 		if (r > 0) {
 			tls_set_read_wants_write(w, t, false);
-			stat_add(&w->stats.reads, 1);
-			stat_add(&w->stats.read_bytes, (uint64_t)r);
-			if (tern_conn_input(c->tc, w->rbuf, (size_t)r) < 0) {
-				if (!(c->flags & CONN_CLOSING))
-					input_off(w, c);
+			/* Paused: op_pause_input looks for held records on resume. */
+			if (!deliver_input(w, c, (size_t)r))
 				return;
-			}
-			if (c->flags & CONN_CLOSING)
-				return;
-			if (c->flags & CONN_PAUSED)
-				return; /* op_pause_input looks for held records on resume */
 			continue;
 		}
 		if (r == -EAGAIN) {
