@@ -290,6 +290,32 @@ class Tls(BrokerTestCase):
         self.assertEqual(self.tls_raw(version='1.3').sock.version(), 'TLSv1.3')
         self.assertEqual(self.tls_raw(version='1.2').sock.version(), 'TLSv1.2')
 
+    def test_ciphers(self):
+        self.start_tls(['ciphers ECDHE-ECDSA-AES256-GCM-SHA384',
+                        'ciphers_tls1.3 TLS_CHACHA20_POLY1305_SHA256'])
+        c = self.tls_raw(version='1.2')
+        self.assertEqual(c.sock.cipher()[0], 'ECDHE-ECDSA-AES256-GCM-SHA384')
+        c.connect_ok('tls12-cipher')
+        c = self.tls_raw(version='1.3')
+        self.assertEqual(c.sock.cipher()[0], 'TLS_CHACHA20_POLY1305_SHA256')
+        c.connect_ok('tls13-suite')
+        # A TLS 1.2 client offering only ciphers outside the list gets no session.
+        ctx = client_context(version='1.2')
+        ctx.set_ciphers('ECDHE-ECDSA-AES128-GCM-SHA256')
+        with self.assertRaises(ssl.SSLError):
+            TlsRaw('127.0.0.1', self.broker.tls_port, ctx).close()
+
+    def test_capath(self):
+        hashed = os.path.join(CERTS, 'hashed')
+        if not os.path.isdir(hashed):
+            os.mkdir(hashed)
+            shutil.copy(path('ca.crt'), hashed)
+            subprocess.run(['openssl', 'rehash', hashed], check=True)
+            os.chmod(hashed, 0o755)
+        self.start_tls(['capath ' + hashed, 'require_certificate true'])
+        self.tls_raw(cert='client').connect_ok('via-capath')
+        self.assert_handshake_fails(cert='rogue')
+
     # 4. use_identity_as_username.
 
     def test_use_identity_as_username(self):
@@ -355,6 +381,23 @@ class Tls(BrokerTestCase):
             got.append((p.topic, p.payload))
         self.assertEqual([t for t, _ in got], [t for t, _ in expected])
         self.assertTrue(got == expected, 'payloads differ')
+
+    def test_many_small_records_in_one_burst(self):
+        # Each send() on a TLS socket is one record: hundreds arrive together, more
+        # than the broker reads in one turn; the rest wait inside OpenSSL where no
+        # epoll event announces them, and must still be handled without more input.
+        self.start_tls()
+        sub = self.tls_raw()
+        sub.connect_ok('burst-sub')
+        self.assertEqual(sub.subscribe_ok([('burst/#', 0)]), [0])
+        pub = self.tls_raw('::1')
+        pub.connect_ok('burst-pub')
+        n = 500
+        pub.sock.setblocking(True)
+        for i in range(n):
+            pub.sock.sendall(r.publish('burst/t', b'%d' % i))
+        got = [int(p.payload) for p in sub.receive_until_quiet(2.0)]
+        self.assertEqual(got, list(range(n)))
 
     # 7. Garbage and stalled handshakes close only their own connection.
 
