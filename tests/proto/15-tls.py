@@ -120,6 +120,8 @@ class TlsBroker(brokerfix.Broker):
 def client_context(ca='ca.crt', cert=None, version=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(path(ca))
+    # An end of stream without close_notify must raise, not read as b''.
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
     if cert:
         ctx.load_cert_chain(path(cert + '.crt'), path(cert + '.key'))
     if version == '1.2':
@@ -135,7 +137,7 @@ class TlsRaw(r.RawClient):
     def __init__(self, host, port, ctx, rcvbuf=None):
         super().__init__(host, port, timeout=TIMEOUT, rcvbuf=rcvbuf)
         name = 'localhost' if host in ('127.0.0.1', '::1') else host
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=name)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=name, suppress_ragged_eofs=False)
 
     def _fill(self, deadline):
         if self.eof:
@@ -274,6 +276,10 @@ class Tls(BrokerTestCase):
             c.publish_ok('v/' + version, b'over ' + name.encode(), qos=1, mid=2)
             p = c.receive_publish()
             self.assertEqual((p.topic, p.payload), ('v/' + version, b'over ' + name.encode()))
+            # The broker ends with close_notify: a clean TLS end of stream (b''), not
+            # the SSLEOFError of a connection that was just cut.
+            c.send(r.disconnect())
+            self.assertEqual(c.sock.recv(16), b'')
 
     def test_tls_version_is_a_minimum(self):
         self.start_tls(['tls_version tlsv1.3'])
