@@ -87,6 +87,17 @@ def server_keys(extra=()):
     return ['certfile ' + path('server.crt'), 'keyfile ' + path('server.key')] + list(extra)
 
 
+def listening(port, table):
+    """True when a socket listens on port in /proc/net/tcp or tcp6 (state 0A)."""
+    with open(table) as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1].endswith(':%04X' % port) and fields[3] == '0A':
+                return True
+    return False
+
+
 class TlsBroker(brokerfix.Broker):
     """The fixture's broker with the plain listeners on `port` plus TLS listeners on
     `tls_port` (127.0.0.1 and ::1), each followed by tls_lines."""
@@ -105,6 +116,22 @@ class TlsBroker(brokerfix.Broker):
         for host in ('127.0.0.1', '::1'):
             tls += ['listener %d %s' % (self.tls_port, host)] + self.tls_lines
         return super().config_text(port) + '\n'.join(tls) + '\n'
+
+    def wait_ready(self, timeout=10.0):
+        # The fixture probes the plain port, which may open before the TLS one. A TCP
+        # probe of the TLS port would count as a failed handshake: look at the
+        # kernel's table of listening sockets instead.
+        deadline = time.monotonic() + timeout
+        if not super().wait_ready(timeout):
+            return False
+        while time.monotonic() < deadline:
+            if listening(self.tls_port, '/proc/net/tcp') and \
+                    listening(self.tls_port, '/proc/net/tcp6'):
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.02)
+        return False
 
     def start(self):
         for _ in range(3):  # the TLS port may be taken between free_port() and bind
