@@ -52,12 +52,7 @@ static const char *const unsupported[] = {
     "autosave_on_changes",
     "bind_address",
     "bind_interface",
-    "cafile",
-    "capath",
-    "certfile",
     "check_retain_source",
-    "ciphers",
-    "ciphers_tls1.3",
     "clientid_prefixes",
     "connection_messages",
     "crlfile",
@@ -65,7 +60,6 @@ static const char *const unsupported[] = {
     "enable_control_api",
     "http_dir",
     "include_dir",
-    "keyfile",
     "log_facility",
     "log_timestamp",
     "log_timestamp_format",
@@ -82,7 +76,6 @@ static const char *const unsupported[] = {
     "psk_file",
     "psk_hint",
     "queue_qos0_messages",
-    "require_certificate",
     "retry_interval",
     "set_tcp_nodelay",
     "socket_domain",
@@ -90,9 +83,7 @@ static const char *const unsupported[] = {
     "tls_engine",
     "tls_engine_kpass_sha1",
     "tls_keyform",
-    "tls_version",
     "upgrade_outgoing_qos",
-    "use_identity_as_username",
     "use_subject_as_username",
     "use_username_as_clientid",
     "user",
@@ -495,6 +486,77 @@ static int opt_security_file(struct tern_config *c, const struct keydef *o, int 
 	return 0;
 }
 
+/* The listener that TLS keys apply to: the latest `listener` (or `port`) line, as mosquitto. */
+static struct tern_listener_config *tls_listener(struct tern_config *c, const char *key, int argc,
+						 int min, int max, const char *what, char *err,
+						 size_t errlen)
+{
+	if (want_args(key, argc, min, max, what, err, errlen) < 0)
+		return NULL;
+	if (c->n_listeners == 0) {
+		fail(err, errlen, "'%s' must follow the 'listener' line it applies to", key);
+		return NULL;
+	}
+	return &c->listeners[c->n_listeners - 1];
+}
+
+/* certfile, keyfile, cafile, capath, ciphers, ciphers_tls1.3: one string each. */
+static int opt_tls_string(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			  char *err, size_t errlen)
+{
+	struct tern_listener_config *l =
+	    tls_listener(c, o->name, argc, 1, 1, "one value", err, errlen);
+	char *field;
+
+	if (!l)
+		return -EINVAL;
+	field = (char *)l + o->offset;
+	if (strlen(argv[0]) >= o->size)
+		return fail(err, errlen, "'%s': longer than %zu characters", o->name, o->size - 1);
+	memcpy(field, argv[0], strlen(argv[0]) + 1);
+	return 0;
+}
+
+static int opt_tls_bool(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			char *err, size_t errlen)
+{
+	struct tern_listener_config *l =
+	    tls_listener(c, o->name, argc, 1, 1, "true or false", err, errlen);
+	bool *field;
+
+	if (!l)
+		return -EINVAL;
+	field = (bool *)((char *)l + o->offset);
+	if (strcmp(argv[0], "true") == 0)
+		*field = true;
+	else if (strcmp(argv[0], "false") == 0)
+		*field = false;
+	else
+		return fail(err, errlen, "'%s': '%s' is not true or false", o->name, argv[0]);
+	return 0;
+}
+
+/* mosquitto's tls_version is the lowest version the listener accepts. */
+static int opt_tls_version(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			   char *err, size_t errlen)
+{
+	struct tern_listener_config *l =
+	    tls_listener(c, o->name, argc, 1, 1, "one of tlsv1.2, tlsv1.3", err, errlen);
+
+	if (!l)
+		return -EINVAL;
+	if (strcmp(argv[0], "tlsv1.2") == 0)
+		l->tls.min_version = TERN_TLS_V12;
+	else if (strcmp(argv[0], "tlsv1.3") == 0)
+		l->tls.min_version = TERN_TLS_V13;
+	else if (strcmp(argv[0], "tlsv1.1") == 0 || strcmp(argv[0], "tlsv1") == 0)
+		return fail(err, errlen, "'%s': %s is not supported (TLS 1.2 is the lowest)",
+			    o->name, argv[0]);
+	else
+		return fail(err, errlen, "'%s': '%s' is not tlsv1.2 or tlsv1.3", o->name, argv[0]);
+	return 0;
+}
+
 #define UINT_OPT(n, field, lo, hi)                                                                 \
 	{                                                                                          \
 		.name = (n), .kind = OPT_UINT, .offset = offsetof(struct tern_config, field),      \
@@ -507,6 +569,13 @@ static int opt_security_file(struct tern_config *c, const struct keydef *o, int 
 #define CUSTOM_OPT(n, f)                                                                           \
 	{                                                                                          \
 		.name = (n), .kind = OPT_CUSTOM, .fn = (f)                                         \
+	}
+
+#define TLS_OPT(n, field, f)                                                                       \
+	{                                                                                          \
+		.name = (n), .kind = OPT_CUSTOM, .fn = (f),                                        \
+		.offset = offsetof(struct tern_listener_config, tls.field),                        \
+		.size = sizeof(((struct tern_listener_config *)0)->tls.field)                      \
 	}
 
 static const struct keydef keydefs[] = {
@@ -534,6 +603,15 @@ static const struct keydef keydefs[] = {
     CUSTOM_OPT("password_file", opt_security_file),
     CUSTOM_OPT("acl_file", opt_security_file),
     BOOL_OPT("per_listener_settings", per_listener_settings),
+    TLS_OPT("certfile", certfile, opt_tls_string),
+    TLS_OPT("keyfile", keyfile, opt_tls_string),
+    TLS_OPT("cafile", cafile, opt_tls_string),
+    TLS_OPT("capath", capath, opt_tls_string),
+    TLS_OPT("ciphers", ciphers, opt_tls_string),
+    TLS_OPT("ciphers_tls1.3", ciphers_tls13, opt_tls_string),
+    TLS_OPT("tls_version", min_version, opt_tls_version),
+    TLS_OPT("require_certificate", require_certificate, opt_tls_bool),
+    TLS_OPT("use_identity_as_username", use_identity_as_username, opt_tls_bool),
 };
 
 static bool is_unsupported(const char *key)
@@ -621,6 +699,7 @@ int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *a
 	if (c->n_listeners >= TERN_CONFIG_MAX_LISTENERS)
 		return -ENOSPC;
 	l = &c->listeners[c->n_listeners++];
+	/* -p replaces the config's listeners: none may inherit an old one's TLS keys. */
 	memset(l, 0, sizeof(*l));
 	l->port = port;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
@@ -701,12 +780,56 @@ int tern_config_apply_line(struct tern_config *c, char *line, char *err, size_t 
 	return fail(err, errlen, "unknown option '%s'", key);
 }
 
+int tern_config_check_tls(const struct tern_listener_config *l, char *err, size_t errlen)
+{
+	const struct tern_tls_config *t = &l->tls;
+	const char *without = NULL;
+
+	if (!t->certfile[0]) {
+		if (t->keyfile[0])
+			without = "keyfile";
+		else if (t->cafile[0])
+			without = "cafile";
+		else if (t->capath[0])
+			without = "capath";
+		else if (t->ciphers[0])
+			without = "ciphers";
+		else if (t->ciphers_tls13[0])
+			without = "ciphers_tls1.3";
+		else if (t->min_version != TERN_TLS_V12)
+			without = "tls_version";
+		else if (t->require_certificate)
+			without = "require_certificate";
+		else if (t->use_identity_as_username)
+			without = "use_identity_as_username";
+		if (without)
+			return fail(err, errlen, "listener %u: %s needs certfile (a TLS listener)",
+				    (unsigned)l->port, without);
+		return 0;
+	}
+	if (!t->keyfile[0])
+		return fail(err, errlen, "listener %u: certfile needs keyfile", (unsigned)l->port);
+	if (t->require_certificate && !t->cafile[0] && !t->capath[0])
+		return fail(err, errlen,
+			    "listener %u: require_certificate needs cafile or capath to check "
+			    "client certificates",
+			    (unsigned)l->port);
+	if (t->use_identity_as_username && !t->require_certificate)
+		return fail(err, errlen,
+			    "listener %u: use_identity_as_username needs require_certificate true",
+			    (unsigned)l->port);
+	return 0;
+}
+
 int tern_config_validate(const struct tern_config *c, char *err, size_t errlen)
 {
 #ifndef TERN_HAVE_DPDK
 	if (c->dataplane == TERN_DATAPLANE_DPDK)
 		return fail(err, errlen, "dataplane dpdk: this build has no DPDK dataplane");
 #endif
+	for (unsigned i = 0; i < c->n_listeners; i++)
+		if (tern_config_check_tls(&c->listeners[i], err, errlen) < 0)
+			return -EINVAL;
 	return 0;
 }
 
@@ -716,6 +839,8 @@ int tern_config_load(struct tern_config *c, const char *path, char *err, size_t 
 	char reason[256];
 	struct tern_config copy = *c;
 	unsigned lineno = 0, dataplane_line = 0;
+	unsigned listener_line[TERN_CONFIG_MAX_LISTENERS] = {0}; /* 0: given before this file */
+	unsigned n_before = c->n_listeners;
 	FILE *f;
 	int rc = 0;
 
@@ -745,6 +870,8 @@ int tern_config_load(struct tern_config *c, const char *path, char *err, size_t 
 			fail(err, errlen, "%s:%u: %s", path, lineno, reason);
 			goto out;
 		}
+		if (copy.n_listeners > n_before && !listener_line[copy.n_listeners - 1])
+			listener_line[copy.n_listeners - 1] = lineno;
 		/* apply_line split p in place, so p now holds just the key; validation names its
 		 * line. */
 		if (strcmp(p + strspn(p, " \t\v\f"), "dataplane") == 0)
@@ -755,6 +882,18 @@ int tern_config_load(struct tern_config *c, const char *path, char *err, size_t 
 		rc = errno ? -errno : -EIO;
 		fail(err, errlen, "%s: %s", path, strerror_r(-rc, reason, sizeof(reason)));
 		goto out;
+	}
+	/* A listener's TLS keys are checked together, at the line of that listener. */
+	for (unsigned i = 0; i < copy.n_listeners; i++) {
+		rc = tern_config_check_tls(&copy.listeners[i], reason, sizeof(reason));
+		if (rc < 0 && listener_line[i]) {
+			fail(err, errlen, "%s:%u: %s", path, listener_line[i], reason);
+			goto out;
+		}
+		if (rc < 0) {
+			fail(err, errlen, "%s: %s", path, reason);
+			goto out;
+		}
 	}
 	rc = tern_config_validate(&copy, reason, sizeof(reason));
 	if (rc < 0) {

@@ -29,11 +29,44 @@ struct tern_security_config {
 	char acl_file[TERN_CONFIG_PATH_MAX];	  /* "" = none: every client may do everything */
 };
 
+/* Longest cipher list, NUL included (paths use TERN_CONFIG_PATH_MAX). */
+#define TERN_CONFIG_CIPHERS_MAX 512
+
+/* Lowest TLS version a listener accepts (tls_version). */
+enum tern_tls_version {
+	TERN_TLS_V12 = 0, /* the default: TLS 1.2 and 1.3 */
+	TERN_TLS_V13 = 1, /* TLS 1.3 only */
+};
+
+/*
+ * TLS settings of one listener: mosquitto's keys that follow its `listener`
+ * line. A listener with a certfile is a TLS listener; every string "" = unset.
+ * The dataplane builds one TLS context per TLS listener at startup.
+ */
+struct tern_tls_config {
+	char certfile[TERN_CONFIG_PATH_MAX];	     /* PEM server certificate (chain) */
+	char keyfile[TERN_CONFIG_PATH_MAX];	     /* PEM private key of certfile */
+	char cafile[TERN_CONFIG_PATH_MAX];	     /* PEM CAs that sign client certificates */
+	char capath[TERN_CONFIG_PATH_MAX];	     /* directory of hashed CA files (c_rehash) */
+	char ciphers[TERN_CONFIG_CIPHERS_MAX];	     /* TLS 1.2 cipher list, OpenSSL syntax */
+	char ciphers_tls13[TERN_CONFIG_CIPHERS_MAX]; /* TLS 1.3 cipher suites */
+	enum tern_tls_version min_version;
+	bool require_certificate;      /* mutual TLS: clients must present a valid certificate */
+	bool use_identity_as_username; /* client certificate subject CN = MQTT user name */
+};
+
 struct tern_listener_config {
 	uint16_t port;
 	char addr[64];			      /* "" = every IPv4 and IPv6 address */
 	struct tern_security_config security; /* used with per_listener_settings true */
+	struct tern_tls_config tls;
 };
+
+/* True when the listener speaks TLS (it has a certfile). */
+static inline bool tern_listener_is_tls(const struct tern_listener_config *l)
+{
+	return l->tls.certfile[0] != '\0';
+}
 
 struct tern_config {
 	struct tern_listener_config listeners[TERN_CONFIG_MAX_LISTENERS];
@@ -97,15 +130,27 @@ int tern_config_apply_line(struct tern_config *c, char *line, char *err, size_t 
 
 /*
  * Check settings that parse but cannot run in this build (today: dataplane dpdk
- * without the DPDK dataplane). Returns 0 or -EINVAL with the reason in err.
+ * without the DPDK dataplane) or that contradict each other (a listener's TLS
+ * keys: see tern_config_check_tls). Returns 0 or -EINVAL with the reason in err.
  * Thread-safe.
  */
 int tern_config_validate(const struct tern_config *c, char *err, size_t errlen);
 
 /*
- * Add a listener; -ENOSPC past TERN_CONFIG_MAX_LISTENERS, -EINVAL for port 0 or
- * an address of 64 bytes or more, -EEXIST if the same port and address are
- * already listed. addr NULL or "" = every address. Thread-safe for distinct c.
+ * Check one listener's TLS keys together: keyfile, cafile, capath, ciphers,
+ * tls_version or require_certificate without certfile; certfile without
+ * keyfile; require_certificate without cafile or capath;
+ * use_identity_as_username without require_certificate. Returns 0 or -EINVAL
+ * with "listener PORT: reason" in err. Does not open the files (the dataplane
+ * does, at startup). Thread-safe.
+ */
+int tern_config_check_tls(const struct tern_listener_config *l, char *err, size_t errlen);
+
+/*
+ * Add a listener (plain TCP; TLS keys are set on it afterwards); -ENOSPC past
+ * TERN_CONFIG_MAX_LISTENERS, -EINVAL for port 0 or an address of 64 bytes or more, -EEXIST if the
+ * same port and address are already listed. addr NULL or "" = every address. Thread-safe for
+ * distinct c.
  */
 int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *addr);
 

@@ -76,6 +76,7 @@ struct tern_conn {
 	bool problem_info;	   /* it accepts reason strings and user properties */
 	bool id_assigned;	   /* the broker made up its client id (empty in CONNECT) */
 	bool keepalive_set;	   /* keepalive is max_keepalive, not what it asked for */
+	bool identity_from_cert;   /* its user name is its TLS certificate's CN */
 	/* The reason of the DISCONNECT sent when the broker closes a 5.0 connection. */
 	uint8_t disconnect_reason;
 	const char *disconnect_why;	    /* its reason string: a static text, or NULL */

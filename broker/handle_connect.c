@@ -19,6 +19,7 @@
 #include "broker/reply.h"
 #include "broker/security.h"
 #include "broker/session.h"
+#include "broker/transport.h"
 #include "broker/worker.h"
 
 #define CLIENT_ID_MAX_V31 23  /* MQTT 3.1 limit; 3.1.1 lets servers accept more */
@@ -35,10 +36,10 @@ static int refuse(struct tern_conn *c, uint8_t reason, const char *why)
 
 /*
  * The one place an authentication outcome becomes a CONNACK reason: 5.0's
- * 0x87 / 0x86; tern_reply_connack gives 3.1.1 clients 5 for both, as
- * mosquitto 2.0.11 answers (tests/proto/13-auth.py).
+ * 0x87 / 0x86. A 3.1.1 client with bad credentials gets 5 (not authorised),
+ * not 4, as mosquitto 2.0.11 answers (tests/proto/13-auth.py).
  */
-static uint8_t auth_connack(enum tern_auth_result r, const char **why)
+static uint8_t auth_connack(const struct tern_conn *c, enum tern_auth_result r, const char **why)
 {
 	switch (r) {
 	case TERN_AUTH_OK:
@@ -48,7 +49,7 @@ static uint8_t auth_connack(enum tern_auth_result r, const char **why)
 		return TERN_RC_NOT_AUTHORIZED;
 	case TERN_AUTH_BAD_CREDENTIALS:
 		*why = "bad user name or password";
-		return TERN_RC_BAD_USERNAME_OR_PASSWORD;
+		return tern_conn_v5(c) ? TERN_RC_BAD_USERNAME_OR_PASSWORD : TERN_RC_NOT_AUTHORIZED;
 	case TERN_AUTH_UNAVAILABLE:
 		break;
 	}
@@ -79,14 +80,18 @@ static uint8_t authenticate(struct tern_conn *c, const struct tern_connect *cp, 
 	};
 
 	if (set_username(c, cp) < 0)
-		return auth_connack(TERN_AUTH_UNAVAILABLE, why);
+		return auth_connack(c, TERN_AUTH_UNAVAILABLE, why);
+	/* A name the TLS layer vouched for needs no password, as in mosquitto. */
+	if (c->identity_from_cert)
+		return auth_connack(c, TERN_AUTH_OK, why);
 	cr.username = c->username;
 	if (!a) /* no snapshot installed (main always installs one): the config decides */
-		return auth_connack(c->worker->broker->cfg.allow_anonymous
+		return auth_connack(c,
+				    c->worker->broker->cfg.allow_anonymous
 					? TERN_AUTH_OK
 					: TERN_AUTH_NOT_AUTHORIZED,
 				    why);
-	return auth_connack(tern_auth_connect(a, c->listener, &cr), why);
+	return auth_connack(c, tern_auth_connect(a, c->listener, &cr), why);
 }
 
 /* A keepalive above max_keepalive: 5.0 answers with its own, 3.x must refuse. */
@@ -329,16 +334,61 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	tern_session_resume(w, s);
 }
 
+/*
+ * A user name the transport vouches for (TLS use_identity_as_username) replaces
+ * the CONNECT's, and its password is dropped, as mosquitto does: *vouched gets
+ * the packet with that name. Returns 1 (use *vouched), 0 (keep the CONNECT's)
+ * or -EACCES.
+ */
+static int transport_identity(struct tern_conn *c, const struct tern_connect *cp,
+			      struct tern_connect *vouched)
+{
+	const struct tern_transport_ops *ops = c->worker->ops;
+	const char *name = NULL;
+	int r;
+
+	if (!ops->identity || cp->unsupported_level)
+		return 0;
+	r = ops->identity(c->tctx, &name);
+	if (r <= 0)
+		return r < 0 ? -EACCES : 0;
+	*vouched = *cp;
+	vouched->has_username = true;
+	vouched->username.p = (const uint8_t *)name;
+	vouched->username.len = strlen(name);
+	vouched->has_password = false;
+	vouched->password.p = NULL;
+	vouched->password.len = 0;
+	tern_log(TERN_LOG_NOTICE, "Client %s from %s has the user name '%s' from its certificate.",
+		 c->client_id, c->peer, name);
+	return 1;
+}
+
 int tern_handle_connect(struct tern_conn *c, const struct tern_packet *p)
 {
 	const struct tern_connect *cp = &p->connect;
+	struct tern_packet vouched;
 	const char *why = NULL;
 	uint8_t rc;
+	int r;
 
 	/* An unknown level is answered in 3.1.1's format, which every level can read. */
 	c->proto_level = cp->unsupported_level ? TERN_PROTO_V311 : cp->proto_level;
 	if (!cp->unsupported_level && set_client_id(c, cp) < 0)
 		goto nomem;
+	r = transport_identity(c, cp, &vouched.connect);
+	if (r < 0)
+		return refuse(c, TERN_RC_BAD_USERNAME_OR_PASSWORD,
+			      "its certificate has no usable common name for a user name");
+	if (r > 0) {
+		struct tern_connect id = vouched.connect;
+
+		c->identity_from_cert = true;
+		vouched = *p;
+		vouched.connect = id;
+		p = &vouched;
+		cp = &p->connect;
+	}
 	rc = check_connect(c, p, &why);
 	if (rc != TERN_RC_SUCCESS)
 		return refuse(c, rc, why);

@@ -31,7 +31,7 @@ uint8_t tern_reply_connack_rc311(uint8_t reason)
 	case TERN_RC_UNSPECIFIED_ERROR:
 		return TERN_CONNACK_UNAVAILABLE;
 	case TERN_RC_BAD_USERNAME_OR_PASSWORD:
-		/* 4 would say so, but mosquitto 2.0.11 answers 5 and clients expect it. */
+		return TERN_CONNACK_BAD_CREDENTIALS;
 	default:
 		return TERN_CONNACK_NOT_AUTHORIZED;
 	}

@@ -47,6 +47,16 @@ struct tern_transport_ops {
 	 * async-signal-unsafe is fine. NULL for a polling dataplane.
 	 */
 	void (*wake)(void *dp_worker);
+	/*
+	 * The MQTT user name the transport vouches for: on a TLS listener with
+	 * use_identity_as_username, the subject CN of the client's verified
+	 * certificate. Returns 1 and sets *name (NUL-terminated, valid until the
+	 * connection closes), 0 when the transport sets none (the CONNECT's own
+	 * user name stands), or -EACCES when it must set one but cannot (the
+	 * certificate has no usable CN): the engine refuses the CONNECT. NULL
+	 * means always 0. Owning worker thread, once per CONNECT.
+	 */
+	int (*identity)(void *tctx, const char **name);
 };
 
 /* Number of workers the broker was created with. */

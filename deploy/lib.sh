@@ -12,7 +12,7 @@ export TERN_ROOT
 # shellcheck disable=SC2034
 TERN_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config liburcu-dev libjemalloc-dev
 	libcmocka-dev mosquitto-clients)
-TERN_BUILD_PACKAGES+=(libssl-dev) # libcrypto: password file hashes (broker/passwd.c)
+TERN_BUILD_PACKAGES+=(libssl-dev) # OpenSSL 3: password file hashes (libcrypto), TLS listeners
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2

@@ -14,6 +14,7 @@ build_dir="${BUILD_DIR:-build}"
 test_packages=(libcmocka-dev python3 python3-paho-mqtt mosquitto mosquitto-clients tshark)
 # DPDK for the userspace TCP/IP stack and its tests (suite dpdk; built when meson finds it).
 test_packages+=(libdpdk-dev)
+test_packages+=(openssl) # tests make their own CA and certificates
 
 # tshark's installer asks whether non-root users may capture; answer no, without a prompt.
 if ! tern_pkg_installed tshark; then

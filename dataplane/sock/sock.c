@@ -17,6 +17,7 @@
 #include "broker/transport.h"
 #include "dataplane/sock/listen.h"
 #include "dataplane/sock/sock.h"
+#include "dataplane/sock/tls.h"
 #include "dataplane/sock/worker.h"
 
 struct dp_sock {
@@ -26,7 +27,10 @@ struct dp_sock {
 	int stop;	    /* atomic; read by every worker each turn */
 	sem_t ready;
 	struct dp_listen_addr addrs[DP_SOCK_MAX_LSOCKS];
+	struct dp_tls_ctx *addr_tls[DP_SOCK_MAX_LSOCKS]; /* the TLS context of addrs[i], or NULL */
 	unsigned n_addrs;
+	struct dp_tls_ctx *tls[TERN_CONFIG_MAX_LISTENERS]; /* one per TLS listener, owned */
+	unsigned n_tls;
 	struct dp_sock_worker **workers;
 	pthread_t *threads;
 };
@@ -46,6 +50,16 @@ static int resolve_all(struct dp_sock *s, const struct tern_config *cfg)
 			return r;
 		for (size_t k = 0; k < got; k++)
 			s->addrs[s->n_addrs + k].listener = i;
+		if (tern_listener_is_tls(&lcs[i])) {
+			/* One context per listener, shared by its addresses and every worker. */
+			struct dp_tls_ctx *ctx = dp_tls_ctx_create(&lcs[i]);
+
+			if (!ctx)
+				return -errno;
+			s->tls[s->n_tls++] = ctx;
+			for (size_t a = 0; a < got; a++)
+				s->addr_tls[s->n_addrs + a] = ctx;
+		}
 		s->n_addrs += (unsigned)got;
 	}
 	return 0;
@@ -68,10 +82,12 @@ static int open_listeners(struct dp_sock *s)
 				return fd;
 			w->lsocks[w->n_lsocks].fd = fd;
 			w->lsocks[w->n_lsocks].listener = s->addrs[a].listener;
+			w->lsocks[w->n_lsocks].tls = s->addr_tls[a];
 			w->n_lsocks++;
 		}
 		dp_listen_describe(&s->addrs[a], name);
-		tern_log(TERN_LOG_NOTICE, "Opening %s (%u workers).", name, s->n_workers);
+		tern_log(TERN_LOG_NOTICE, "Opening %s%s (%u workers).", name,
+			 s->addr_tls[a] ? " for TLS" : "", s->n_workers);
 	}
 	return 0;
 }
@@ -96,6 +112,8 @@ static void destroy(struct dp_sock *s)
 			tern_free(s->workers[i]);
 		}
 	}
+	for (unsigned i = 0; i < s->n_tls; i++)
+		dp_tls_ctx_free(s->tls[i]);
 	tern_free(s->workers);
 	tern_free(s->threads);
 	sem_destroy(&s->ready);
@@ -225,6 +243,9 @@ int dp_sock_stats(const struct dp_sock *s, unsigned i, struct dp_sock_stats *out
 	out->writev_calls = __atomic_load_n(&st->writev_calls, __ATOMIC_RELAXED);
 	out->eagain = __atomic_load_n(&st->eagain, __ATOMIC_RELAXED);
 	out->closed = __atomic_load_n(&st->closed, __ATOMIC_RELAXED);
+	out->tls_handshakes = __atomic_load_n(&st->tls_handshakes, __ATOMIC_RELAXED);
+	out->tls_handshake_failures =
+	    __atomic_load_n(&st->tls_handshake_failures, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -21,11 +21,13 @@ struct dp_sock_stats {
 	uint64_t accepted;	/* connections handed to the engine */
 	uint64_t accept_errors; /* accept() failures other than EAGAIN (EMFILE...) */
 	uint64_t read_bytes;
-	uint64_t reads; /* read() calls that returned data */
-	uint64_t written_bytes;
+	uint64_t reads; /* read() calls that returned data (TLS: records' plaintext reads) */
+	uint64_t written_bytes; /* TLS listeners: plaintext bytes */
 	uint64_t writev_calls;
 	uint64_t eagain; /* writes that found the socket buffer full (EAGAIN or short write) */
 	uint64_t closed; /* connections closed, by either side */
+	uint64_t tls_handshakes;	 /* TLS handshakes completed */
+	uint64_t tls_handshake_failures; /* TLS handshakes failed or abandoned by the peer */
 };
 
 /*

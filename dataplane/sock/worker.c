@@ -31,14 +31,16 @@
 #include "broker/outq.h"
 #include "broker/transport.h"
 #include "dataplane/sock/listen.h"
+#include "dataplane/sock/tls.h"
 #include "dataplane/sock/worker.h"
 
-#define READS_PER_TURN	  4  /* per connection */
-#define ACCEPTS_PER_TURN  64 /* per listening socket */
-#define CLOSE_DRAIN_READS 4
-#define ACCEPT_PAUSE_MS	  100
-#define ERR_LOG_INTERVAL  10000
-#define ERR_LOG_BURST	  5
+#define READS_PER_TURN	   4  /* per connection */
+#define ACCEPTS_PER_TURN   64 /* per listening socket */
+#define CLOSE_DRAIN_READS  4
+#define ACCEPT_PAUSE_MS	   100
+#define ERR_LOG_INTERVAL   10000
+#define ERR_LOG_BURST	   5
+#define TLS_READS_PER_TURN 16 /* records, per connection: 256 KiB at most, as plain reads */
 
 enum conn_flag {
 	CONN_DIRTY = 1u << 0,	  /* on the worker's dirty list */
@@ -47,6 +49,7 @@ enum conn_flag {
 	CONN_POLLOUT = 1u << 3,	  /* EPOLLOUT armed */
 	CONN_INPUT_OFF = 1u << 4, /* the engine refused more input */
 	CONN_PAUSED = 1u << 5,	  /* the engine paused input until output drains */
+	CONN_TLS = 1u << 6,	  /* a struct dp_sock_tls_conn */
 };
 
 struct dp_sock_conn {
@@ -58,6 +61,26 @@ struct dp_sock_conn {
 	struct dp_sock_conn *dirty_next;
 	struct dp_sock_conn *prev, *next; /* w->conns; `next` links w->dead once dead */
 };
+
+/*
+ * A connection of a TLS listener: plain connections stay the smaller struct and
+ * never reach the TLS code (one flag test per read and flush).
+ */
+struct dp_sock_tls_conn {
+	struct dp_sock_conn c;
+	struct dp_tls *tls;
+	struct dp_sock_tls_conn *ready_next; /* on w->tls_ready */
+	bool on_ready;
+	bool established;	       /* handshake complete */
+	bool write_wants_read;	       /* a record waits for input before it can go */
+	bool read_wants_write;	       /* reading waits for room to send */
+	char peer[DP_LISTEN_PEER_MAX]; /* for failure logs: getpeername fails after a reset */
+};
+
+static struct dp_sock_tls_conn *tls_of(struct dp_sock_conn *c)
+{
+	return (struct dp_sock_tls_conn *)c;
+}
 
 static void stat_add(uint64_t *counter, uint64_t n)
 {
@@ -102,6 +125,7 @@ static void op_close(void *tctx)
 }
 
 static void apply_events(struct dp_sock_worker *w, struct dp_sock_conn *c);
+static void tls_ready_add(struct dp_sock_worker *w, struct dp_sock_tls_conn *t);
 
 static void op_pause_input(void *tctx, bool paused)
 {
@@ -114,6 +138,18 @@ static void op_pause_input(void *tctx, bool paused)
 	else
 		c->flags &= (uint8_t)~CONN_PAUSED;
 	apply_events(c->w, c);
+	/* Records OpenSSL already read from the socket raise no epoll event. */
+	if (!paused && (c->flags & CONN_TLS) && dp_tls_has_pending(tls_of(c)->tls))
+		tls_ready_add(c->w, tls_of(c));
+}
+
+static int op_identity(void *tctx, const char **name)
+{
+	struct dp_sock_conn *c = tctx;
+
+	if (!(c->flags & CONN_TLS) || !tls_of(c)->tls)
+		return 0;
+	return dp_tls_identity(tls_of(c)->tls, name);
 }
 
 static void op_wake(void *dp_worker)
@@ -126,6 +162,7 @@ static const struct tern_transport_ops sock_ops = {
     .close = op_close,
     .pause_input = op_pause_input,
     .wake = op_wake,
+    .identity = op_identity,
 };
 
 void dp_sock_worker_wake(struct dp_sock_worker *w)
@@ -158,6 +195,13 @@ static void apply_events(struct dp_sock_worker *w, struct dp_sock_conn *c)
 
 	ev.events = (c->flags & (CONN_INPUT_OFF | CONN_PAUSED) ? 0 : EPOLLIN) |
 		    (c->flags & CONN_POLLOUT ? EPOLLOUT : 0);
+	if (c->flags & CONN_TLS) {
+		if (tls_of(c)->write_wants_read)
+			ev.events |= EPOLLIN;
+		/* While input is paused a read waits anyway; EPOLLOUT would only spin. */
+		if (tls_of(c)->read_wants_write && !(c->flags & (CONN_INPUT_OFF | CONN_PAUSED)))
+			ev.events |= EPOLLOUT;
+	}
 	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -195,10 +239,14 @@ static void conn_unlink(struct dp_sock_worker *w, struct dp_sock_conn *c)
  * Write the output queue until it is empty or the socket is full.
  * Returns 0 when drained, -EAGAIN when full, another -errno when the socket failed.
  */
+static int tls_flush(struct dp_sock_worker *w, struct dp_sock_conn *c);
+
 static int conn_flush(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
 	struct tern_outq *q = tern_conn_outq(c->tc);
 
+	if (c->flags & CONN_TLS)
+		return tls_flush(w, c);
 	while (!tern_outq_empty(q)) {
 		struct msghdr mh = {.msg_iov = w->iov};
 		size_t want = 0;
@@ -231,9 +279,13 @@ static int conn_flush(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	return 0;
 }
 
+static void tls_release(struct dp_sock_worker *w, struct dp_sock_conn *c);
+
 /* The transport is gone under us (EOF, reset, error): tell the engine. */
 static void close_peer(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
+	if (c->flags & CONN_TLS)
+		tls_release(w, c);
 	close(c->fd);
 	c->fd = -1;
 	c->flags |= CONN_DEAD;
@@ -248,6 +300,8 @@ static void close_local(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	int r = conn_flush(w, c);
 
 	if (r == 0 || r == -EAGAIN) {
+		if (c->flags & CONN_TLS)
+			dp_tls_shutdown(tls_of(c)->tls);
 		shutdown(c->fd, SHUT_WR);
 		/*
 		 * Unread input makes close() send RST, which discards what is still
@@ -257,6 +311,8 @@ static void close_local(struct dp_sock_worker *w, struct dp_sock_conn *c)
 			if (read(c->fd, w->rbuf, DP_SOCK_RBUF_SIZE) <= 0)
 				break;
 	}
+	if (c->flags & CONN_TLS)
+		tls_release(w, c);
 	close(c->fd);
 	c->fd = -1;
 	c->flags |= CONN_DEAD;
@@ -265,20 +321,29 @@ static void close_local(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	tern_conn_closed(c->tc, false);
 }
 
+/*
+ * Hand n bytes of w->rbuf to the engine. False when the connection stops
+ * reading for now: closing, input refused, or paused until its output drains.
+ */
+static bool deliver_input(struct dp_sock_worker *w, struct dp_sock_conn *c, size_t n)
+{
+	stat_add(&w->stats.reads, 1);
+	stat_add(&w->stats.read_bytes, (uint64_t)n);
+	if (tern_conn_input(c->tc, w->rbuf, n) < 0) {
+		if (!(c->flags & CONN_CLOSING))
+			input_off(w, c);
+		return false;
+	}
+	return !(c->flags & (CONN_CLOSING | CONN_PAUSED));
+}
+
 static void conn_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
 {
 	for (int i = 0; i < READS_PER_TURN; i++) {
 		ssize_t r = read(c->fd, w->rbuf, DP_SOCK_RBUF_SIZE);
 
 		if (r > 0) {
-			stat_add(&w->stats.reads, 1);
-			stat_add(&w->stats.read_bytes, (uint64_t)r);
-			if (tern_conn_input(c->tc, w->rbuf, (size_t)r) < 0) {
-				if (!(c->flags & CONN_CLOSING))
-					input_off(w, c);
-				return;
-			}
-			if (c->flags & (CONN_CLOSING | CONN_PAUSED))
+			if (!deliver_input(w, c, (size_t)r))
 				return;
 			/* Less than a buffer: the socket is very likely empty now. */
 			if (r < DP_SOCK_RBUF_SIZE)
@@ -296,11 +361,205 @@ static void conn_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
 	}
 }
 
+/*
+ * TLS connections: the same turn structure, with OpenSSL between the socket
+ * and the engine. The handshake runs on the connection's first events, under
+ * the engine's connect timeout (tern_conn_accept came first); a failed one
+ * closes that connection only. Reads go until OpenSSL wants more input;
+ * records it already holds are read next turn (w->tls_ready). A read that
+ * needs to send, or a write that needs input, arms the other epoll event.
+ */
+
+static void tls_ready_add(struct dp_sock_worker *w, struct dp_sock_tls_conn *t)
+{
+	if (t->on_ready)
+		return;
+	t->on_ready = true;
+	t->ready_next = w->tls_ready;
+	w->tls_ready = t;
+}
+
+static void tls_release(struct dp_sock_worker *w, struct dp_sock_conn *c)
+{
+	struct dp_sock_tls_conn *t = tls_of(c);
+
+	if (t->on_ready) {
+		for (struct dp_sock_tls_conn **pp = &w->tls_ready; *pp; pp = &(*pp)->ready_next) {
+			if (*pp == t) {
+				*pp = t->ready_next;
+				break;
+			}
+		}
+		t->on_ready = false;
+	}
+	dp_tls_free(t->tls);
+	t->tls = NULL;
+}
+
+/* Rate-limited: a scanner or a fleet with the wrong CA must not flood the log. */
+static void tls_log_failure(struct dp_sock_worker *w, struct dp_sock_conn *c, const char *what,
+			    const char *reason)
+{
+	const char *peer = tls_of(c)->peer;
+	uint64_t suppressed = 0;
+
+	if (!tern_log_ratelimit_allow(&w->tls_rl, w->now_ms, &suppressed))
+		return;
+	if (suppressed)
+		tern_log(TERN_LOG_NOTICE,
+			 "TLS %s with %s failed: %s (%llu more failures since the last report)",
+			 what, peer, reason, (unsigned long long)suppressed);
+	else
+		tern_log(TERN_LOG_NOTICE, "TLS %s with %s failed: %s", what, peer, reason);
+}
+
+static void tls_set_read_wants_write(struct dp_sock_worker *w, struct dp_sock_tls_conn *t, bool on)
+{
+	if (t->read_wants_write == on)
+		return;
+	t->read_wants_write = on;
+	apply_events(w, &t->c);
+}
+
+/* True once the handshake is complete; false while it waits or after it failed (closed). */
+static bool tls_handshake(struct dp_sock_worker *w, struct dp_sock_conn *c)
+{
+	struct dp_sock_tls_conn *t = tls_of(c);
+	int r;
+
+	if (t->established)
+		return true;
+	r = dp_tls_handshake(t->tls);
+	if (r == 0) {
+		t->established = true;
+		stat_add(&w->stats.tls_handshakes, 1);
+		tls_set_read_wants_write(w, t, false);
+		return true;
+	}
+	if (r == -EAGAIN) {
+		tls_set_read_wants_write(w, t, dp_tls_want(t->tls) == DP_TLS_WANT_WRITE);
+		return false;
+	}
+	stat_add(&w->stats.tls_handshake_failures, 1);
+	tls_log_failure(w, c, "handshake", dp_tls_error(t->tls));
+	close_peer(w, c);
+	return false;
+}
+
+static void tls_read(struct dp_sock_worker *w, struct dp_sock_conn *c)
+{
+	struct dp_sock_tls_conn *t = tls_of(c);
+
+	if (!tls_handshake(w, c))
+		return;
+	for (int i = 0; i < TLS_READS_PER_TURN; i++) {
+		long r = dp_tls_read(t->tls, w->rbuf, DP_SOCK_RBUF_SIZE);
+
+		if (r > 0) {
+			tls_set_read_wants_write(w, t, false);
+			/* Paused: op_pause_input looks for held records on resume. */
+			if (!deliver_input(w, c, (size_t)r))
+				return;
+			continue;
+		}
+		if (r == -EAGAIN) {
+			tls_set_read_wants_write(w, t, dp_tls_want(t->tls) == DP_TLS_WANT_WRITE);
+			return;
+		}
+		if (r == -EPROTO)
+			tls_log_failure(w, c, "input", dp_tls_error(t->tls));
+		close_peer(w, c);
+		return;
+	}
+	/* Budget spent: what OpenSSL holds already raises no epoll event. */
+	if (dp_tls_has_pending(t->tls))
+		tls_ready_add(w, t);
+}
+
+/* Connections whose OpenSSL buffers hold input: read them as if an event came. */
+static void tls_run_ready(struct dp_sock_worker *w)
+{
+	struct dp_sock_tls_conn *t = w->tls_ready;
+
+	w->tls_ready = NULL;
+	while (t) {
+		struct dp_sock_tls_conn *next = t->ready_next;
+
+		t->on_ready = false;
+		t->ready_next = NULL;
+		if (!(t->c.flags & (CONN_CLOSING | CONN_DEAD | CONN_INPUT_OFF | CONN_PAUSED)))
+			tls_read(w, &t->c);
+		t = next;
+	}
+}
+
+/* conn_flush for TLS: one record of coalesced queue bytes per write (tls.h). */
+static int tls_flush(struct dp_sock_worker *w, struct dp_sock_conn *c)
+{
+	struct dp_sock_tls_conn *t = tls_of(c);
+	struct tern_outq *q = tern_conn_outq(c->tc);
+
+	while (!tern_outq_empty(q)) {
+		size_t n = tern_outq_iov(q, w->iov, DP_SOCK_IOV_MAX);
+		long r = dp_tls_write(t->tls, w->iov, n, w->tls_stage);
+
+		stat_add(&w->stats.writev_calls, 1);
+		if (r > 0) {
+			tern_outq_consume(q, (size_t)r);
+			stat_add(&w->stats.written_bytes, (uint64_t)r);
+			tern_conn_wrote(c->tc, (size_t)r);
+			continue;
+		}
+		if (r == -EAGAIN && dp_tls_want(t->tls) == DP_TLS_WANT_READ) {
+			/* Nothing to do until input arrives: no EPOLLOUT, but EPOLLIN even if
+			 * paused. */
+			if (!t->write_wants_read) {
+				t->write_wants_read = true;
+				apply_events(w, c);
+			}
+			return 0;
+		}
+		if (r == -EAGAIN) {
+			stat_add(&w->stats.eagain, 1);
+			return -EAGAIN;
+		}
+		if (r == -EPROTO)
+			tls_log_failure(w, c, "output", dp_tls_error(t->tls));
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+static void tls_event(struct dp_sock_worker *w, struct dp_sock_conn *c, uint32_t events)
+{
+	struct dp_sock_tls_conn *t = tls_of(c);
+	bool input_on = !(c->flags & (CONN_INPUT_OFF | CONN_PAUSED));
+
+	if (!input_on && (events & (EPOLLHUP | EPOLLERR))) {
+		close_peer(w, c);
+		return;
+	}
+	if (events & EPOLLOUT)
+		mark_dirty(c);
+	if (t->write_wants_read && (events & EPOLLIN)) {
+		t->write_wants_read = false;
+		apply_events(w, c);
+		mark_dirty(c);
+	}
+	if (input_on && ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+			 ((events & EPOLLOUT) && t->read_wants_write)))
+		tls_read(w, c);
+}
+
 static void conn_event(struct dp_sock_worker *w, struct dp_sock_conn *c, uint32_t events)
 {
 	/* A closing connection is finished at the end of the turn; its input is ignored. */
 	if (c->flags & (CONN_CLOSING | CONN_DEAD))
 		return;
+	if (c->flags & CONN_TLS) {
+		tls_event(w, c, events);
+		return;
+	}
 	if (c->flags & (CONN_INPUT_OFF | CONN_PAUSED)) {
 		/* Not reading (waiting for the engine's close, or paused); the peer went first. */
 		if (events & (EPOLLHUP | EPOLLERR))
@@ -355,8 +614,8 @@ static void accept_error(struct dp_sock_worker *w, struct dp_sock_lsock *ls, int
 		tern_log(TERN_LOG_WARNING, "accept failed: %s", strerror(err));
 }
 
-static void accept_one(struct dp_sock_worker *w, int fd, const struct sockaddr *sa,
-		       unsigned listener)
+static void accept_one(struct dp_sock_worker *w, struct dp_sock_lsock *ls, int fd,
+		       const struct sockaddr *sa)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	char peer[DP_LISTEN_PEER_MAX];
@@ -365,7 +624,7 @@ static void accept_one(struct dp_sock_worker *w, int fd, const struct sockaddr *
 
 	/* Small MQTT packets must not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c = tern_calloc(1, sizeof(*c));
+	c = tern_calloc(1, ls->tls ? sizeof(struct dp_sock_tls_conn) : sizeof(*c));
 	if (!c) {
 		close(fd);
 		return;
@@ -373,15 +632,28 @@ static void accept_one(struct dp_sock_worker *w, int fd, const struct sockaddr *
 	c->kind = DP_SOCK_EP_CONN;
 	c->fd = fd;
 	c->w = w;
+	if (ls->tls) {
+		c->flags |= CONN_TLS;
+		tls_of(c)->tls = dp_tls_new_fd(ls->tls, fd);
+	}
 	ev.data.ptr = c;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if ((ls->tls && !tls_of(c)->tls) || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (ls->tls)
+			dp_tls_free(tls_of(c)->tls);
 		close(fd);
 		tern_free(c);
 		return;
 	}
 	dp_listen_format(sa, peer);
-	c->tc = tern_conn_accept(w->tw, c, peer, listener);
+	if (ls->tls)
+		memcpy(tls_of(c)->peer, peer, sizeof(peer));
+	/* Before the handshake: the engine's connect timeout bounds it too. */
+	c->tc = tern_conn_accept(w->tw, c, peer, ls->listener);
 	if (!c->tc) {
+		if (ls->tls) {
+			dp_tls_free(tls_of(c)->tls);
+			tls_of(c)->tls = NULL;
+		}
 		close(fd);
 		/* Freed with the turn's dead ones in case the engine touched it anyway. */
 		c->fd = -1;
@@ -415,7 +687,7 @@ static void listen_event(struct dp_sock_worker *w, struct dp_sock_lsock *ls)
 			accept_error(w, ls, errno);
 			return;
 		}
-		accept_one(w, fd, (const struct sockaddr *)&ss, ls->listener);
+		accept_one(w, ls, fd, (const struct sockaddr *)&ss);
 	}
 }
 
@@ -508,9 +780,11 @@ static void run_loop(struct dp_sock_worker *w)
 		}
 		if (w->n_paused)
 			accept_resume_due(w);
+		if (w->tls_ready)
+			tls_run_ready(w);
 		timeout = tern_worker_poll(w->tw);
 		flush_dirty(w);
-		if (tern_worker_has_work(w->tw))
+		if (tern_worker_has_work(w->tw) || w->tls_ready)
 			timeout = 0;
 		free_dead(w);
 		tern_worker_quiescent(w->tw);
@@ -570,10 +844,19 @@ int dp_sock_worker_init(struct dp_sock_worker *w)
 	w->wake_kind = DP_SOCK_EP_WAKE;
 	w->rl.interval_ms = ERR_LOG_INTERVAL;
 	w->rl.burst = ERR_LOG_BURST;
+	w->tls_rl.interval_ms = ERR_LOG_INTERVAL;
+	w->tls_rl.burst = ERR_LOG_BURST;
 	w->rbuf = tern_malloc(DP_SOCK_RBUF_SIZE);
 	w->iov = tern_calloc(DP_SOCK_IOV_MAX, sizeof(*w->iov));
 	if (!w->rbuf || !w->iov)
 		return -ENOMEM;
+	for (unsigned i = 0; i < w->n_lsocks && !w->tls_stage; i++) {
+		if (!w->lsocks[i].tls)
+			continue;
+		w->tls_stage = tern_malloc(DP_TLS_RECORD_MAX);
+		if (!w->tls_stage)
+			return -ENOMEM;
+	}
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;
@@ -603,6 +886,8 @@ void dp_sock_worker_destroy(struct dp_sock_worker *w)
 	w->evfd = -1;
 	tern_free(w->rbuf);
 	tern_free(w->iov);
+	tern_free(w->tls_stage);
 	w->rbuf = NULL;
 	w->iov = NULL;
+	w->tls_stage = NULL;
 }

@@ -17,6 +17,8 @@
 
 struct tern_worker;
 struct dp_sock_conn;
+struct dp_sock_tls_conn;
+struct dp_tls_ctx;
 
 #define DP_SOCK_RBUF_SIZE  (64 * 1024)
 #define DP_SOCK_IOV_MAX	   1024
@@ -33,8 +35,9 @@ enum dp_sock_ep_kind {
 struct dp_sock_lsock {
 	uint8_t kind; /* DP_SOCK_EP_LISTEN */
 	int fd;
-	uint64_t resume_ms; /* accepting paused (EMFILE) until then; 0 = not paused */
-	unsigned listener;  /* configured listener index, passed to tern_conn_accept */
+	uint64_t resume_ms;	/* accepting paused (EMFILE) until then; 0 = not paused */
+	unsigned listener;	/* configured listener index, passed to tern_conn_accept */
+	struct dp_tls_ctx *tls; /* the listener's TLS context (owned by dp_sock); NULL = plain */
 };
 
 /*
@@ -65,6 +68,9 @@ struct dp_sock_worker {
 	unsigned n_paused;
 	uint64_t now_ms;
 	struct tern_log_ratelimit rl; /* accept errors */
+	uint8_t *tls_stage;	      /* one TLS record's plaintext; only with TLS listeners */
+	struct dp_sock_tls_conn *tls_ready; /* TLS input buffered in OpenSSL, read next turn */
+	struct tern_log_ratelimit tls_rl;   /* TLS handshake and record errors */
 
 	struct dp_sock_stats stats;
 };

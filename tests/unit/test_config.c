@@ -296,9 +296,10 @@ static void test_unknown_and_unsupported(void **state)
 	    "persistence true",
 	    "persistence_location /var/lib/tern/",
 	    "autosave_interval 1800",
-	    "certfile /etc/tern/cert.pem",
-	    "keyfile /etc/tern/key.pem",
-	    "cafile /etc/ssl/ca.pem",
+	    "crlfile /etc/tern/crl.pem",
+	    "psk_file /etc/tern/psk",
+	    "dhparamfile /etc/tern/dh.pem",
+	    "use_subject_as_username true",
 	    "connection bridge-01",
 	    "address 10.0.0.1:1883",
 	    "bridge_protocol_version mqttv50",
@@ -380,6 +381,147 @@ static void test_listeners(void **state)
 	assert_int_equal(c.n_listeners, 1);
 	assert_int_equal(c.listeners[0].port, 1999);
 	assert_string_equal(c.listeners[0].addr, "");
+}
+
+static void test_tls_keys(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *reason;
+	} bad[] = {
+	    {"certfile /c.pem\nlistener 8883\n", 1,
+	     "'certfile' must follow the 'listener' line it applies to"},
+	    {"listener 1883\nlistener 8883\nkeyfile /k.pem\n", 2,
+	     "listener 8883: keyfile needs certfile (a TLS listener)"},
+	    {"listener 8883\ncafile /ca.pem\n", 1,
+	     "listener 8883: cafile needs certfile (a TLS listener)"},
+	    {"listener 8883\ntls_version tlsv1.3\n", 1,
+	     "listener 8883: tls_version needs certfile (a TLS listener)"},
+	    {"listener 8883\ncertfile /c.pem\n\n", 1, "listener 8883: certfile needs keyfile"},
+	    {"listener 8883\ncertfile /c.pem\nkeyfile /k.pem\nrequire_certificate true\n", 1,
+	     "listener 8883: require_certificate needs cafile or capath to check client "
+	     "certificates"},
+	    {"listener 8883\ncertfile /c.pem\nkeyfile /k.pem\ncafile /ca.pem\n"
+	     "use_identity_as_username true\n",
+	     1, "listener 8883: use_identity_as_username needs require_certificate true"},
+	    {"listener 8883\ncertfile /c.pem\nkeyfile /k.pem\ntls_version tlsv1.1\n", 4,
+	     "'tls_version': tlsv1.1 is not supported (TLS 1.2 is the lowest)"},
+	    {"listener 8883\ncertfile /c.pem\nkeyfile /k.pem\ntls_version sslv3\n", 4,
+	     "'tls_version': 'sslv3' is not tlsv1.2 or tlsv1.3"},
+	    {"listener 8883\nrequire_certificate yes\n", 2,
+	     "'require_certificate': 'yes' is not true or false"},
+	    {"listener 8883\ncertfile\n", 2, "'certfile' needs one value"},
+	    {"listener 8883\ncertfile /a /b\n", 2, "'certfile' takes one value, got 2 values"},
+	};
+	struct tern_config c;
+	char err[512], path[64], want[600], text[1200];
+	const struct tern_tls_config *t;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tern_config_defaults(&c);
+		assert_int_equal(load_text(&c, bad[i].text, err, sizeof(err), path, sizeof(path)),
+				 -EINVAL);
+		snprintf(want, sizeof(want), "%s:%u: %s", path, bad[i].line, bad[i].reason);
+		assert_string_equal(err, want);
+		assert_int_equal(c.n_listeners, 0);
+	}
+
+	/* Each key applies to the listener above it; the plain one keeps none. */
+	tern_config_defaults(&c);
+	assert_int_equal(
+	    load_text(&c,
+		      "listener 1883\n"
+		      "listener 8883 ::1\n"
+		      "certfile /etc/tern/server.crt\n"
+		      "keyfile /etc/tern/server.key\n"
+		      "cafile /etc/tern/ca.crt\n"
+		      "capath /etc/ssl/certs\n"
+		      "require_certificate true\n"
+		      "use_identity_as_username true\n"
+		      "tls_version tlsv1.3\n"
+		      "ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256\n"
+		      "ciphers_tls1.3 TLS_AES_128_GCM_SHA256\n"
+		      "listener 8884\n"
+		      "certfile /c.pem\n"
+		      "keyfile /k.pem\n",
+		      err, sizeof(err), path, sizeof(path)),
+	    0);
+	assert_int_equal(c.n_listeners, 3);
+	assert_false(tern_listener_is_tls(&c.listeners[0]));
+	assert_true(tern_listener_is_tls(&c.listeners[1]));
+	t = &c.listeners[1].tls;
+	assert_string_equal(t->certfile, "/etc/tern/server.crt");
+	assert_string_equal(t->keyfile, "/etc/tern/server.key");
+	assert_string_equal(t->cafile, "/etc/tern/ca.crt");
+	assert_string_equal(t->capath, "/etc/ssl/certs");
+	assert_true(t->require_certificate);
+	assert_true(t->use_identity_as_username);
+	assert_int_equal(t->min_version, TERN_TLS_V13);
+	assert_string_equal(t->ciphers,
+			    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256");
+	assert_string_equal(t->ciphers_tls13, "TLS_AES_128_GCM_SHA256");
+	t = &c.listeners[2].tls;
+	assert_true(tern_listener_is_tls(&c.listeners[2]));
+	assert_false(t->require_certificate);
+	assert_int_equal(t->min_version, TERN_TLS_V12);
+	assert_string_equal(t->cafile, "");
+
+	/* A cipher list of 512 bytes does not fit: refused, not cut. */
+	tern_config_defaults(&c);
+	memset(want, 'a', 512);
+	want[512] = '\0';
+	snprintf(text, sizeof(text), "listener 8883\nciphers %s\n", want);
+	assert_int_equal(load_text(&c, text, err, sizeof(err), path, sizeof(path)), -EINVAL);
+	assert_non_null(strstr(err, ":2: 'ciphers': longer than 511 characters"));
+
+	/* deploy/tern.conf documents each TLS key with a sample line that applies to a listener. */
+	{
+		static const char *const keys[] = {
+		    "certfile",
+		    "keyfile",
+		    "cafile",
+		    "capath",
+		    "require_certificate",
+		    "use_identity_as_username",
+		    "tls_version",
+		    "ciphers",
+		    "ciphers_tls1.3",
+		};
+		char conf[4096], line[1024];
+
+		snprintf(conf, sizeof(conf), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			size_t n = strlen(keys[k]);
+			bool found = false;
+			FILE *f = fopen(conf, "r");
+
+			assert_non_null(f);
+			while (fgets(line, sizeof(line), f)) {
+				if (line[0] != '#' || strncmp(line + 1, keys[k], n) != 0 ||
+				    line[1 + n] != ' ')
+					continue;
+				tern_config_defaults(&c);
+				assert_int_equal(apply(&c, "listener 8883", err, sizeof(err)), 0);
+				if (tern_config_apply_line(&c, line + 1, err, sizeof(err)) != 0)
+					fail_msg("sample line '%s' refused: %s", line, err);
+				found = true;
+			}
+			fclose(f);
+			if (!found)
+				fail_msg("deploy/tern.conf does not document '%s'", keys[k]);
+		}
+	}
+
+	/* -p after a config replaces its listeners: a new one never inherits TLS keys. */
+	tern_config_defaults(&c);
+	assert_int_equal(load_text(&c, "listener 8883\ncertfile /c\nkeyfile /k\n", err, sizeof(err),
+				   path, sizeof(path)),
+			 0);
+	c.n_listeners = 0;
+	assert_int_equal(tern_config_add_listener(&c, 1999, ""), 0);
+	assert_false(tern_listener_is_tls(&c.listeners[0]));
+	assert_string_equal(c.listeners[0].tls.keyfile, "");
 }
 
 static void test_durations(void **state)
@@ -947,6 +1089,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_unknown_and_unsupported),
 	    cmocka_unit_test(test_listeners),
+	    cmocka_unit_test(test_tls_keys),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_log_type_lines),
 	    cmocka_unit_test(test_dataplane),
