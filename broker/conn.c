@@ -32,25 +32,52 @@
 /* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
 #define REPLIES_OVER_BOUND_MAX 65536
 
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+/* Take a slot of counter *n under max (-1 = unlimited); false when full. */
+static bool take_slot(int64_t *n, int64_t max)
+{
+	if (__atomic_add_fetch(n, 1, __ATOMIC_RELAXED) > max && max >= 0) {
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
+}
+
+/* The listener's new-connection bucket, shared by all workers. */
+static bool accept_rate_ok(struct tern_worker *w, unsigned listener)
 {
 	struct tern_broker *b = w->broker;
-	int64_t max = b->cfg.max_connections;
+	uint32_t rate = tern_broker_listener_rate(b, listener);
+	bool ok;
+
+	if (rate == 0)
+		return true;
+	pthread_mutex_lock(&b->accept_lock);
+	ok = tern_ratelimit_take(&b->accept_rate[listener], rate, 1, w->now_ms);
+	pthread_mutex_unlock(&b->accept_lock);
+	return ok;
+}
+
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener)
+{
+	struct tern_broker *b = w->broker;
 	struct tern_conn *c;
 
-	if (max >= 0 && __atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED) > max) {
-		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
-		TERN_STAT_ADD(w, connections_refused, 1);
+	if (listener >= TERN_CONFIG_MAX_LISTENERS)
+		listener = 0;
+	tern_worker_clock(w);
+	if (!accept_rate_ok(w, listener)) {
+		TERN_STAT_ADD(w, connections_rate_limited, 1);
 		return NULL;
 	}
-	if (max < 0)
-		__atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+	if (!take_slot(&b->connections, b->cfg.max_connections))
+		goto refused;
+	if (!take_slot(&b->listener_conns[listener], tern_broker_listener_max(b, listener)))
+		goto refused_global;
 	c = tern_calloc(1, sizeof(*c));
-	if (!c) {
-		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
-		TERN_STAT_ADD(w, connections_refused, 1);
-		return NULL;
-	}
+	if (!c)
+		goto refused_listener;
+	c->listener = (uint8_t)listener;
 	c->worker = w;
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
@@ -61,6 +88,13 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	TERN_STAT_ADD(w, connections_accepted, 1);
 	tern_log(TERN_LOG_INFO, "New connection from %s.", c->peer);
 	return c;
+refused_listener:
+	__atomic_sub_fetch(&b->listener_conns[listener], 1, __ATOMIC_RELAXED);
+refused_global:
+	__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+refused:
+	TERN_STAT_ADD(w, connections_refused, 1);
+	return NULL;
 }
 
 const char *tern_conn_name(const struct tern_conn *c)
@@ -395,6 +429,7 @@ void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
 void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 {
 	struct tern_worker *w = c->worker;
+	unsigned listener = c->listener;
 
 	if (c->state != TERN_CONN_CLOSING)
 		teardown(c, peer_closed ? TERN_CLOSE_PEER_LOST : TERN_CLOSE_SHUTDOWN);
@@ -403,5 +438,6 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_free(c->inbuf);
 	tern_free(c->client_id);
 	tern_free(c);
+	__atomic_sub_fetch(&w->broker->listener_conns[listener], 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

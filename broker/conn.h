@@ -47,6 +47,7 @@ struct tern_conn {
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;
+	uint8_t listener; /* index of the listener that accepted it */
 	uint8_t proto_level;
 	bool clean_session;
 	bool input_paused;   /* output over max_output_bytes: input waits (transport.h) */

@@ -64,6 +64,8 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
 	    {"takeovers", offsetof(struct tern_worker_stats, takeovers)},
 	    {"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
+	    {"connections/rate_limited",
+	     offsetof(struct tern_worker_stats, connections_rate_limited)},
 	};
 	char topic[96];
 	size_t i;
@@ -74,6 +76,15 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/%s", x->id, fields[i].name);
 		publish_u64(w, topic, __atomic_load_n(p, __ATOMIC_RELAXED));
 	}
+}
+
+/* Every drop or refusal of the overload limits, summed over workers (also per worker above). */
+static void publish_limits(struct tern_worker *w)
+{
+	struct tern_broker *b = w->broker;
+
+	publish_u64(w, "$SYS/broker/connections/refused", SUM(b, connections_refused));
+	publish_u64(w, "$SYS/broker/connections/rate_limited", SUM(b, connections_rate_limited));
 }
 
 void tern_sys_publish(struct tern_worker *w)
@@ -106,6 +117,7 @@ void tern_sys_publish(struct tern_worker *w)
 	publish_u64(w, "$SYS/broker/retained messages/count", tern_retain_count(b->retain));
 	publish_u64(w, "$SYS/broker/heap/current", tern_alloc_allocated());
 	publish_u64(w, "$SYS/broker/workers/count", b->n_workers);
+	publish_limits(w);
 	for (i = 0; i < b->n_workers; i++)
 		publish_worker(w, b->workers[i]);
 }

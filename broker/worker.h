@@ -28,7 +28,8 @@ struct tern_transport_ops;
 struct tern_worker_stats {
 	uint64_t clients_connected; /* gauge */
 	uint64_t connections_accepted;
-	uint64_t connections_refused;
+	uint64_t connections_refused;	   /* max_connections (global or listener's) */
+	uint64_t connections_rate_limited; /* listener's max_connection_rate */
 	uint64_t msgs_received;
 	uint64_t msgs_sent;
 	uint64_t bytes_received;

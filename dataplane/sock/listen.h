@@ -22,7 +22,8 @@
 struct dp_listen_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	bool dual_stack; /* the "" listener: `::` accepting IPv4 too */
+	bool dual_stack;   /* the "" listener: `::` accepting IPv4 too */
+	unsigned listener; /* index of the configured listener it came from */
 };
 
 /*

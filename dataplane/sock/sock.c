@@ -44,6 +44,8 @@ static int resolve_all(struct dp_sock *s, const struct tern_config *cfg)
 
 		if (r < 0)
 			return r;
+		for (size_t k = 0; k < got; k++)
+			s->addrs[s->n_addrs + k].listener = i;
 		s->n_addrs += (unsigned)got;
 	}
 	return 0;
@@ -65,6 +67,7 @@ static int open_listeners(struct dp_sock *s)
 			if (fd < 0)
 				return fd;
 			w->lsocks[w->n_lsocks].fd = fd;
+			w->lsocks[w->n_lsocks].listener = s->addrs[a].listener;
 			w->n_lsocks++;
 		}
 		dp_listen_describe(&s->addrs[a], name);

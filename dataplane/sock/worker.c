@@ -355,7 +355,8 @@ static void accept_error(struct dp_sock_worker *w, struct dp_sock_lsock *ls, int
 		tern_log(TERN_LOG_WARNING, "accept failed: %s", strerror(err));
 }
 
-static void accept_one(struct dp_sock_worker *w, int fd, const struct sockaddr *sa)
+static void accept_one(struct dp_sock_worker *w, const struct dp_sock_lsock *ls, int fd,
+		       const struct sockaddr *sa)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	char peer[DP_LISTEN_PEER_MAX];
@@ -379,7 +380,7 @@ static void accept_one(struct dp_sock_worker *w, int fd, const struct sockaddr *
 		return;
 	}
 	dp_listen_format(sa, peer);
-	c->tc = tern_conn_accept(w->tw, c, peer);
+	c->tc = tern_conn_accept(w->tw, c, peer, ls->listener);
 	if (!c->tc) {
 		close(fd);
 		/* Freed with the turn's dead ones in case the engine touched it anyway. */
@@ -414,7 +415,7 @@ static void listen_event(struct dp_sock_worker *w, struct dp_sock_lsock *ls)
 			accept_error(w, ls, errno);
 			return;
 		}
-		accept_one(w, fd, (const struct sockaddr *)&ss);
+		accept_one(w, ls, fd, (const struct sockaddr *)&ss);
 	}
 }
 

@@ -34,6 +34,7 @@ struct dp_sock_lsock {
 	uint8_t kind; /* DP_SOCK_EP_LISTEN */
 	int fd;
 	uint64_t resume_ms; /* accepting paused (EMFILE) until then; 0 = not paused */
+	unsigned listener;  /* configured listener index, passed to tern_conn_accept */
 };
 
 /*

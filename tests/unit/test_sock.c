@@ -81,6 +81,7 @@ static pthread_mutex_t grave_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tern_conn *graveyard; /* closed connections, freed by teardown */
 static pthread_mutex_t peer_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_peer[64];
+static unsigned last_listener;	   /* under peer_lock too */
 static struct dp_sock *running;	   /* stopped by teardown when a failed test left it running */
 static struct rlimit saved_nofile; /* restored by teardown when rlim_cur is set */
 
@@ -167,13 +168,15 @@ void tern_worker_finish(struct tern_worker *w)
 	INC(fk.finishes);
 }
 
-struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer)
+struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
+				   unsigned listener)
 {
 	struct tern_conn *c;
 
 	check_thread(w);
 	pthread_mutex_lock(&peer_lock);
 	snprintf(last_peer, sizeof(last_peer), "%s", peer);
+	last_listener = listener;
 	pthread_mutex_unlock(&peer_lock);
 	if (GET(fk.refuse)) {
 		INC(fk.refused);
@@ -473,6 +476,10 @@ static void test_echo_v4_v6(void **state)
 			       : client("127.0.0.1", dp_sock_listener_port(s, 0));
 		snprintf(msg, sizeof(msg), "hello %d over %s", i, i % 2 ? "v6" : "v4");
 		echo_roundtrip(fds[i], msg);
+		/* The engine learns which configured listener accepted it. */
+		pthread_mutex_lock(&peer_lock);
+		assert_int_equal(last_listener, (unsigned)(i % 2));
+		pthread_mutex_unlock(&peer_lock);
 	}
 	/* Interleaved traffic on the open connections. */
 	for (int round = 0; round < 3; round++)
