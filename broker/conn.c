@@ -82,6 +82,8 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
+	tern_ratelimit_init(&c->publish_rate, b->cfg.max_publish_rate, w->now_ms);
+	tern_ratelimit_init(&c->publish_bytes, b->cfg.max_publish_bytes_rate, w->now_ms);
 	tern_outq_init(&c->outq);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	cds_list_add_tail(&c->worker_node, &w->conns);
@@ -193,6 +195,39 @@ int tern_conn_protocol_error(struct tern_conn *c, const char *why)
 	return -EPROTO;
 }
 
+int tern_conn_over_limit(struct tern_conn *c, enum tern_limit limit)
+{
+	static const char *const why[] = {
+	    [TERN_LIMIT_PUBLISH_RATE] = "over max_publish_rate",
+	    [TERN_LIMIT_PUBLISH_BYTES] = "over max_publish_bytes_rate",
+	    [TERN_LIMIT_MEMORY] = "memory_limit reached while its packet grows",
+	};
+
+	struct tern_worker *w = c->worker;
+	uint64_t suppressed = 0;
+
+	TERN_STAT_ADD(w, clients_limited, 1);
+	/* Shares the protocol error budget: both are triggered by the client at will. */
+	if (tern_log_ratelimit_allow(&w->proto_log, w->now_ms, &suppressed))
+		tern_log(TERN_LOG_NOTICE, "Client %s disconnected: %s.", tern_conn_name(c),
+			 why[limit]);
+	tern_conn_close(c, TERN_CLOSE_LIMIT);
+	return -EDQUOT;
+}
+
+/* Per-client PUBLISH rates, charged before the packet is handled. */
+static int publish_rates(struct tern_conn *c, size_t packet_len)
+{
+	const struct tern_config *cfg = &c->worker->broker->cfg;
+	uint64_t now = c->worker->now_ms;
+
+	if (!tern_ratelimit_take(&c->publish_rate, cfg->max_publish_rate, 1, now))
+		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_RATE);
+	if (!tern_ratelimit_take(&c->publish_bytes, cfg->max_publish_bytes_rate, packet_len, now))
+		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_BYTES);
+	return 0;
+}
+
 static int dispatch(struct tern_conn *c, const struct tern_packet *p)
 {
 	if (c->state == TERN_CONN_NEW && p->type != TERN_PKT_CONNECT)
@@ -252,6 +287,8 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 		if (n < 0)
 			return tern_conn_protocol_error(c, "malformed packet");
 		off += (size_t)n;
+		if (pkt.type == TERN_PKT_PUBLISH && publish_rates(c, (size_t)n) < 0)
+			return -ECONNRESET;
 		if (dispatch(c, &pkt) < 0 || c->state == TERN_CONN_CLOSING)
 			return -ECONNRESET;
 		if (output_full(c))
@@ -366,7 +403,8 @@ static void log_close(struct tern_conn *c, enum tern_close_reason reason)
 		tern_log(TERN_LOG_ERR, "Out of memory serving client %s, disconnecting.", name);
 		break;
 	case TERN_CLOSE_PROTOCOL: /* logged, rate-limited, where it was detected */
-	case TERN_CLOSE_REFUSED:  /* logged by the CONNECT handler */
+	case TERN_CLOSE_LIMIT:
+	case TERN_CLOSE_REFUSED: /* logged by the CONNECT handler */
 	case TERN_CLOSE_SHUTDOWN:
 		break;
 	}

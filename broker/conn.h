@@ -14,6 +14,7 @@
 #include <urcu/list.h>
 
 #include "broker/outq.h"
+#include "broker/ratelimit.h"
 
 struct tern_arrival;
 struct tern_msg;
@@ -39,6 +40,14 @@ enum tern_close_reason {
 	TERN_CLOSE_REFUSED,	    /* CONNACK with an error code */
 	TERN_CLOSE_SHUTDOWN,	    /* broker stopping */
 	TERN_CLOSE_NO_MEMORY,
+	TERN_CLOSE_LIMIT, /* over a per-client limit (tern_conn_over_limit) */
+};
+
+/* Per-client limits whose breach ends the connection (tern_conn_over_limit). */
+enum tern_limit {
+	TERN_LIMIT_PUBLISH_RATE,  /* max_publish_rate */
+	TERN_LIMIT_PUBLISH_BYTES, /* max_publish_bytes_rate */
+	TERN_LIMIT_MEMORY,	  /* memory_limit reached while its partial packet grows */
 };
 
 struct tern_conn {
@@ -68,6 +77,8 @@ struct tern_conn {
 	size_t in_len, in_cap;
 
 	struct tern_outq outq;
+	struct tern_ratelimit publish_rate;  /* max_publish_rate */
+	struct tern_ratelimit publish_bytes; /* max_publish_bytes_rate */
 	char peer[64];
 };
 
@@ -83,6 +94,14 @@ int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len);
 
 /* Ask the dataplane to write the output queue (after pushes to c->outq). */
 void tern_conn_want_write(struct tern_conn *c);
+
+/*
+ * The client went over a per-client limit: the one place that decides the
+ * answer. Counts it ($SYS clients/limited), logs (rate-limited) and closes
+ * the connection, will included (MQTT 3.1.1 has no reason code; for MQTT 5
+ * this is where DISCONNECT 0x96 or 0x97 goes). Returns -EDQUOT. Owning worker.
+ */
+int tern_conn_over_limit(struct tern_conn *c, enum tern_limit limit);
 
 /* Count, log (rate-limited) and close for a protocol violation. Returns -EPROTO. */
 int tern_conn_protocol_error(struct tern_conn *c, const char *why);

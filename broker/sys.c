@@ -66,6 +66,7 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
 	    {"connections/rate_limited",
 	     offsetof(struct tern_worker_stats, connections_rate_limited)},
+	    {"clients/limited", offsetof(struct tern_worker_stats, clients_limited)},
 	};
 	char topic[96];
 	size_t i;
@@ -85,6 +86,7 @@ static void publish_limits(struct tern_worker *w)
 
 	publish_u64(w, "$SYS/broker/connections/refused", SUM(b, connections_refused));
 	publish_u64(w, "$SYS/broker/connections/rate_limited", SUM(b, connections_rate_limited));
+	publish_u64(w, "$SYS/broker/clients/limited", SUM(b, clients_limited));
 }
 
 void tern_sys_publish(struct tern_worker *w)

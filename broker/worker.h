@@ -30,6 +30,7 @@ struct tern_worker_stats {
 	uint64_t connections_accepted;
 	uint64_t connections_refused;	   /* max_connections (global or listener's) */
 	uint64_t connections_rate_limited; /* listener's max_connection_rate */
+	uint64_t clients_limited;	   /* closed by tern_conn_over_limit */
 	uint64_t msgs_received;
 	uint64_t msgs_sent;
 	uint64_t bytes_received;
