@@ -14,6 +14,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/route.h"
@@ -29,6 +30,8 @@
 #define CONNECT_MAX (TERN_CODEC_FIXED_HDR_MAX + 10 + 5 * (2 + 65535))
 /* Input buffered while a CONNECT waits for its session; past this, reading pauses. */
 #define PENDING_INPUT_MAX 65536
+/* A partial packet may still grow to this while the broker is over memory_limit. */
+#define INPUT_UNDER_PRESSURE_MAX 4096
 /* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
 #define REPLIES_OVER_BOUND_MAX 65536
 
@@ -145,8 +148,20 @@ void tern_conn_input_may_resume(struct tern_conn *c)
 	}
 }
 
+/* Bring the memory accounting of the output queue up to date. */
+static void account_outq(struct tern_conn *c)
+{
+	size_t now = tern_outq_bytes(&c->outq);
+
+	if (now != c->mem_outq) {
+		tern_memlimit_add(c->worker, (int64_t)now - (int64_t)c->mem_outq);
+		c->mem_outq = now;
+	}
+}
+
 void tern_conn_wrote(struct tern_conn *c, size_t n)
 {
+	account_outq(c);
 	TERN_STAT_ADD(c->worker, bytes_sent, n);
 	c->last_progress_ms = c->worker->now_ms;
 	if (tern_outq_bytes(&c->outq) <= c->worker->broker->cfg.max_output_bytes)
@@ -171,6 +186,7 @@ void tern_conn_resume(struct tern_conn *c)
 
 void tern_conn_want_write(struct tern_conn *c)
 {
+	account_outq(c);
 	if (c->state != TERN_CONN_CLOSING)
 		c->worker->ops->want_write(c->tctx);
 }
@@ -310,6 +326,7 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 		p = tern_realloc(c->inbuf, cap);
 		if (!p)
 			return -ENOMEM;
+		tern_memlimit_add(c->worker, (int64_t)cap - (int64_t)c->in_cap);
 		c->inbuf = p;
 		c->in_cap = cap;
 	}
@@ -318,11 +335,23 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/*
+ * While the broker is over memory_limit, a partial packet may not keep more
+ * than a few KiB buffered: input left over after parsing is one packet still
+ * arriving (a connection waiting for its session keeps whole ones instead).
+ */
+static bool partial_over_limit(const struct tern_conn *c)
+{
+	return c->in_len > INPUT_UNDER_PRESSURE_MAX && tern_memlimit_over(c->worker) &&
+	       (c->state == TERN_CONN_NEW || c->state == TERN_CONN_ACTIVE);
+}
+
 /* Drop the first n buffered bytes; free the buffer when empty (idle connections stay small). */
 static void consume_input(struct tern_conn *c, size_t n)
 {
 	c->in_len -= n;
 	if (c->in_len == 0) {
+		tern_memlimit_add(c->worker, -(int64_t)c->in_cap);
 		tern_free(c->inbuf);
 		c->inbuf = NULL;
 		c->in_cap = 0;
@@ -348,7 +377,7 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 			return (int)used;
 		if ((size_t)used < len && keep_input(c, data + used, len - (size_t)used) < 0)
 			goto nomem;
-		return 0;
+		goto check_partial;
 	}
 	if (keep_input(c, data, len) < 0)
 		goto nomem;
@@ -360,6 +389,9 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	if (c->in_len > PENDING_INPUT_MAX && !c->input_paused &&
 	    (c->state == TERN_CONN_AWAIT_SESSION || c->state == TERN_CONN_CLAIM_RETRY))
 		pause_input(c);
+check_partial:
+	if (partial_over_limit(c))
+		return tern_conn_over_limit(c, TERN_LIMIT_MEMORY);
 	return 0;
 nomem:
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
@@ -472,6 +504,7 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	if (c->state != TERN_CONN_CLOSING)
 		teardown(c, peer_closed ? TERN_CLOSE_PEER_LOST : TERN_CLOSE_SHUTDOWN);
 	cds_list_del(&c->worker_node);
+	tern_memlimit_add(w, -(int64_t)(c->mem_outq + c->in_cap));
 	tern_outq_clear(&c->outq);
 	tern_free(c->inbuf);
 	tern_free(c->client_id);

@@ -75,6 +75,7 @@ struct tern_conn {
 
 	uint8_t *inbuf; /* a partial packet carried over between reads */
 	size_t in_len, in_cap;
+	size_t mem_outq; /* output bytes counted for memory_limit (memlimit.h) */
 
 	struct tern_outq outq;
 	struct tern_ratelimit publish_rate;  /* max_publish_rate */

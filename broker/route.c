@@ -12,6 +12,7 @@
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/retain.h"
@@ -96,7 +97,7 @@ void tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 	uint64_t gen = __atomic_load_n(&b->tree_gen, __ATOMIC_ACQUIRE);
 	uint64_t others;
 
-	if (msg->retain && tern_retain_set(b->retain, msg) < 0)
+	if (msg->retain && tern_memlimit_retain_ok(w, msg) && tern_retain_set(b->retain, msg) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
 	others = deliver_local(w, msg, gen) & ~(1ull << w->id);
 	while (others) {

@@ -14,6 +14,7 @@
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/conn.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/session.h"
 #include "broker/topic_tree.h"
@@ -64,16 +65,20 @@ static void drop_subs(struct tern_worker *w, struct tern_session *s)
 	s->n_subs = 0;
 }
 
-static void drop_messages(struct tern_session *s)
+static void drop_messages(struct tern_worker *w, struct tern_session *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->n_inflight; i++)
+	for (i = 0; i < s->n_inflight; i++) {
+		if (s->inflight[i].msg)
+			tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(s->inflight[i].msg));
 		tern_msg_unref(s->inflight[i].msg);
+	}
 	s->n_inflight = 0;
 	for (i = 0; i < s->q_len; i++)
 		tern_msg_unref(s->queue[(s->q_head + i) % s->q_cap].msg);
 	s->q_head = s->q_len = 0;
+	tern_memlimit_add(w, -(int64_t)s->q_bytes);
 	s->q_bytes = 0;
 	s->n_qos2_in = 0;
 }
@@ -81,7 +86,7 @@ static void drop_messages(struct tern_session *s)
 void tern_session_reset(struct tern_worker *w, struct tern_session *s)
 {
 	drop_subs(w, s);
-	drop_messages(s);
+	drop_messages(w, s);
 }
 
 void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
@@ -236,6 +241,7 @@ static int send_inflight(struct tern_worker *w, struct tern_session *s, struct t
 	slot->retain = retain;
 	slot->state = qos == 1 ? TERN_INFLIGHT_WAIT_PUBACK : TERN_INFLIGHT_WAIT_PUBREC;
 	s->n_inflight++;
+	tern_memlimit_add(w, (int64_t)tern_msg_wire_len(msg));
 	TERN_STAT_ADD(w, msgs_sent, 1);
 	tern_conn_want_write(c);
 	return 0;
@@ -274,6 +280,7 @@ static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_ms
 	q->retain = retain;
 	s->q_len++;
 	s->q_bytes += tern_msg_wire_len(msg);
+	tern_memlimit_add(w, (int64_t)tern_msg_wire_len(msg));
 	return 0;
 }
 
@@ -288,6 +295,7 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 		if (send_inflight(w, s, c, q->msg, q->qos, q->retain) < 0)
 			return;
 		s->q_bytes -= tern_msg_wire_len(q->msg);
+		tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(q->msg));
 		tern_msg_unref(q->msg);
 		s->q_head = (s->q_head + 1) % s->q_cap;
 		s->q_len--;
@@ -299,9 +307,11 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 {
 	struct tern_conn *c = live_conn(w, s);
 
+	if (qos == 0 && !c)
+		return; /* QoS 0 is not kept for offline sessions */
+	if (!tern_memlimit_deliver_ok(w, msg))
+		return;
 	if (qos == 0) {
-		if (!c)
-			return; /* QoS 0 is not kept for offline sessions */
 		/*
 		 * Past the bound, or while the connection's input is paused until the
 		 * output drains to half: adding more would keep it from ever draining.
@@ -324,10 +334,13 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 		TERN_STAT_ADD(w, publish_dropped, 1);
 }
 
-static void remove_inflight(struct tern_session *s, struct tern_inflight *slot)
+static void remove_inflight(struct tern_worker *w, struct tern_session *s,
+			    struct tern_inflight *slot)
 {
 	size_t i = (size_t)(slot - s->inflight);
 
+	if (slot->msg)
+		tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(slot->msg));
 	tern_msg_unref(slot->msg);
 	memmove(slot, slot + 1, (s->n_inflight - i - 1) * sizeof(*slot));
 	s->n_inflight--;
@@ -339,7 +352,7 @@ int tern_session_puback(struct tern_worker *w, struct tern_session *s, uint16_t 
 
 	if (!slot || slot->state != TERN_INFLIGHT_WAIT_PUBACK)
 		return -ENOENT;
-	remove_inflight(s, slot);
+	remove_inflight(w, s, slot);
 	pump(w, s);
 	return 0;
 }
@@ -351,6 +364,7 @@ int tern_session_pubrec(struct tern_worker *w, struct tern_session *s, uint16_t 
 	if (!slot || slot->state == TERN_INFLIGHT_WAIT_PUBACK)
 		return -ENOENT;
 	/* After PUBREC the message is owned by the receiver: release it now. */
+	tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(slot->msg));
 	tern_msg_unref(slot->msg);
 	slot->msg = NULL;
 	slot->state = TERN_INFLIGHT_WAIT_PUBCOMP;
@@ -363,7 +377,7 @@ int tern_session_pubcomp(struct tern_worker *w, struct tern_session *s, uint16_t
 
 	if (!slot || slot->state != TERN_INFLIGHT_WAIT_PUBCOMP)
 		return -ENOENT;
-	remove_inflight(s, slot);
+	remove_inflight(w, s, slot);
 	pump(w, s);
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/retain.h"
 #include "broker/route.h"
@@ -67,6 +68,9 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"connections/rate_limited",
 	     offsetof(struct tern_worker_stats, connections_rate_limited)},
 	    {"clients/limited", offsetof(struct tern_worker_stats, clients_limited)},
+	    {"publish/dropped_memory", offsetof(struct tern_worker_stats, publish_dropped_memory)},
+	    {"retained/dropped_memory",
+	     offsetof(struct tern_worker_stats, retained_dropped_memory)},
 	};
 	char topic[96];
 	size_t i;
@@ -87,6 +91,12 @@ static void publish_limits(struct tern_worker *w)
 	publish_u64(w, "$SYS/broker/connections/refused", SUM(b, connections_refused));
 	publish_u64(w, "$SYS/broker/connections/rate_limited", SUM(b, connections_rate_limited));
 	publish_u64(w, "$SYS/broker/clients/limited", SUM(b, clients_limited));
+	publish_u64(w, "$SYS/broker/publish/messages/dropped_memory",
+		    SUM(b, publish_dropped_memory));
+	publish_u64(w, "$SYS/broker/retained messages/dropped_memory",
+		    SUM(b, retained_dropped_memory));
+	publish_u64(w, "$SYS/broker/memory/queued", tern_memlimit_queued(b));
+	publish_u64(w, "$SYS/broker/memory/limit", b->cfg.memory_limit);
 }
 
 void tern_sys_publish(struct tern_worker *w)

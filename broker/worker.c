@@ -17,6 +17,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/route.h"
@@ -201,6 +202,7 @@ int tern_worker_poll(struct tern_worker *w)
 	uint64_t now = tern_worker_clock(w);
 	uint64_t next;
 
+	tern_memlimit_refresh(w);
 	drain_inbox(w, false);
 	while (!cds_list_empty(&w->resumed))
 		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));

@@ -31,6 +31,9 @@ struct tern_worker_stats {
 	uint64_t connections_refused;	   /* max_connections (global or listener's) */
 	uint64_t connections_rate_limited; /* listener's max_connection_rate */
 	uint64_t clients_limited;	   /* closed by tern_conn_over_limit */
+	uint64_t queued_bytes;		   /* memlimit.h; may wrap below 0, only the sum counts */
+	uint64_t publish_dropped_memory;   /* deliveries dropped over memory_limit */
+	uint64_t retained_dropped_memory;  /* retained messages not stored over memory_limit */
 	uint64_t msgs_received;
 	uint64_t msgs_sent;
 	uint64_t bytes_received;
@@ -96,6 +99,7 @@ struct tern_worker {
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id;		     /* for generated client ids */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */
+	bool mem_over; /* over memory_limit at the last refresh (memlimit.h) */
 
 	struct tern_worker_stats stats __attribute__((aligned(64)));
 };
