@@ -481,6 +481,7 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 		break;
 	case TERN_CONN_CLAIM_RETRY:
 		w->retry_claims--;
+		cds_list_del(&c->retry_node);
 		break;
 	default:
 		break;

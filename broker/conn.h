@@ -53,6 +53,7 @@ enum tern_limit {
 struct tern_conn {
 	struct cds_list_head worker_node; /* in worker->conns */
 	struct cds_list_head resume_node; /* in worker->resumed while input waits to be parsed */
+	struct cds_list_head retry_node;  /* in worker->claim_retries while CLAIM_RETRY */
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;

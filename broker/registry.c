@@ -128,10 +128,12 @@ int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *
 	arrival->conn = c;
 	cds_list_add_tail(&arrival->node, &w->arrivals);
 	c->arrival = arrival;
+	s->arrival = arrival;
 	if (tern_worker_post(b->workers[s->home], TERN_INBOX_TAKEOVER, s, 0) < 0) {
 		cds_list_del(&arrival->node);
 		tern_free(arrival);
 		c->arrival = NULL;
+		s->arrival = NULL;
 		pthread_mutex_lock(&b->registry_lock);
 		s->in_transit = false;
 		pthread_mutex_unlock(&b->registry_lock);
@@ -203,12 +205,10 @@ void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
 		tern_log(TERN_LOG_ERR, "out of memory handing client %s over", s->client_id);
 }
 
+/* O(1): a takeover storm puts thousands of sessions in transit to one worker at once. */
 static struct tern_arrival *find_arrival(struct tern_worker *w, const struct tern_session *s)
 {
-	struct tern_arrival *a;
-
-	cds_list_for_each_entry(a, &w->arrivals, node) if (a->session == s) return a;
-	return NULL;
+	return s->in_transit && s->dest == w->id ? s->arrival : NULL;
 }
 
 struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
@@ -282,6 +282,7 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 	bool keep_stash;
 	size_t i;
 
+	s->arrival = NULL;
 	pthread_mutex_lock(&w->broker->registry_lock);
 	s->home = w->id;
 	s->in_transit = false;

@@ -16,6 +16,7 @@
 #include <urcu/rculfhash.h>
 #include <urcu-qsbr.h>
 
+struct tern_arrival;
 struct tern_conn;
 struct tern_msg;
 struct tern_worker;
@@ -67,6 +68,8 @@ struct tern_session {
 	unsigned home;	 /* worker that owns it; changed only by the adopting worker */
 	unsigned dest;	 /* during a takeover: the worker it moves to */
 	bool in_transit; /* a takeover is moving it; no one may destroy it */
+	/* In transit: the destination's arrival record; set and read by worker dest only. */
+	struct tern_arrival *arrival;
 
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */

@@ -48,6 +48,7 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 	CDS_INIT_LIST_HEAD(&w->sessions);
 	CDS_INIT_LIST_HEAD(&w->arrivals);
 	CDS_INIT_LIST_HEAD(&w->resumed);
+	CDS_INIT_LIST_HEAD(&w->claim_retries);
 	return w;
 }
 
@@ -170,14 +171,19 @@ static void sweep_sessions(struct tern_worker *w)
 	}
 }
 
+/* Only the waiting connections, not every connection: a storm must not cost O(n) a turn. */
 static void retry_claims(struct tern_worker *w)
 {
-	struct tern_conn *c, *tmp;
+	struct cds_list_head batch;
+	struct tern_conn *c;
 
-	cds_list_for_each_entry_safe(c, tmp, &w->conns, worker_node)
-	{
-		if (c->state == TERN_CONN_CLAIM_RETRY)
-			tern_connect_retry(c);
+	/* A retry that is busy again goes back on w->claim_retries for the next turn. */
+	CDS_INIT_LIST_HEAD(&batch);
+	cds_list_splice(&w->claim_retries, &batch);
+	CDS_INIT_LIST_HEAD(&w->claim_retries);
+	while (!cds_list_empty(&batch)) {
+		c = cds_list_first_entry(&batch, struct tern_conn, retry_node);
+		tern_connect_retry(c);
 	}
 }
 

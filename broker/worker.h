@@ -86,14 +86,15 @@ struct tern_worker {
 	const struct tern_transport_ops *ops;
 	void *dp_worker;
 
-	struct cds_list_head conns;    /* every struct tern_conn on this worker */
-	struct cds_list_head sessions; /* every session homed here */
-	struct cds_list_head arrivals; /* sessions in transit to this worker (registry.c) */
-	struct cds_list_head resumed;  /* connections with held-back input to parse (conn.c) */
-	unsigned retry_claims;	       /* connections waiting to retry a busy client id */
-	uint64_t now_ms;	       /* monotonic clock, updated each poll/input */
-	uint64_t next_sweep_ms;	       /* next keepalive/connect-timeout/expiry sweep */
-	uint64_t next_sys_ms;	       /* next $SYS publication (worker 0) */
+	struct cds_list_head conns;	    /* every struct tern_conn on this worker */
+	struct cds_list_head sessions;	    /* every session homed here */
+	struct cds_list_head arrivals;	    /* sessions in transit to this worker (registry.c) */
+	struct cds_list_head resumed;	    /* connections with held-back input to parse (conn.c) */
+	unsigned retry_claims;		    /* connections waiting to retry a busy client id */
+	struct cds_list_head claim_retries; /* those connections (conn->retry_node) */
+	uint64_t now_ms;		    /* monotonic clock, updated each poll/input */
+	uint64_t next_sweep_ms;		    /* next keepalive/connect-timeout/expiry sweep */
+	uint64_t next_sys_ms;		    /* next $SYS publication (worker 0) */
 	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
 	struct tern_match *matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
