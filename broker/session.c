@@ -63,6 +63,7 @@ static void drop_subs(struct tern_worker *w, struct tern_session *s)
 	for (i = 0; i < s->n_subs; i++)
 		tern_free(s->subs[i].filter);
 	s->n_subs = 0;
+	tern_subindex_clear(&s->subindex);
 }
 
 static void drop_messages(struct tern_worker *w, struct tern_session *s)
@@ -104,21 +105,23 @@ void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
 
 static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *filter, size_t len)
 {
-	size_t i;
+	int pos = tern_subindex_find(&s->subindex, s->subs, filter, len);
 
-	for (i = 0; i < s->n_subs; i++)
-		if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
-			return &s->subs[i];
-	return NULL;
+	return pos < 0 ? NULL : &s->subs[pos];
 }
 
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			   size_t len, uint8_t qos)
 {
 	struct tern_session_sub *sub = find_sub(s, filter, len);
+	uint32_t max = w->broker->cfg.max_subscriptions;
 	int ret;
 
 	if (!sub) {
+		if (max && s->n_subs >= max) {
+			TERN_STAT_ADD(w, subscriptions_refused, 1);
+			return -EDQUOT;
+		}
 		if (s->n_subs == s->cap_subs) {
 			size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
 			struct tern_session_sub *p = tern_realloc(s->subs, cap * sizeof(*p));
@@ -133,8 +136,13 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 		if (!sub->filter)
 			return -ENOMEM;
 		sub->len = (uint16_t)len;
+		if (tern_subindex_insert(&s->subindex, s->subs, (uint32_t)s->n_subs) < 0) {
+			tern_free(sub->filter);
+			return -ENOMEM;
+		}
 		ret = tern_topic_tree_add(w->broker->tree, filter, len, w->id, s, qos, NULL);
 		if (ret < 0) {
+			tern_subindex_remove(&s->subindex, s->subs, (uint32_t)s->n_subs);
 			tern_free(sub->filter);
 			return ret;
 		}
@@ -151,13 +159,20 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			     size_t len)
 {
-	struct tern_session_sub *sub = find_sub(s, filter, len);
+	int pos = tern_subindex_find(&s->subindex, s->subs, filter, len);
+	size_t last;
 
-	if (!sub)
+	if (pos < 0)
 		return -ENOENT;
 	tern_topic_tree_remove(w->broker->tree, filter, len, w->id, s);
-	tern_free(sub->filter);
-	*sub = s->subs[--s->n_subs];
+	tern_subindex_remove(&s->subindex, s->subs, (uint32_t)pos);
+	tern_free(s->subs[pos].filter);
+	last = --s->n_subs;
+	if ((size_t)pos != last) {
+		/* Keep the array dense: the last entry fills the hole. */
+		s->subs[pos] = s->subs[last];
+		tern_subindex_moved(&s->subindex, s->subs, (uint32_t)last, (uint32_t)pos);
+	}
 	return 0;
 }
 

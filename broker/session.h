@@ -16,6 +16,8 @@
 #include <urcu/rculfhash.h>
 #include <urcu-qsbr.h>
 
+#include "broker/subindex.h"
+
 struct tern_arrival;
 struct tern_conn;
 struct tern_msg;
@@ -28,13 +30,6 @@ struct tern_worker;
  */
 struct tern_match_scratch {
 	uint64_t gen;
-	uint8_t qos;
-};
-
-/* A subscription as the session remembers it (the tree holds the shared copy). */
-struct tern_session_sub {
-	char *filter;
-	uint16_t len;
 	uint8_t qos;
 };
 
@@ -77,8 +72,9 @@ struct tern_session {
 	bool clean;			  /* clean session flag of the last connection */
 	uint64_t offline_since_ms;
 
-	struct tern_session_sub *subs;
+	struct tern_session_sub *subs; /* dense; subindex maps filter -> position */
 	size_t n_subs, cap_subs;
+	struct tern_subindex subindex;
 
 	struct tern_inflight *inflight; /* in send order; grows up to max_inflight */
 	uint32_t n_inflight, alloc_inflight, max_inflight;
@@ -109,7 +105,8 @@ void tern_session_reset(struct tern_worker *w, struct tern_session *s);
 
 /*
  * Record a subscription (replacing an existing one for the same filter) in the
- * session and the tree. Returns 0, -ENOMEM. Home worker only.
+ * session and the tree. Returns 0, -ENOMEM, or -EDQUOT for a new filter when
+ * the session holds max_subscriptions already (counted). Home worker only.
  */
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			   size_t len, uint8_t qos);

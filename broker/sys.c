@@ -71,6 +71,7 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"publish/dropped_memory", offsetof(struct tern_worker_stats, publish_dropped_memory)},
 	    {"retained/dropped_memory",
 	     offsetof(struct tern_worker_stats, retained_dropped_memory)},
+	    {"subscriptions/refused", offsetof(struct tern_worker_stats, subscriptions_refused)},
 	};
 	char topic[96];
 	size_t i;
@@ -95,6 +96,7 @@ static void publish_limits(struct tern_worker *w)
 		    SUM(b, publish_dropped_memory));
 	publish_u64(w, "$SYS/broker/retained messages/dropped_memory",
 		    SUM(b, retained_dropped_memory));
+	publish_u64(w, "$SYS/broker/subscriptions/refused", SUM(b, subscriptions_refused));
 	publish_u64(w, "$SYS/broker/memory/queued", tern_memlimit_queued(b));
 	publish_u64(w, "$SYS/broker/memory/limit", b->cfg.memory_limit);
 }

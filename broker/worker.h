@@ -34,6 +34,7 @@ struct tern_worker_stats {
 	uint64_t queued_bytes;		   /* memlimit.h; may wrap below 0, only the sum counts */
 	uint64_t publish_dropped_memory;   /* deliveries dropped over memory_limit */
 	uint64_t retained_dropped_memory;  /* retained messages not stored over memory_limit */
+	uint64_t subscriptions_refused;	   /* filters over max_subscriptions (SUBACK 0x80) */
 	uint64_t msgs_received;
 	uint64_t msgs_sent;
 	uint64_t bytes_received;
