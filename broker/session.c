@@ -176,14 +176,32 @@ int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, cons
 	return 0;
 }
 
-void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-				unsigned to, uint64_t gen)
+int tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+			       unsigned to, uint64_t gen)
 {
+	int ret = 0;
 	size_t i;
 
 	for (i = 0; i < s->n_subs; i++)
-		tern_topic_tree_handover(w->broker->tree, (const uint8_t *)s->subs[i].filter,
-					 s->subs[i].len, s, from, to, gen);
+		if (tern_topic_tree_handover(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					     s->subs[i].len, s, from, to, gen) == -ENOMEM)
+			ret = -ENOMEM;
+	return ret;
+}
+
+int tern_session_resubscribe_all(struct tern_worker *w, struct tern_session *s)
+{
+	int ret = 0;
+	size_t i;
+
+	/* Entries that were handed over only keep their options; missing ones are added. */
+	for (i = 0; i < s->n_subs; i++)
+		if (tern_topic_tree_add(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					s->subs[i].len, w->id, s, s->subs[i].qos, NULL) < 0) {
+			TERN_STAT_ADD(w, subscriptions_refused, 1);
+			ret = -ENOMEM;
+		}
+	return ret;
 }
 
 void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group)

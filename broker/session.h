@@ -17,6 +17,7 @@
 #include <urcu-qsbr.h>
 
 #include "broker/subindex.h"
+#include "broker/worker.h"
 
 struct tern_arrival;
 struct tern_conn;
@@ -65,6 +66,16 @@ struct tern_session {
 	bool in_transit; /* a takeover is moving it; no one may destroy it */
 	/* In transit: the destination's arrival record; set and read by worker dest only. */
 	struct tern_arrival *arrival;
+	/*
+	 * The takeover handshake's own inbox item and grace-period callback, so
+	 * that once a claim is made no step can fail for lack of memory and
+	 * leave the client id locked in transit (registry.c). One handshake at a
+	 * time: a second claim waits until ADOPT.
+	 */
+	struct tern_inbox_item handshake;
+	struct rcu_head depart_rcu;
+	struct tern_worker *depart_home;
+	bool handover_incomplete; /* some subscriptions could not be handed over: re-add */
 
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */
@@ -146,10 +157,17 @@ void tern_session_detach(struct tern_worker *w, struct tern_session *s);
  * Takeover across workers (registry.h): give every subscription an entry in
  * worker `to`'s group valid from tree generation gen, and end the validity of
  * its entry in `from`'s group at gen. Call with the registry lock held, before
- * publishing gen. Home worker only.
+ * publishing gen. Returns 0, or -ENOMEM when some could not be handed over
+ * (the others were). Home worker only.
  */
-void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-				unsigned to, uint64_t gen);
+int tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+			       unsigned to, uint64_t gen);
+
+/*
+ * Give every subscription an entry in w's own group again (after a handover
+ * that ran out of memory). Returns 0 or -ENOMEM (counted). Home worker only.
+ */
+int tern_session_resubscribe_all(struct tern_worker *w, struct tern_session *s);
 
 /* Remove the session's entries from worker `group`'s group (end of a handover). */
 void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group);

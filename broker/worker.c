@@ -67,18 +67,24 @@ int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *pt
 
 	if (!item)
 		return -ENOMEM;
-	cds_wfcq_node_init(&item->node);
 	item->kind = kind;
+	item->embedded = false;
 	item->gen = gen;
 	if (kind == TERN_INBOX_PUBLISH)
 		item->msg = ptr;
 	else
 		item->session = ptr;
+	tern_worker_post_item(to, item);
+	return 0;
+}
+
+void tern_worker_post_item(struct tern_worker *to, struct tern_inbox_item *item)
+{
+	cds_wfcq_node_init(&item->node);
 	/* false: the queue was empty, so the worker may be asleep. */
 	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
 	    to->ops->wake)
 		to->ops->wake(to->dp_worker);
-	return 0;
 }
 
 static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
@@ -114,6 +120,8 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next)
 	{
 		struct tern_inbox_item *item = caa_container_of(node, struct tern_inbox_item, node);
+		/* Read first: handling an embedded item may pass it on to another worker. */
+		bool embedded = item->embedded;
 
 		TERN_STAT_ADD(w, inbox_items, 1);
 		if (!shutting_down) {
@@ -125,8 +133,9 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 			item->session->home = w->id;
 			cds_list_add(&item->session->worker_node, &w->sessions);
 		}
-		/* A late TAKEOVER or DEPART names a session freed at finish: ignore it. */
-		tern_free(item);
+		/* A late TAKEOVER or DEPART: its session is freed with this worker's. */
+		if (!embedded)
+			tern_free(item);
 	}
 }
 

@@ -66,10 +66,15 @@ enum tern_inbox_kind {
 	TERN_INBOX_ADOPT,    /* session arrives here, its subscriptions already moved */
 };
 
-/* One cross-worker work item; allocated by the sender, freed by the receiver. */
+/*
+ * One cross-worker work item; allocated by the sender, freed by the receiver,
+ * unless `embedded`: then it lives in its session (the takeover handshake's,
+ * registry.c) and the receiver only reads it.
+ */
 struct tern_inbox_item {
 	struct cds_wfcq_node node;
 	enum tern_inbox_kind kind;
+	bool embedded;
 	uint64_t gen; /* PUBLISH: tree generation read before the sender's walk */
 	union {
 		struct tern_msg *msg;	      /* PUBLISH: one reference owned by the item */
@@ -116,6 +121,13 @@ void tern_worker_destroy(struct tern_worker *w);
  * thread. The receiver owns and frees the item. Returns 0 or -ENOMEM.
  */
 int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen);
+
+/*
+ * Post a caller-owned item (item->embedded set; kind and payload filled in):
+ * cannot fail. The item must not be posted again before the receiver handled
+ * it. Any worker thread or the call_rcu thread.
+ */
+void tern_worker_post_item(struct tern_worker *to, struct tern_inbox_item *item);
 
 /* Refresh and return w->now_ms (monotonic milliseconds). Owning thread. */
 uint64_t tern_worker_clock(struct tern_worker *w);

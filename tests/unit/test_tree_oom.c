@@ -2,10 +2,8 @@
 /*
  * The subscription tree out of memory: removal must still take the entry out
  * of every later walk (the session is freed right after), re-adding and the
- * next removal must work, and nothing may leak. The test supplies the
- * allocation wrapper (broker/alloc.h) itself, so it can make it fail.
+ * next removal must work, and nothing may leak (allocator: failalloc.h).
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,80 +15,9 @@
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
-#include "broker/alloc.h"
 #include "broker/topic_tree.h"
+#include "tests/unit/failalloc.h"
 #include "tests/unit/rcu_test.h"
-
-static bool failing;	/* every allocation fails while set */
-static unsigned failed; /* allocations refused */
-static long live;	/* allocations not yet freed */
-
-static void *counted(void *p)
-{
-	if (p)
-		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-	else
-		errno = ENOMEM;
-	return p;
-}
-
-static bool refuse(void)
-{
-	if (!__atomic_load_n(&failing, __ATOMIC_RELAXED))
-		return false;
-	__atomic_add_fetch(&failed, 1, __ATOMIC_RELAXED);
-	errno = ENOMEM;
-	return true;
-}
-
-void *tern_malloc(size_t size)
-{
-	return refuse() ? NULL : counted(malloc(size));
-}
-
-void *tern_calloc(size_t n, size_t size)
-{
-	return refuse() ? NULL : counted(calloc(n, size));
-}
-
-void *tern_realloc(void *p, size_t size)
-{
-	void *q;
-
-	if (refuse())
-		return NULL;
-	q = realloc(p, size);
-	if (q && !p)
-		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-	return q;
-}
-
-void *tern_aligned_alloc(size_t align, size_t size)
-{
-	return refuse() ? NULL : counted(aligned_alloc(align, (size + align - 1) / align * align));
-}
-
-void tern_free(void *p)
-{
-	if (p)
-		__atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-	free(p);
-}
-
-char *tern_strndup(const char *s, size_t n)
-{
-	return refuse() ? NULL : counted(strndup(s, n));
-}
-
-char *tern_strdup(const char *s)
-{
-	return refuse() ? NULL : counted(strdup(s));
-}
-
-size_t tern_alloc_allocated(void)
-{
-	return 0;
-}
 
 struct seen {
 	const void *who[8];
