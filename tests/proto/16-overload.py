@@ -107,6 +107,24 @@ class Overload(BrokerTestCase):
             self.assertLess(time.monotonic(), deadline, 'freed slot not reusable')
             time.sleep(0.1)
 
+    def test_default_max_packet_size(self):
+        # tern bounds one packet at 1 MiB unless configured (mosquitto: no bound).
+        self.broker = self.start_broker([])
+        sub = self.raw(connect='sub')
+        sub.subscribe_ok([('big/#', 0)])
+        pub = self.raw(connect='pub')
+        pub.publish_ok('big/ok', b'p' * (512 * 1024), 0)
+        self.assertEqual(len(sub.receive_publish().payload), 512 * 1024)
+        if not is_tern():
+            not_checked('default max_packet_size of 1 MiB')
+            return
+        # The header alone announces 2 MiB: closed before the broker buffers it.
+        hog = self.raw(connect='hog')
+        hog.send(r.publish('big/hog', b'h' * (2 * 1024 * 1024))[:64 * 1024], may_fail=True)
+        hog.expect_closed()
+        pub.publish_ok('big/ok', b'still', 0)
+        self.assertEqual(sub.receive_publish().payload, b'still')
+
     def test_connection_rate(self):
         if not is_tern():
             not_checked('max_connection_rate (a tern key)')
