@@ -53,6 +53,7 @@ class Memory(BrokerTestCase):
         publish_all(pub, 'mem/q', COUNT)  # all acknowledged, still connected
         mon.wait_for('publish/messages/dropped_memory > 0',
                      lambda: mon.num('publish/messages/dropped_memory') > 0, timeout=10)
+        mon.poll(2.5)  # a publication from after the last PUBACK (sys_interval 1)
         queued = mon.num('memory/queued')
         dropped = mon.num('publish/messages/dropped_memory')
         # Bounded: within the limit plus what one loop turn may queue.
@@ -70,13 +71,16 @@ class Memory(BrokerTestCase):
         mon.wait_for('clients/limited >= 1', lambda: mon.num('clients/limited') >= 1)
         self.assertTrue(pub.is_open())
 
-        # The subscriber comes back and drains what was kept, in order, without gaps
-        # from the start: the drops were the newest messages.
+        # The subscriber comes back and drains what was kept, in order. The first ones
+        # always fit; later, other buffers (the publisher's input) move the total around
+        # the limit, so what was kept after the first drop may have gaps.
         away = self.raw()
         self.assertTrue(away.connect_ok('away', clean=False))
         got = away.receive_until_quiet(quiet=1.0)
         numbers = [int(p.payload[:6]) for p in got if p.topic == 'mem/q']
-        self.assertEqual(numbers, list(range(len(numbers))))
+        fit = LIMIT // 2 // SIZE
+        self.assertEqual(numbers[:fit], list(range(fit)))
+        self.assertEqual(numbers, sorted(set(numbers)))
         self.assertEqual(len(numbers) + dropped, COUNT)
         self.assertNotIn('mem/retained', [p.topic for p in got])
         # Drained: memory is back under the limit and messages flow again.
