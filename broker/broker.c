@@ -50,6 +50,10 @@ struct tern_broker *tern_broker_create(const struct tern_config *cfg)
 		b->n_workers = TERN_MAX_WORKERS;
 	b->start_ms = monotonic_ms();
 	pthread_mutex_init(&b->registry_lock, NULL);
+	pthread_mutex_init(&b->accept_lock, NULL);
+	for (i = 0; i < TERN_CONFIG_MAX_LISTENERS; i++)
+		tern_ratelimit_init(&b->accept_rate[i], tern_broker_listener_rate(b, i),
+				    b->start_ms);
 
 	b->tree = tern_topic_tree_create(b->n_workers);
 	if (!b->tree)
@@ -95,6 +99,7 @@ void tern_broker_destroy(struct tern_broker *b)
 	if (b->tree)
 		tern_topic_tree_destroy(b->tree);
 	pthread_mutex_destroy(&b->registry_lock);
+	pthread_mutex_destroy(&b->accept_lock);
 	tern_free(b);
 }
 
@@ -126,6 +131,18 @@ int tern_broker_load_auth(struct tern_broker *b, const struct tern_config *cfg, 
 	old = rcu_xchg_pointer(&b->auth, a);
 	tern_auth_retire(old);
 	return 0;
+}
+
+uint32_t tern_broker_listener_rate(const struct tern_broker *b, unsigned listener)
+{
+	if (listener < b->cfg.n_listeners)
+		return b->cfg.listeners[listener].max_connection_rate;
+	return b->cfg.max_connection_rate; /* the default listener */
+}
+
+int64_t tern_broker_listener_max(const struct tern_broker *b, unsigned listener)
+{
+	return listener < b->cfg.n_listeners ? b->cfg.listeners[listener].max_connections : -1;
 }
 
 unsigned tern_broker_worker_count(const struct tern_broker *b)

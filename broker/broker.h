@@ -13,6 +13,7 @@
 #include <urcu/rculfhash.h>
 
 #include "broker/config.h"
+#include "broker/ratelimit.h"
 
 struct tern_auth;
 struct tern_worker;
@@ -51,6 +52,15 @@ struct tern_broker {
 	 */
 	struct tern_auth *auth;
 	uint64_t auth_gen;
+
+	/*
+	 * Per listener (index into cfg.listeners; 0 for the default listener):
+	 * open connections (atomic, for its max_connections) and its new
+	 * connection rate bucket, shared by every worker's accepts under accept_lock.
+	 */
+	int64_t listener_conns[TERN_CONFIG_MAX_LISTENERS];
+	struct tern_ratelimit accept_rate[TERN_CONFIG_MAX_LISTENERS];
+	pthread_mutex_t accept_lock;
 };
 
 /*
@@ -61,6 +71,11 @@ struct tern_broker *tern_broker_create(const struct tern_config *cfg);
 
 /* Free everything. All worker threads must have finished. NULL is ignored. */
 void tern_broker_destroy(struct tern_broker *b);
+
+/* Listener's max_connection_rate (0 = unlimited); the default listener's for an unknown index. */
+uint32_t tern_broker_listener_rate(const struct tern_broker *b, unsigned listener);
+/* Listener's own max_connections (-1 = unlimited). Thread-safe (config is read-only). */
+int64_t tern_broker_listener_max(const struct tern_broker *b, unsigned listener);
 
 /* Apply the reloadable parts of a new config (the log types; the rest needs a restart). Any thread.
  */

@@ -15,6 +15,7 @@
 
 #include "broker/config.h"
 #include "broker/log.h"
+#include "broker/ratelimit.h"
 
 #define LINE_MAX_BYTES		 1023 /* without the newline, as config.h says */
 #define MAX_ARGS		 8
@@ -65,7 +66,6 @@ static const char *const unsupported[] = {
     "log_timestamp_format",
     "max_inflight_bytes",
     "max_qos",
-    "memory_limit",
     "mount_point",
     "persistence",
     "persistence_file",
@@ -350,6 +350,35 @@ static int opt_max_packet_size(struct tern_config *c, const struct keydef *o, in
 	return 0;
 }
 
+/* As mosquitto: after a listener line the limit is that listener's; before any, tern's total. */
+static void set_max_connections(struct tern_config *c, int64_t v)
+{
+	if (c->n_listeners)
+		c->listeners[c->n_listeners - 1].max_connections = v;
+	else
+		c->max_connections = v;
+}
+
+/* After a listener line: that listener's; before any: the default of listeners added later. */
+static int opt_max_connection_rate(struct tern_config *c, const struct keydef *o, int argc,
+				   char **argv, char *err, size_t errlen)
+{
+	uint64_t v;
+	int rc;
+
+	rc = want_args(o->name, argc, 1, 1, "one value", err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = parse_ranged(o->name, argv[0], 0, UINT32_MAX, &v, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (c->n_listeners)
+		c->listeners[c->n_listeners - 1].max_connection_rate = (uint32_t)v;
+	else
+		c->max_connection_rate = (uint32_t)v;
+	return 0;
+}
+
 static int opt_max_connections(struct tern_config *c, const struct keydef *o, int argc, char **argv,
 			       char *err, size_t errlen)
 {
@@ -360,7 +389,7 @@ static int opt_max_connections(struct tern_config *c, const struct keydef *o, in
 	if (rc < 0)
 		return rc;
 	if (strcmp(argv[0], "-1") == 0) {
-		c->max_connections = -1;
+		set_max_connections(c, -1);
 		return 0;
 	}
 	if (argv[0][0] == '-')
@@ -370,7 +399,7 @@ static int opt_max_connections(struct tern_config *c, const struct keydef *o, in
 	rc = parse_ranged(o->name, argv[0], 0, INT64_MAX, &v, err, errlen);
 	if (rc < 0)
 		return rc;
-	c->max_connections = (int64_t)v;
+	set_max_connections(c, (int64_t)v);
 	return 0;
 }
 
@@ -612,6 +641,11 @@ static const struct keydef keydefs[] = {
     TLS_OPT("tls_version", min_version, opt_tls_version),
     TLS_OPT("require_certificate", require_certificate, opt_tls_bool),
     TLS_OPT("use_identity_as_username", use_identity_as_username, opt_tls_bool),
+    CUSTOM_OPT("max_connection_rate", opt_max_connection_rate),
+    UINT_OPT("max_publish_rate", max_publish_rate, 0, TERN_RATELIMIT_MAX_RATE),
+    UINT_OPT("max_publish_bytes_rate", max_publish_bytes_rate, 0, TERN_RATELIMIT_MAX_RATE),
+    UINT_OPT("memory_limit", memory_limit, 0, UINT64_MAX),
+    UINT_OPT("max_subscriptions", max_subscriptions, 0, UINT32_MAX),
 };
 
 static bool is_unsupported(const char *key)
@@ -670,7 +704,7 @@ void tern_config_defaults(struct tern_config *c)
 	c->max_queued_bytes = 0;
 	c->max_inflight_messages = 20;
 	c->max_topic_alias = 10;
-	c->max_packet_size = 0;
+	c->max_packet_size = TERN_DEFAULT_MAX_PACKET_SIZE;
 	c->message_size_limit = 0;
 	c->max_keepalive = 65535;
 	c->max_connections = -1;
@@ -704,6 +738,8 @@ int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *a
 	l->port = port;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	l->security.allow_anonymous = true;
+	l->max_connections = -1;
+	l->max_connection_rate = c->max_connection_rate;
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 #define TERN_CONFIG_MAX_LISTENERS 16
 #define TERN_DEFAULT_PORT	  1883
 #define TERN_CONFIG_PATH_MAX	  1024 /* a config line is at most 1023 bytes */
+/* A client cannot make the broker buffer more than this of one packet unless configured. */
+#define TERN_DEFAULT_MAX_PACKET_SIZE (1024u * 1024u)
 
 enum tern_dataplane_kind {
 	TERN_DATAPLANE_SOCK = 0,
@@ -60,6 +62,9 @@ struct tern_listener_config {
 	char addr[64];			      /* "" = every IPv4 and IPv6 address */
 	struct tern_security_config security; /* used with per_listener_settings true */
 	struct tern_tls_config tls;
+	/* Limits set after this listener's line (mosquitto: listener-scoped keys). */
+	int64_t max_connections;      /* open connections on this listener; -1 = unlimited */
+	uint32_t max_connection_rate; /* new connections a second; 0 = unlimited */
 };
 
 /* True when the listener speaks TLS (it has a certfile). */
@@ -81,10 +86,12 @@ struct tern_config {
 	uint64_t max_queued_bytes;	/* per session; 0 = unlimited */
 	uint16_t max_inflight_messages; /* per session, QoS 1/2 sent and unacknowledged; 0 = 65535;
 					   default 20 */
-	uint32_t max_packet_size; /* largest packet accepted from clients; 0 = protocol maximum */
+	uint32_t max_packet_size;    /* largest packet accepted from clients; 0 = protocol maximum;
+					default TERN_DEFAULT_MAX_PACKET_SIZE */
 	uint32_t message_size_limit; /* largest PUBLISH payload accepted; 0 = unlimited */
 	uint16_t max_keepalive;	     /* more, or 0 below 65535, is refused; default 65535 */
-	int64_t max_connections;     /* -1 = unlimited */
+	int64_t max_connections;     /* all listeners together (a line before any listener); -1 =
+					unlimited */
 	uint32_t sys_interval;	     /* seconds between $SYS updates; 0 = off; default 10 */
 	bool retain_available;	     /* default true */
 	uint64_t persistent_client_expiration; /* seconds; 0 = never expire */
@@ -92,7 +99,13 @@ struct tern_config {
 	uint32_t connect_timeout;  /* seconds a new socket may take to send CONNECT; default 10 */
 	uint16_t max_topic_alias;  /* 5.0 topic aliases a client may set; 0 = none; default 10 */
 	unsigned log_mask;	   /* enum tern_log_level bits; default TERN_LOG_DEFAULT */
-	bool log_type_set;	   /* a log_type line was applied: the next ones add to log_mask */
+	/* Overload limits (0 = unlimited unless said otherwise). */
+	uint32_t max_connection_rate;	 /* before any listener: every listener's default */
+	uint64_t max_publish_rate;	 /* PUBLISH packets a second per client */
+	uint64_t max_publish_bytes_rate; /* PUBLISH bytes a second per client */
+	uint64_t memory_limit;		 /* bytes of queued data in the whole broker */
+	uint32_t max_subscriptions;	 /* filters per client */
+	bool log_type_set; /* a log_type line was applied: the next ones add to log_mask */
 
 	/*
 	 * Security: allow_anonymous above, password_file and acl_file hold the
@@ -147,7 +160,8 @@ int tern_config_validate(const struct tern_config *c, char *err, size_t errlen);
 int tern_config_check_tls(const struct tern_listener_config *l, char *err, size_t errlen);
 
 /*
- * Add a listener (plain TCP; TLS keys are set on it afterwards); -ENOSPC past
+ * Add a listener (plain TCP; TLS keys are set on it afterwards) with no
+ * limits of its own (max_connection_rate: the config's current default); -ENOSPC past
  * TERN_CONFIG_MAX_LISTENERS, -EINVAL for port 0 or an address of 64 bytes or more, -EEXIST if the
  * same port and address are already listed. addr NULL or "" = every address. Thread-safe for
  * distinct c.

@@ -15,6 +15,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/reason.h"
 #include "broker/registry.h"
@@ -32,41 +33,78 @@
 #define CONNECT_MAX (TERN_CODEC_FIXED_HDR_MAX + 10 + 5 * (2 + 65535))
 /* Input buffered while a CONNECT waits for its session; past this, reading pauses. */
 #define PENDING_INPUT_MAX 65536
+/* A partial packet may still grow to this while the broker is over memory_limit. */
+#define INPUT_UNDER_PRESSURE_MAX 4096
 /* Reply bytes a client may pile up past max_output_bytes before its input pauses. */
 #define REPLIES_OVER_BOUND_MAX 65536
+
+/* Take a slot of counter *n under max (-1 = unlimited); false when full. */
+static bool take_slot(int64_t *n, int64_t max)
+{
+	if (__atomic_add_fetch(n, 1, __ATOMIC_RELAXED) > max && max >= 0) {
+		__atomic_sub_fetch(n, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
+}
+
+/* The listener's new-connection bucket, shared by all workers. */
+static bool accept_rate_ok(struct tern_worker *w, unsigned listener)
+{
+	struct tern_broker *b = w->broker;
+	uint32_t rate = tern_broker_listener_rate(b, listener);
+	bool ok;
+
+	if (rate == 0)
+		return true;
+	pthread_mutex_lock(&b->accept_lock);
+	ok = tern_ratelimit_take(&b->accept_rate[listener], rate, 1, w->now_ms);
+	pthread_mutex_unlock(&b->accept_lock);
+	return ok;
+}
 
 struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
 				   unsigned listener)
 {
 	struct tern_broker *b = w->broker;
-	int64_t max = b->cfg.max_connections;
 	struct tern_conn *c;
 
-	if (max >= 0 && __atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED) > max) {
-		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
-		TERN_STAT_ADD(w, connections_refused, 1);
+	if (listener >= TERN_CONFIG_MAX_LISTENERS)
+		listener = 0;
+	tern_worker_clock(w);
+	if (!accept_rate_ok(w, listener)) {
+		TERN_STAT_ADD(w, connections_rate_limited, 1);
 		return NULL;
 	}
-	if (max < 0)
-		__atomic_add_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+	if (!take_slot(&b->connections, b->cfg.max_connections))
+		goto refused;
+	if (!take_slot(&b->listener_conns[listener], tern_broker_listener_max(b, listener)))
+		goto refused_global;
 	c = tern_calloc(1, sizeof(*c));
-	if (!c) {
-		__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
-		TERN_STAT_ADD(w, connections_refused, 1);
-		return NULL;
-	}
+	if (!c)
+		goto refused_listener;
+	c->listener = (uint8_t)listener;
 	c->worker = w;
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
 	c->listener = listener;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
 	c->problem_info = true;
+	tern_ratelimit_init(&c->publish_rate, b->cfg.max_publish_rate, w->now_ms);
+	tern_ratelimit_init(&c->publish_bytes, b->cfg.max_publish_bytes_rate, w->now_ms);
 	tern_outq_init(&c->outq);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	cds_list_add_tail(&c->worker_node, &w->conns);
 	TERN_STAT_ADD(w, connections_accepted, 1);
 	tern_log(TERN_LOG_INFO, "New connection from %s.", c->peer);
 	return c;
+refused_listener:
+	__atomic_sub_fetch(&b->listener_conns[listener], 1, __ATOMIC_RELAXED);
+refused_global:
+	__atomic_sub_fetch(&b->connections, 1, __ATOMIC_RELAXED);
+refused:
+	TERN_STAT_ADD(w, connections_refused, 1);
+	return NULL;
 }
 
 const char *tern_conn_name(const struct tern_conn *c)
@@ -115,8 +153,20 @@ void tern_conn_input_may_resume(struct tern_conn *c)
 	}
 }
 
+/* Bring the memory accounting of the output queue up to date. */
+static void account_outq(struct tern_conn *c)
+{
+	size_t now = tern_outq_bytes(&c->outq);
+
+	if (now != c->mem_outq) {
+		tern_memlimit_add(c->worker, (int64_t)now - (int64_t)c->mem_outq);
+		c->mem_outq = now;
+	}
+}
+
 void tern_conn_wrote(struct tern_conn *c, size_t n)
 {
+	account_outq(c);
 	TERN_STAT_ADD(c->worker, bytes_sent, n);
 	c->last_progress_ms = c->worker->now_ms;
 	if (tern_outq_bytes(&c->outq) <= c->worker->broker->cfg.max_output_bytes)
@@ -141,6 +191,7 @@ void tern_conn_resume(struct tern_conn *c)
 
 void tern_conn_want_write(struct tern_conn *c)
 {
+	account_outq(c);
 	if (c->state != TERN_CONN_CLOSING)
 		c->worker->ops->want_write(c->tctx);
 }
@@ -170,6 +221,42 @@ int tern_conn_protocol_error_rc(struct tern_conn *c, const char *why, uint8_t re
 int tern_conn_protocol_error(struct tern_conn *c, const char *why)
 {
 	return tern_conn_protocol_error_rc(c, why, TERN_RC_PROTOCOL_ERROR);
+}
+
+int tern_conn_over_limit(struct tern_conn *c, enum tern_limit limit)
+{
+	static const char *const why[] = {
+	    [TERN_LIMIT_PUBLISH_RATE] = "over max_publish_rate",
+	    [TERN_LIMIT_PUBLISH_BYTES] = "over max_publish_bytes_rate",
+	    [TERN_LIMIT_MEMORY] = "memory_limit reached while its packet grows",
+	};
+
+	struct tern_worker *w = c->worker;
+	uint64_t suppressed = 0;
+
+	TERN_STAT_ADD(w, clients_limited, 1);
+	c->disconnect_reason =
+	    limit == TERN_LIMIT_MEMORY ? TERN_RC_QUOTA_EXCEEDED : TERN_RC_MESSAGE_RATE_TOO_HIGH;
+	c->disconnect_why = why[limit];
+	/* Shares the protocol error budget: both are triggered by the client at will. */
+	if (tern_log_ratelimit_allow(&w->proto_log, w->now_ms, &suppressed))
+		tern_log(TERN_LOG_NOTICE, "Client %s disconnected: %s.", tern_conn_name(c),
+			 why[limit]);
+	tern_conn_close(c, TERN_CLOSE_LIMIT);
+	return -EDQUOT;
+}
+
+/* Per-client PUBLISH rates, charged before the packet is handled. */
+static int publish_rates(struct tern_conn *c, size_t packet_len)
+{
+	const struct tern_config *cfg = &c->worker->broker->cfg;
+	uint64_t now = c->worker->now_ms;
+
+	if (!tern_ratelimit_take(&c->publish_rate, cfg->max_publish_rate, 1, now))
+		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_RATE);
+	if (!tern_ratelimit_take(&c->publish_bytes, cfg->max_publish_bytes_rate, packet_len, now))
+		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_BYTES);
+	return 0;
 }
 
 static int dispatch(struct tern_conn *c, const struct tern_packet *p)
@@ -239,6 +326,8 @@ static ssize_t parse(struct tern_conn *c, const uint8_t *buf, size_t len)
 								       : "malformed packet",
 			    pkt.error_reason);
 		off += (size_t)n;
+		if (pkt.type == TERN_PKT_PUBLISH && publish_rates(c, (size_t)n) < 0)
+			return -ECONNRESET;
 		if (dispatch(c, &pkt) < 0 || c->state == TERN_CONN_CLOSING)
 			return -ECONNRESET;
 		if (output_full(c))
@@ -260,6 +349,7 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 		p = tern_realloc(c->inbuf, cap);
 		if (!p)
 			return -ENOMEM;
+		tern_memlimit_add(c->worker, (int64_t)cap - (int64_t)c->in_cap);
 		c->inbuf = p;
 		c->in_cap = cap;
 	}
@@ -268,11 +358,23 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/*
+ * While the broker is over memory_limit, a partial packet may not keep more
+ * than a few KiB buffered: input left over after parsing is one packet still
+ * arriving (a connection waiting for its session keeps whole ones instead).
+ */
+static bool partial_over_limit(const struct tern_conn *c)
+{
+	return c->in_len > INPUT_UNDER_PRESSURE_MAX && tern_memlimit_over(c->worker) &&
+	       (c->state == TERN_CONN_NEW || c->state == TERN_CONN_ACTIVE);
+}
+
 /* Drop the first n buffered bytes; free the buffer when empty (idle connections stay small). */
 static void consume_input(struct tern_conn *c, size_t n)
 {
 	c->in_len -= n;
 	if (c->in_len == 0) {
+		tern_memlimit_add(c->worker, -(int64_t)c->in_cap);
 		tern_free(c->inbuf);
 		c->inbuf = NULL;
 		c->in_cap = 0;
@@ -298,7 +400,7 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 			return (int)used;
 		if ((size_t)used < len && keep_input(c, data + used, len - (size_t)used) < 0)
 			goto nomem;
-		return 0;
+		goto check_partial;
 	}
 	if (keep_input(c, data, len) < 0)
 		goto nomem;
@@ -310,6 +412,9 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	if (c->in_len > PENDING_INPUT_MAX && !c->input_paused &&
 	    (c->state == TERN_CONN_AWAIT_SESSION || c->state == TERN_CONN_CLAIM_RETRY))
 		pause_input(c);
+check_partial:
+	if (partial_over_limit(c))
+		return tern_conn_over_limit(c, TERN_LIMIT_MEMORY);
 	return 0;
 nomem:
 	tern_conn_close(c, TERN_CLOSE_NO_MEMORY);
@@ -356,7 +461,8 @@ static void log_close(struct tern_conn *c, enum tern_close_reason reason)
 		tern_log(TERN_LOG_ERR, "Out of memory serving client %s, disconnecting.", name);
 		break;
 	case TERN_CLOSE_PROTOCOL: /* logged, rate-limited, where it was detected */
-	case TERN_CLOSE_REFUSED:  /* logged by the CONNECT handler */
+	case TERN_CLOSE_LIMIT:
+	case TERN_CLOSE_REFUSED: /* logged by the CONNECT handler */
 	case TERN_CLOSE_SHUTDOWN:
 		break;
 	}
@@ -395,6 +501,7 @@ static uint8_t disconnect_reason(const struct tern_conn *c, enum tern_close_reas
 {
 	switch (reason) {
 	case TERN_CLOSE_PROTOCOL:
+	case TERN_CLOSE_LIMIT:
 		return c->disconnect_reason;
 	case TERN_CLOSE_KEEPALIVE:
 		return TERN_RC_KEEP_ALIVE_TIMEOUT;
@@ -437,6 +544,7 @@ static void teardown(struct tern_conn *c, enum tern_close_reason reason)
 		break;
 	case TERN_CONN_CLAIM_RETRY:
 		w->retry_claims--;
+		cds_list_del(&c->retry_node);
 		break;
 	default:
 		break;
@@ -454,7 +562,9 @@ void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
 	rc = disconnect_reason(c, reason);
 	if (rc && c->state == TERN_CONN_ACTIVE && tern_conn_v5(c))
 		tern_reply_disconnect(c, rc,
-				      reason == TERN_CLOSE_PROTOCOL ? c->disconnect_why : NULL);
+				      reason == TERN_CLOSE_PROTOCOL || reason == TERN_CLOSE_LIMIT
+					  ? c->disconnect_why
+					  : NULL);
 	teardown(c, reason);
 	c->worker->ops->close(c->tctx);
 }
@@ -462,10 +572,12 @@ void tern_conn_close(struct tern_conn *c, enum tern_close_reason reason)
 void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 {
 	struct tern_worker *w = c->worker;
+	unsigned listener = c->listener;
 
 	if (c->state != TERN_CONN_CLOSING)
 		teardown(c, peer_closed ? TERN_CLOSE_PEER_LOST : TERN_CLOSE_SHUTDOWN);
 	cds_list_del(&c->worker_node);
+	tern_memlimit_add(w, -(int64_t)(c->mem_outq + c->in_cap));
 	tern_outq_clear(&c->outq);
 	tern_free(c->inbuf);
 	tern_free(c->client_id);
@@ -473,5 +585,6 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_alias_out_free(c->aliases_out);
 	tern_free(c->username);
 	tern_free(c);
+	__atomic_sub_fetch(&w->broker->listener_conns[listener], 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);
 }

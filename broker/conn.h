@@ -14,6 +14,7 @@
 #include <urcu/list.h>
 
 #include "broker/outq.h"
+#include "broker/ratelimit.h"
 
 struct tern_alias_in;
 struct tern_alias_out;
@@ -42,11 +43,20 @@ enum tern_close_reason {
 	TERN_CLOSE_REFUSED,	    /* CONNACK with an error code */
 	TERN_CLOSE_SHUTDOWN,	    /* broker stopping */
 	TERN_CLOSE_NO_MEMORY,
+	TERN_CLOSE_LIMIT, /* over a per-client limit (tern_conn_over_limit) */
+};
+
+/* Per-client limits whose breach ends the connection (tern_conn_over_limit). */
+enum tern_limit {
+	TERN_LIMIT_PUBLISH_RATE,  /* max_publish_rate */
+	TERN_LIMIT_PUBLISH_BYTES, /* max_publish_bytes_rate */
+	TERN_LIMIT_MEMORY,	  /* memory_limit reached while its partial packet grows */
 };
 
 struct tern_conn {
 	struct cds_list_head worker_node; /* in worker->conns */
 	struct cds_list_head resume_node; /* in worker->resumed while input waits to be parsed */
+	struct cds_list_head retry_node;  /* in worker->claim_retries while CLAIM_RETRY */
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;
@@ -85,8 +95,11 @@ struct tern_conn {
 
 	uint8_t *inbuf; /* a partial packet carried over between reads */
 	size_t in_len, in_cap;
+	size_t mem_outq; /* output bytes counted for memory_limit (memlimit.h) */
 
 	struct tern_outq outq;
+	struct tern_ratelimit publish_rate;  /* max_publish_rate */
+	struct tern_ratelimit publish_bytes; /* max_publish_bytes_rate */
 	char peer[64];
 };
 
@@ -102,6 +115,15 @@ int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len);
 
 /* Ask the dataplane to write the output queue (after pushes to c->outq). */
 void tern_conn_want_write(struct tern_conn *c);
+
+/*
+ * The client went over a per-client limit: the one place that decides the
+ * answer. Counts it ($SYS clients/limited), logs (rate-limited) and closes
+ * the connection, will included; a 5.0 client first gets DISCONNECT 0x96
+ * (message rate too high) or 0x97 (quota exceeded). Returns -EDQUOT. Owning
+ * worker.
+ */
+int tern_conn_over_limit(struct tern_conn *c, enum tern_limit limit);
 
 /*
  * Count, log (rate-limited) and close for a protocol violation; a 5.0 client

@@ -257,6 +257,7 @@ static void claim(struct tern_conn *c)
 	case TERN_CLAIM_BUSY:
 		c->state = TERN_CONN_CLAIM_RETRY;
 		w->retry_claims++;
+		cds_list_add_tail(&c->retry_node, &w->claim_retries);
 		break;
 	default:
 		tern_reply_connack(c, false, TERN_RC_SERVER_UNAVAILABLE, NULL);
@@ -268,6 +269,7 @@ static void claim(struct tern_conn *c)
 void tern_connect_retry(struct tern_conn *c)
 {
 	c->worker->retry_claims--;
+	cds_list_del(&c->retry_node);
 	c->state = TERN_CONN_NEW;
 	claim(c);
 	tern_conn_process_buffered(c);

@@ -78,12 +78,16 @@ struct tern_arrival {
 	struct tern_match_scratch match; /* ours: the old home still matches the session */
 };
 
-/* Carries the end of a takeover's grace period back to the old home. */
-struct depart {
-	struct rcu_head rcu;
-	struct tern_worker *home;
-	struct tern_session *session;
-};
+/* The session's one handshake item; its previous step was handled before this one is posted. */
+static void post_handshake(struct tern_worker *to, struct tern_session *s,
+			   enum tern_inbox_kind kind)
+{
+	s->handshake.kind = kind;
+	s->handshake.embedded = true;
+	s->handshake.gen = 0;
+	s->handshake.session = s;
+	tern_worker_post_item(to, &s->handshake);
+}
 
 int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *id, size_t len,
 			struct tern_session **out)
@@ -128,15 +132,9 @@ int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *
 	arrival->conn = c;
 	cds_list_add_tail(&arrival->node, &w->arrivals);
 	c->arrival = arrival;
-	if (tern_worker_post(b->workers[s->home], TERN_INBOX_TAKEOVER, s, 0) < 0) {
-		cds_list_del(&arrival->node);
-		tern_free(arrival);
-		c->arrival = NULL;
-		pthread_mutex_lock(&b->registry_lock);
-		s->in_transit = false;
-		pthread_mutex_unlock(&b->registry_lock);
-		return -ENOMEM;
-	}
+	s->arrival = arrival;
+	/* From here on nothing allocates: the handshake cannot strand the id in transit. */
+	post_handshake(b->workers[s->home], s, TERN_INBOX_TAKEOVER);
 	*out = s;
 	return kind;
 }
@@ -157,39 +155,32 @@ int tern_registry_remove(struct tern_worker *w, struct tern_session *s)
 
 static void depart_after_grace(struct rcu_head *head)
 {
-	struct depart *d = caa_container_of(head, struct depart, rcu);
+	struct tern_session *s = caa_container_of(head, struct tern_session, depart_rcu);
 
 	/* Every walk older than the handover is done and its items are queued ahead. */
-	if (tern_worker_post(d->home, TERN_INBOX_DEPART, d->session, 0) < 0)
-		tern_log(TERN_LOG_ERR, "out of memory finishing a takeover of %s",
-			 d->session->client_id);
-	tern_free(d);
+	post_handshake(s->depart_home, s, TERN_INBOX_DEPART);
 }
 
 void tern_registry_on_takeover(struct tern_worker *w, struct tern_session *s)
 {
 	struct tern_broker *b = w->broker;
-	struct depart *d = tern_malloc(sizeof(*d));
 	uint64_t gen;
 
 	if (s->conn) {
 		TERN_STAT_ADD(w, takeovers, 1);
 		tern_conn_close(s->conn, TERN_CLOSE_TAKEN_OVER);
 	}
-	if (!d) {
-		tern_log(TERN_LOG_ERR, "out of memory taking over %s", s->client_id);
-		return; /* the claimer keeps waiting; the session stays here */
-	}
 	/* Handover edits and the generation bump are one step for every reader. */
 	pthread_mutex_lock(&b->registry_lock);
 	gen = b->tree_gen + 1;
-	tern_session_handover_subs(w, s, w->id, s->dest, gen);
+	/* Out of memory: the new home re-adds what is missing when it adopts the session. */
+	if (tern_session_handover_subs(w, s, w->id, s->dest, gen) < 0)
+		s->handover_incomplete = true;
 	__atomic_store_n(&b->tree_gen, gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&b->registry_lock);
 
-	d->home = w;
-	d->session = s;
-	call_rcu(&d->rcu, depart_after_grace);
+	s->depart_home = w;
+	call_rcu(&s->depart_rcu, depart_after_grace);
 }
 
 void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
@@ -199,16 +190,13 @@ void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
 	/* Last touches here: from now on the session belongs to dest. */
 	tern_session_drop_group(w, s, w->id);
 	cds_list_del(&s->worker_node);
-	if (tern_worker_post(w->broker->workers[dest], TERN_INBOX_ADOPT, s, 0) < 0)
-		tern_log(TERN_LOG_ERR, "out of memory handing client %s over", s->client_id);
+	post_handshake(w->broker->workers[dest], s, TERN_INBOX_ADOPT);
 }
 
+/* O(1): a takeover storm puts thousands of sessions in transit to one worker at once. */
 static struct tern_arrival *find_arrival(struct tern_worker *w, const struct tern_session *s)
 {
-	struct tern_arrival *a;
-
-	cds_list_for_each_entry(a, &w->arrivals, node) if (a->session == s) return a;
-	return NULL;
+	return s->in_transit && s->dest == w->id ? s->arrival : NULL;
 }
 
 struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
@@ -284,12 +272,20 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 	bool keep_stash;
 	size_t i;
 
+	s->arrival = NULL;
 	pthread_mutex_lock(&w->broker->registry_lock);
 	s->home = w->id;
 	s->in_transit = false;
 	pthread_mutex_unlock(&w->broker->registry_lock);
 	cds_list_add(&s->worker_node, &w->sessions);
 	s->offline_since_ms = w->now_ms;
+	if (s->handover_incomplete) {
+		s->handover_incomplete = false;
+		if (tern_session_resubscribe_all(w, s) < 0)
+			tern_log(TERN_LOG_ERR,
+				 "out of memory: client %s lost subscriptions moving here",
+				 s->client_id);
+	}
 
 	if (c) {
 		c->arrival = NULL;

@@ -33,6 +33,7 @@ struct tern_retain {
 	struct tern_topic_trie trie;
 	pthread_mutex_t lock; /* serialises writers */
 	size_t count;	      /* retained messages; writer stores, anyone loads (relaxed) */
+	size_t bytes;	      /* their wire bytes, for memory_limit; same rules */
 };
 
 /* A message reference to drop after a grace period (struct tern_msg has no rcu_head). */
@@ -88,6 +89,17 @@ void tern_retain_destroy(struct tern_retain *store)
 	tern_free(store);
 }
 
+/* Writer (store->lock held). */
+static void add_bytes(struct tern_retain *store, int64_t delta)
+{
+	__atomic_store_n(&store->bytes, store->bytes + (size_t)delta, __ATOMIC_RELAXED);
+}
+
+size_t tern_retain_bytes(const struct tern_retain *store)
+{
+	return __atomic_load_n(&store->bytes, __ATOMIC_RELAXED);
+}
+
 int tern_retain_set(struct tern_retain *store, struct tern_msg *msg)
 {
 	/* Allocated up front so that replacing or deleting cannot fail half-way. */
@@ -109,6 +121,7 @@ int tern_retain_set(struct tern_retain *store, struct tern_msg *msg)
 			old = rnode_of(tn)->msg;
 			rcu_assign_pointer(rnode_of(tn)->msg, NULL);
 			__atomic_store_n(&store->count, store->count - 1, __ATOMIC_RELAXED);
+			add_bytes(store, -(int64_t)tern_msg_wire_len(old));
 			tern_topic_trie_prune(&store->trie, tn);
 		}
 	} else {
@@ -120,6 +133,8 @@ int tern_retain_set(struct tern_retain *store, struct tern_msg *msg)
 			rcu_assign_pointer(rnode_of(tn)->msg, tern_msg_ref(msg));
 			if (!old)
 				__atomic_store_n(&store->count, store->count + 1, __ATOMIC_RELAXED);
+			add_bytes(store, (int64_t)tern_msg_wire_len(msg) -
+					     (old ? (int64_t)tern_msg_wire_len(old) : 0));
 		}
 	}
 	if (old) {

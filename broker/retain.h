@@ -41,6 +41,9 @@ void tern_retain_match(struct tern_retain *store, const uint8_t *filter, size_t 
 /* Number of retained messages. Thread-safe. */
 size_t tern_retain_count(const struct tern_retain *store);
 
+/* Wire bytes of the retained messages (for memory_limit). Thread-safe. */
+size_t tern_retain_bytes(const struct tern_retain *store);
+
 /* Number of trie nodes, the root included (1 when empty). Thread-safe. */
 size_t tern_retain_node_count(const struct tern_retain *store);
 

@@ -13,6 +13,7 @@
 #include "broker/alloc.h"
 #include "broker/broker.h"
 #include "broker/codec.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/retain.h"
@@ -170,7 +171,7 @@ bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 	/* The expiry clock starts when the broker takes the message [MQTT-3.3.2-5]. */
 	if (msg->expiry_interval && !msg->expiry_ms)
 		msg->expiry_ms = w->now_ms + (uint64_t)msg->expiry_interval * 1000u;
-	if (msg->retain && tern_retain_set(b->retain, msg) < 0)
+	if (msg->retain && tern_memlimit_retain_ok(w, msg) && tern_retain_set(b->retain, msg) < 0)
 		TERN_STAT_ADD(w, publish_dropped, 1);
 	matched = deliver_local(w, msg, gen);
 	others = matched & ~(1ull << w->id);

@@ -15,6 +15,7 @@
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/conn.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/props.h"
 #include "broker/route.h"
@@ -79,6 +80,7 @@ static void drop_subs(struct tern_worker *w, struct tern_session *s)
 		tern_free(s->subs[i].filter);
 	}
 	s->n_subs = 0;
+	tern_subindex_clear(&s->subindex);
 }
 
 /*
@@ -88,6 +90,8 @@ static void drop_subs(struct tern_worker *w, struct tern_session *s)
  */
 static void release(struct tern_worker *w, struct tern_msg *msg, struct tern_via *via)
 {
+	if (msg)
+		tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(msg));
 	if (via->share && msg)
 		tern_share_requeue(w, via->share, msg);
 	else
@@ -147,12 +151,9 @@ void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
 
 static struct tern_session_sub *find_sub(struct tern_session *s, const uint8_t *filter, size_t len)
 {
-	size_t i;
+	int pos = tern_subindex_find(&s->subindex, s->subs, filter, len);
 
-	for (i = 0; i < s->n_subs; i++)
-		if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
-			return &s->subs[i];
-	return NULL;
+	return pos < 0 ? NULL : &s->subs[pos];
 }
 
 /* A new record for filter at the end of s->subs, not yet counted; NULL on ENOMEM. */
@@ -174,6 +175,10 @@ static struct tern_session_sub *new_sub(struct tern_session *s, const uint8_t *f
 	if (!sub->filter)
 		return NULL;
 	sub->len = (uint16_t)len;
+	if (tern_subindex_insert(&s->subindex, s->subs, (uint32_t)s->n_subs) < 0) {
+		tern_free(sub->filter);
+		return NULL;
+	}
 	return sub;
 }
 
@@ -194,17 +199,24 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 			   size_t len, uint8_t options, uint32_t sub_id, bool *existed)
 {
 	struct tern_session_sub *sub = find_sub(s, filter, len);
+	uint32_t max = w->broker->cfg.max_subscriptions;
 	bool known = sub != NULL;
 	int ret;
 
 	if (existed)
 		*existed = known;
+	if (!known && max && s->n_subs >= max) {
+		TERN_STAT_ADD(w, subscriptions_refused, 1);
+		return -EDQUOT;
+	}
 	if (!known && !(sub = new_sub(s, filter, len)))
 		return -ENOMEM;
 	ret = place_sub(w, s, filter, len, options, sub_id);
 	if (ret < 0) {
-		if (!known)
+		if (!known) {
+			tern_subindex_remove(&s->subindex, s->subs, (uint32_t)s->n_subs);
 			tern_free(sub->filter);
+		}
 		return ret;
 	}
 	sub->options = options;
@@ -217,30 +229,56 @@ int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const 
 int tern_session_unsubscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			     size_t len)
 {
-	struct tern_session_sub *sub = find_sub(s, filter, len);
+	int pos = tern_subindex_find(&s->subindex, s->subs, filter, len);
+	size_t last;
 
-	if (!sub)
+	if (pos < 0)
 		return -ENOENT;
-	if (sub_is_shared(sub))
+	if (sub_is_shared(&s->subs[pos]))
 		tern_share_leave(w, s, filter, len);
 	else
 		tern_topic_tree_remove(w->broker->tree, filter, len, w->id, s);
-	tern_free(sub->filter);
-	*sub = s->subs[--s->n_subs];
+	tern_subindex_remove(&s->subindex, s->subs, (uint32_t)pos);
+	tern_free(s->subs[pos].filter);
+	last = --s->n_subs;
+	if ((size_t)pos != last) {
+		/* Keep the array dense: the last entry fills the hole. */
+		s->subs[pos] = s->subs[last];
+		tern_subindex_moved(&s->subindex, s->subs, (uint32_t)last, (uint32_t)pos);
+	}
 	return 0;
 }
 
-void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-				unsigned to, uint64_t gen)
+int tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+			       unsigned to, uint64_t gen)
 {
+	int ret = 0;
 	size_t i;
 
 	/* Shared memberships name the session, not a worker: they move with it. */
 	for (i = 0; i < s->n_subs; i++)
-		if (!sub_is_shared(&s->subs[i]))
-			tern_topic_tree_handover(w->broker->tree,
-						 (const uint8_t *)s->subs[i].filter, s->subs[i].len,
-						 s, from, to, gen);
+		if (!sub_is_shared(&s->subs[i]) &&
+		    tern_topic_tree_handover(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					     s->subs[i].len, s, from, to, gen) == -ENOMEM)
+			ret = -ENOMEM;
+	return ret;
+}
+
+int tern_session_resubscribe_all(struct tern_worker *w, struct tern_session *s)
+{
+	int ret = 0;
+	size_t i;
+
+	/* Entries that were handed over only keep their options; missing ones are added. */
+	for (i = 0; i < s->n_subs; i++)
+		if (!sub_is_shared(&s->subs[i]) &&
+		    tern_topic_tree_add(w->broker->tree, (const uint8_t *)s->subs[i].filter,
+					s->subs[i].len, w->id, s, s->subs[i].options,
+					s->subs[i].sub_id, NULL) < 0) {
+			TERN_STAT_ADD(w, subscriptions_refused, 1);
+			ret = -ENOMEM;
+		}
+	return ret;
 }
 
 void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group)
@@ -375,6 +413,7 @@ static int send_inflight(struct tern_worker *w, struct tern_session *s, struct t
 	hold(&slot->ids, ids);
 	slot->state = qos == 1 ? TERN_INFLIGHT_WAIT_PUBACK : TERN_INFLIGHT_WAIT_PUBREC;
 	s->n_inflight++;
+	tern_memlimit_add(w, (int64_t)tern_msg_wire_len(msg));
 	TERN_STAT_ADD(w, msgs_sent, 1);
 	tern_conn_want_write(c);
 	return 0;
@@ -414,6 +453,7 @@ static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_ms
 	hold(&q->ids, ids);
 	s->q_len++;
 	s->q_bytes += tern_msg_wire_len(msg);
+	tern_memlimit_add(w, (int64_t)tern_msg_wire_len(msg));
 	return 0;
 }
 
@@ -431,6 +471,7 @@ static void pump(struct tern_worker *w, struct tern_session *s)
 		else if (send_inflight(w, s, c, q->msg, q->qos, q->retain, &q->ids) < 0)
 			return;
 		s->q_bytes -= tern_msg_wire_len(q->msg);
+		tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(q->msg));
 		tern_share_unref(q->ids.share); /* the inflight slot holds its own */
 		tern_msg_unref(q->msg);
 		s->q_head = (s->q_head + 1) % s->q_cap;
@@ -447,6 +488,10 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 		TERN_STAT_ADD(w, publish_dropped, 1);
 		return;
 	}
+	if (qos == 0 && !c)
+		return; /* QoS 0 is not kept for offline sessions */
+	if (!tern_memlimit_deliver_ok(w, msg))
+		return;
 	if (qos == 0) {
 		if (!c)
 			return; /* QoS 0 is not kept for offline sessions */
@@ -472,10 +517,13 @@ void tern_session_deliver(struct tern_worker *w, struct tern_session *s, struct 
 		TERN_STAT_ADD(w, publish_dropped, 1);
 }
 
-static void remove_inflight(struct tern_session *s, struct tern_inflight *slot)
+static void remove_inflight(struct tern_worker *w, struct tern_session *s,
+			    struct tern_inflight *slot)
 {
 	size_t i = (size_t)(slot - s->inflight);
 
+	if (slot->msg)
+		tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(slot->msg));
 	tern_share_unref(slot->ids.share);
 	tern_msg_unref(slot->msg);
 	memmove(slot, slot + 1, (s->n_inflight - i - 1) * sizeof(*slot));
@@ -488,7 +536,7 @@ int tern_session_puback(struct tern_worker *w, struct tern_session *s, uint16_t 
 
 	if (!slot || slot->state != TERN_INFLIGHT_WAIT_PUBACK)
 		return -ENOENT;
-	remove_inflight(s, slot);
+	remove_inflight(w, s, slot);
 	pump(w, s);
 	return 0;
 }
@@ -500,6 +548,7 @@ int tern_session_pubrec(struct tern_worker *w, struct tern_session *s, uint16_t 
 	if (!slot || slot->state == TERN_INFLIGHT_WAIT_PUBACK)
 		return -ENOENT;
 	/* After PUBREC the message is owned by the receiver: release it now. */
+	tern_memlimit_add(w, -(int64_t)tern_msg_wire_len(slot->msg));
 	tern_msg_unref(slot->msg);
 	slot->msg = NULL;
 	tern_share_unref(slot->ids.share);
@@ -514,7 +563,7 @@ int tern_session_pubcomp(struct tern_worker *w, struct tern_session *s, uint16_t
 
 	if (!slot || slot->state != TERN_INFLIGHT_WAIT_PUBCOMP)
 		return -ENOENT;
-	remove_inflight(s, slot);
+	remove_inflight(w, s, slot);
 	pump(w, s);
 	return 0;
 }

@@ -16,6 +16,11 @@
 #include <urcu/rculfhash.h>
 #include <urcu-qsbr.h>
 
+#include "broker/subindex.h"
+#include "broker/via.h"
+#include "broker/worker.h"
+
+struct tern_arrival;
 struct tern_conn;
 struct tern_msg;
 struct tern_share_group;
@@ -32,29 +37,6 @@ struct tern_worker;
 struct tern_match_scratch {
 	uint64_t gen;
 	uint32_t idx; /* the session's entry in the worker's matched array for gen */
-};
-
-/* Most 5.0 subscription identifiers one delivery carries (overlapping subscriptions). */
-#define TERN_SUB_IDS_MAX 4
-
-/*
- * How a delivery reached the session, kept with it while it waits: its 5.0
- * subscription identifiers, and the shared subscription group it came
- * through (NULL if none), which gets it back if the session ends first. A
- * stored delivery holds a reference on the group.
- */
-struct tern_via {
-	uint8_t n;
-	uint32_t id[TERN_SUB_IDS_MAX];
-	struct tern_share_group *share;
-};
-
-/* A subscription as the session remembers it (the tree holds the shared copy). */
-struct tern_session_sub {
-	char *filter;
-	uint16_t len;
-	uint8_t options; /* SUBSCRIBE options byte: QoS, and 5.0's No Local... */
-	uint32_t sub_id; /* 5.0 subscription identifier; 0 = none */
 };
 
 enum tern_inflight_state {
@@ -90,6 +72,18 @@ struct tern_session {
 	unsigned home;	 /* worker that owns it; changed only by the adopting worker */
 	unsigned dest;	 /* during a takeover: the worker it moves to */
 	bool in_transit; /* a takeover is moving it; no one may destroy it */
+	/* In transit: the destination's arrival record; set and read by worker dest only. */
+	struct tern_arrival *arrival;
+	/*
+	 * The takeover handshake's own inbox item and grace-period callback, so
+	 * that once a claim is made no step can fail for lack of memory and
+	 * leave the client id locked in transit (registry.c). One handshake at a
+	 * time: a second claim waits until ADOPT.
+	 */
+	struct tern_inbox_item handshake;
+	struct rcu_head depart_rcu;
+	struct tern_worker *depart_home;
+	bool handover_incomplete; /* some subscriptions could not be handed over: re-add */
 
 	/* Owned by the home worker. */
 	struct cds_list_head worker_node; /* in worker->sessions */
@@ -104,8 +98,9 @@ struct tern_session {
 	struct tern_msg *will;
 	uint64_t will_at_ms;
 
-	struct tern_session_sub *subs;
+	struct tern_session_sub *subs; /* dense; subindex maps filter -> position */
 	size_t n_subs, cap_subs;
+	struct tern_subindex subindex;
 
 	struct tern_inflight *inflight; /* in send order; grows up to max_inflight */
 	uint32_t n_inflight, alloc_inflight, max_inflight;
@@ -137,8 +132,10 @@ void tern_session_reset(struct tern_worker *w, struct tern_session *s);
 /*
  * Record a subscription (replacing an existing one for the same filter) in the
  * session and the tree; options is the SUBSCRIBE options byte (granted QoS in
- * bits 0-1), sub_id its 5.0 subscription identifier (0 = none). *existed (may be NULL) tells
- * whether it replaced one. Returns 0, -ENOMEM. Home worker only.
+ * bits 0-1), sub_id its 5.0 subscription identifier (0 = none). *existed (may
+ * be NULL) tells whether it replaced one. Returns 0, -ENOMEM, or -EDQUOT for a
+ * new filter when the session holds max_subscriptions already (counted). Home
+ * worker only.
  */
 int tern_session_subscribe(struct tern_worker *w, struct tern_session *s, const uint8_t *filter,
 			   size_t len, uint8_t options, uint32_t sub_id, bool *existed);
@@ -191,10 +188,17 @@ void tern_session_publish_will(struct tern_worker *w, struct tern_session *s);
  * Takeover across workers (registry.h): give every subscription an entry in
  * worker `to`'s group valid from tree generation gen, and end the validity of
  * its entry in `from`'s group at gen. Call with the registry lock held, before
- * publishing gen. Home worker only.
+ * publishing gen. Returns 0, or -ENOMEM when some could not be handed over
+ * (the others were). Home worker only.
  */
-void tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
-				unsigned to, uint64_t gen);
+int tern_session_handover_subs(struct tern_worker *w, struct tern_session *s, unsigned from,
+			       unsigned to, uint64_t gen);
+
+/*
+ * Give every subscription an entry in w's own group again (after a handover
+ * that ran out of memory). Returns 0 or -ENOMEM (counted). Home worker only.
+ */
+int tern_session_resubscribe_all(struct tern_worker *w, struct tern_session *s);
 
 /* Remove the session's entries from worker `group`'s group (end of a handover). */
 void tern_session_drop_group(struct tern_worker *w, struct tern_session *s, unsigned group);

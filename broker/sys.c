@@ -10,6 +10,7 @@
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/retain.h"
 #include "broker/route.h"
@@ -65,6 +66,13 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
 	    {"takeovers", offsetof(struct tern_worker_stats, takeovers)},
 	    {"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
+	    {"connections/rate_limited",
+	     offsetof(struct tern_worker_stats, connections_rate_limited)},
+	    {"clients/limited", offsetof(struct tern_worker_stats, clients_limited)},
+	    {"publish/dropped_memory", offsetof(struct tern_worker_stats, publish_dropped_memory)},
+	    {"retained/dropped_memory",
+	     offsetof(struct tern_worker_stats, retained_dropped_memory)},
+	    {"subscriptions/refused", offsetof(struct tern_worker_stats, subscriptions_refused)},
 	};
 	char topic[96];
 	size_t i;
@@ -75,6 +83,23 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/%s", x->id, fields[i].name);
 		publish_u64(w, topic, __atomic_load_n(p, __ATOMIC_RELAXED));
 	}
+}
+
+/* Every drop or refusal of the overload limits, summed over workers (also per worker above). */
+static void publish_limits(struct tern_worker *w)
+{
+	struct tern_broker *b = w->broker;
+
+	publish_u64(w, "$SYS/broker/connections/refused", SUM(b, connections_refused));
+	publish_u64(w, "$SYS/broker/connections/rate_limited", SUM(b, connections_rate_limited));
+	publish_u64(w, "$SYS/broker/clients/limited", SUM(b, clients_limited));
+	publish_u64(w, "$SYS/broker/publish/messages/dropped_memory",
+		    SUM(b, publish_dropped_memory));
+	publish_u64(w, "$SYS/broker/retained messages/dropped_memory",
+		    SUM(b, retained_dropped_memory));
+	publish_u64(w, "$SYS/broker/subscriptions/refused", SUM(b, subscriptions_refused));
+	publish_u64(w, "$SYS/broker/memory/queued", tern_memlimit_queued(b));
+	publish_u64(w, "$SYS/broker/memory/limit", b->cfg.memory_limit);
 }
 
 void tern_sys_publish(struct tern_worker *w)
@@ -107,6 +132,7 @@ void tern_sys_publish(struct tern_worker *w)
 	publish_u64(w, "$SYS/broker/retained messages/count", tern_retain_count(b->retain));
 	publish_u64(w, "$SYS/broker/heap/current", tern_alloc_allocated());
 	publish_u64(w, "$SYS/broker/workers/count", b->n_workers);
+	publish_limits(w);
 	for (i = 0; i < b->n_workers; i++)
 		publish_worker(w, b->workers[i]);
 }

@@ -33,6 +33,12 @@
 #include "broker/topic_trie.h"
 
 #define ARR_MIN_CAP 4u
+/*
+ * until_gen of an entry removed in place because memory for the copy ran out
+ * (a real entry ends at a generation >= 1): readers skip it, writers ignore
+ * it, and the next copy of its array leaves it out.
+ */
+#define TOMBSTONE_GEN 0
 
 /* One worker's subscriptions at a node. s[0..n) is immutable once n covers it. */
 struct sub_arr {
@@ -144,12 +150,17 @@ static struct sub_arr *worker_arr(const struct tnode *n, unsigned worker)
 	return g->arr[slot(g->mask, worker)];
 }
 
+static bool tombstone(const struct tern_sub *s)
+{
+	return __atomic_load_n(&s->until_gen, __ATOMIC_RELAXED) == TOMBSTONE_GEN;
+}
+
 static int arr_find(const struct sub_arr *a, const void *subscriber)
 {
 	if (!a)
 		return -1;
 	for (uint32_t i = 0; i < a->n; i++)
-		if (a->s[i].subscriber == subscriber)
+		if (a->s[i].subscriber == subscriber && !tombstone(&a->s[i]))
 			return (int)i;
 	return -1;
 }
@@ -185,12 +196,17 @@ static int edit_append(struct edit *e, struct tern_sub sub, bool in_place)
 	return 0;
 }
 
-/* Prepare e to drop entry i from its worker's array (the group goes with its last entry). */
+/*
+ * Prepare e to drop entry i from its worker's array, and any tombstones with
+ * it (the group goes with its last live entry).
+ */
 static int edit_remove(struct edit *e, uint32_t i)
 {
 	struct sub_arr *a = e->old;
-	uint32_t n = a->n - 1;
+	uint32_t n = 0;
 
+	for (uint32_t k = 0; k < a->n; k++)
+		n += k != i && !tombstone(&a->s[k]);
 	if (n == 0) {
 		e->new = NULL;
 		return 0;
@@ -199,9 +215,10 @@ static int edit_remove(struct edit *e, uint32_t i)
 	e->new = arr_alloc(n <= a->cap / 4 && a->cap > ARR_MIN_CAP ? a->cap / 2 : a->cap);
 	if (!e->new)
 		return -ENOMEM;
-	memcpy(e->new->s, a->s, i * sizeof(a->s[0]));
-	memcpy(e->new->s + i, a->s + i + 1, (n - i) * sizeof(a->s[0]));
-	e->new->n = n;
+	e->new->n = 0;
+	for (uint32_t k = 0; k < a->n; k++)
+		if (k != i && !tombstone(&a->s[k]))
+			e->new->s[e->new->n++] = a->s[k];
 	return 0;
 }
 
@@ -382,10 +399,19 @@ int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, 
 		rc = edit_remove(&e, (uint32_t)i);
 		if (!rc)
 			rc = edits_commit(n, &e, 1, false);
-		if (!rc) {
-			count_add(tree, -1);
+		if (rc == -ENOMEM) {
+			/*
+			 * The subscriber is about to be freed: it must leave the tree
+			 * even without memory for a copy. One word written in place
+			 * hides the entry from walks that start now; walks already past
+			 * it end before the caller's grace period frees the subscriber.
+			 */
+			__atomic_store_n(&e.old->s[i].until_gen, TOMBSTONE_GEN, __ATOMIC_RELEASE);
+			rc = 0;
+		} else if (!rc) {
 			tern_topic_trie_prune(&tree->trie, &n->tn);
 		}
+		count_add(tree, -1);
 	}
 	pthread_mutex_unlock(&tree->lock);
 	return rc;
@@ -455,7 +481,8 @@ static void visit(struct walk *w, const struct tern_topic_trie_node *tn)
 	a = rcu_dereference(g->arr[g->mask & (w->bit - 1) ? slot(g->mask, w->worker) : 0]);
 	cnt = __atomic_load_n(&a->n, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < cnt; i++)
-		w->fn(w->ctx, &a->s[i]);
+		if (!tombstone(&a->s[i]))
+			w->fn(w->ctx, &a->s[i]);
 }
 
 static void walk_level(struct walk *w, const struct tern_topic_trie_node *tn, const uint8_t *p,

@@ -60,8 +60,10 @@ int tern_topic_tree_add(struct tern_topic_tree *tree, const uint8_t *filter, siz
  * Remove the subscription of `subscriber` to filter from `worker`'s group; empty
  * nodes are unlinked and freed after a grace period (call_rcu). Writer; same
  * contract as add. Returns 0 or -ENOENT (also for an invalid filter or worker);
- * -ENOMEM only when the copy-on-write array cannot be allocated, and then
- * nothing changed (the caller may retry).
+ * never fails for lack of memory: without memory for the copy-on-write array
+ * the entry is marked removed in place (walks no longer report it) and purged
+ * by the next removal at that node, so a caller may free the subscriber after
+ * a grace period whatever happens.
  */
 int tern_topic_tree_remove(struct tern_topic_tree *tree, const uint8_t *filter, size_t len,
 			   unsigned worker, void *subscriber);

@@ -102,13 +102,14 @@ void tern_worker_online(struct tern_worker *w);
 void tern_worker_finish(struct tern_worker *w);
 
 /*
- * A new transport connection on worker w. peer is "ADDR:PORT" (for logs;
- * copied). listener is the index, in the config's listeners array, of the
- * listener it came in on (0 for the default listener when none is
+ * A new transport connection on worker w, accepted by listener `listener`
+ * (index into the config's listeners; 0 for the default listener when none is
  * configured): it selects that listener's security settings under
- * per_listener_settings. Returns the engine's connection, or NULL when the
- * broker refuses it (max_connections, out of memory): the dataplane closes it
- * then.
+ * per_listener_settings and its limits. peer is "ADDR:PORT" (for logs;
+ * copied). Returns the engine's connection, or NULL when the broker refuses
+ * it (the listener's max_connection_rate, its or the global max_connections,
+ * out of memory; each counted): the dataplane closes it then, before reading
+ * anything.
  */
 struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char *peer,
 				   unsigned listener);

@@ -17,6 +17,7 @@
 #include "broker/conn.h"
 #include "broker/handlers.h"
 #include "broker/log.h"
+#include "broker/memlimit.h"
 #include "broker/msg.h"
 #include "broker/registry.h"
 #include "broker/route.h"
@@ -49,6 +50,7 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 	CDS_INIT_LIST_HEAD(&w->sessions);
 	CDS_INIT_LIST_HEAD(&w->arrivals);
 	CDS_INIT_LIST_HEAD(&w->resumed);
+	CDS_INIT_LIST_HEAD(&w->claim_retries);
 	return w;
 }
 
@@ -61,28 +63,20 @@ uint64_t tern_worker_clock(struct tern_worker *w)
 	return w->now_ms;
 }
 
-static void enqueue_item(struct tern_worker *to, struct tern_inbox_item *item)
-{
-	/* false: the queue was empty, so the worker may be asleep. */
-	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
-	    to->ops->wake)
-		to->ops->wake(to->dp_worker);
-}
-
 int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen)
 {
 	struct tern_inbox_item *item = tern_malloc(sizeof(*item));
 
 	if (!item)
 		return -ENOMEM;
-	cds_wfcq_node_init(&item->node);
 	item->kind = kind;
+	item->embedded = false;
 	item->gen = gen;
 	if (kind == TERN_INBOX_PUBLISH)
 		item->msg = ptr;
 	else
 		item->session = ptr;
-	enqueue_item(to, item);
+	tern_worker_post_item(to, item);
 	return 0;
 }
 
@@ -93,14 +87,22 @@ int tern_worker_post_share(struct tern_worker *to, struct tern_share_group *g, u
 
 	if (!item)
 		return -ENOMEM;
-	cds_wfcq_node_init(&item->node);
 	item->kind = TERN_INBOX_SHARE;
 	item->msg = msg;
 	item->share = g;
 	item->uid = uid;
 	item->hops = hops;
-	enqueue_item(to, item);
+	tern_worker_post_item(to, item);
 	return 0;
+}
+
+void tern_worker_post_item(struct tern_worker *to, struct tern_inbox_item *item)
+{
+	cds_wfcq_node_init(&item->node);
+	/* false: the queue was empty, so the worker may be asleep. */
+	if (!cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &item->node) && to->ops &&
+	    to->ops->wake)
+		to->ops->wake(to->dp_worker);
 }
 
 static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
@@ -141,6 +143,8 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 	__cds_wfcq_for_each_blocking_safe(&head, &tail, node, next)
 	{
 		struct tern_inbox_item *item = caa_container_of(node, struct tern_inbox_item, node);
+		/* Read first: handling an embedded item may pass it on to another worker. */
+		bool embedded = item->embedded;
 
 		TERN_STAT_ADD(w, inbox_items, 1);
 		if (!shutting_down) {
@@ -155,8 +159,9 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 			item->session->home = w->id;
 			cds_list_add(&item->session->worker_node, &w->sessions);
 		}
-		/* A late TAKEOVER or DEPART names a session freed at finish: ignore it. */
-		tern_free(item);
+		/* A late TAKEOVER or DEPART: its session is freed with this worker's. */
+		if (!embedded)
+			tern_free(item);
 	}
 }
 
@@ -206,14 +211,19 @@ static void sweep_sessions(struct tern_worker *w)
 	}
 }
 
+/* Only the waiting connections, not every connection: a storm must not cost O(n) a turn. */
 static void retry_claims(struct tern_worker *w)
 {
-	struct tern_conn *c, *tmp;
+	struct cds_list_head batch;
+	struct tern_conn *c;
 
-	cds_list_for_each_entry_safe(c, tmp, &w->conns, worker_node)
-	{
-		if (c->state == TERN_CONN_CLAIM_RETRY)
-			tern_connect_retry(c);
+	/* A retry that is busy again goes back on w->claim_retries for the next turn. */
+	CDS_INIT_LIST_HEAD(&batch);
+	cds_list_splice(&w->claim_retries, &batch);
+	CDS_INIT_LIST_HEAD(&w->claim_retries);
+	while (!cds_list_empty(&batch)) {
+		c = cds_list_first_entry(&batch, struct tern_conn, retry_node);
+		tern_connect_retry(c);
 	}
 }
 
@@ -239,6 +249,7 @@ int tern_worker_poll(struct tern_worker *w)
 	uint64_t next;
 
 	tern_security_poll(w);
+	tern_memlimit_refresh(w);
 	drain_inbox(w, false);
 	while (!cds_list_empty(&w->resumed))
 		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));

@@ -17,7 +17,7 @@
 #include <urcu/wfcqueue.h>
 
 #include "broker/log.h"
-#include "broker/session.h"
+#include "broker/via.h"
 
 struct tern_broker;
 struct tern_match_scratch;
@@ -29,7 +29,13 @@ struct tern_transport_ops;
 struct tern_worker_stats {
 	uint64_t clients_connected; /* gauge */
 	uint64_t connections_accepted;
-	uint64_t connections_refused;
+	uint64_t connections_refused;	   /* max_connections (global or listener's) */
+	uint64_t connections_rate_limited; /* listener's max_connection_rate */
+	uint64_t clients_limited;	   /* closed by tern_conn_over_limit */
+	uint64_t queued_bytes;		   /* memlimit.h; may wrap below 0, only the sum counts */
+	uint64_t publish_dropped_memory;   /* deliveries dropped over memory_limit */
+	uint64_t retained_dropped_memory;  /* retained messages not stored over memory_limit */
+	uint64_t subscriptions_refused;	   /* filters over max_subscriptions (SUBACK 0x80) */
 	uint64_t msgs_received;
 	uint64_t msgs_sent;
 	uint64_t bytes_received;
@@ -67,10 +73,15 @@ enum tern_inbox_kind {
 	TERN_INBOX_SHARE,    /* a shared subscription delivery for member uid of group */
 };
 
-/* One cross-worker work item; allocated by the sender, freed by the receiver. */
+/*
+ * One cross-worker work item; allocated by the sender, freed by the receiver,
+ * unless `embedded`: then it lives in its session (the takeover handshake's,
+ * registry.c) and the receiver only reads it.
+ */
 struct tern_inbox_item {
 	struct cds_wfcq_node node;
 	enum tern_inbox_kind kind;
+	bool embedded;
 	uint64_t gen; /* PUBLISH: tree generation read before the sender's walk */
 	union {
 		struct tern_msg *msg;	      /* PUBLISH: one reference owned by the item */
@@ -92,20 +103,22 @@ struct tern_worker {
 	const struct tern_transport_ops *ops;
 	void *dp_worker;
 
-	struct cds_list_head conns;    /* every struct tern_conn on this worker */
-	struct cds_list_head sessions; /* every session homed here */
-	struct cds_list_head arrivals; /* sessions in transit to this worker (registry.c) */
-	struct cds_list_head resumed;  /* connections with held-back input to parse (conn.c) */
-	unsigned retry_claims;	       /* connections waiting to retry a busy client id */
-	uint64_t now_ms;	       /* monotonic clock, updated each poll/input */
-	uint64_t next_sweep_ms;	       /* next keepalive/connect-timeout/expiry sweep */
-	uint64_t next_sys_ms;	       /* next $SYS publication (worker 0) */
+	struct cds_list_head conns;	    /* every struct tern_conn on this worker */
+	struct cds_list_head sessions;	    /* every session homed here */
+	struct cds_list_head arrivals;	    /* sessions in transit to this worker (registry.c) */
+	struct cds_list_head resumed;	    /* connections with held-back input to parse (conn.c) */
+	unsigned retry_claims;		    /* connections waiting to retry a busy client id */
+	struct cds_list_head claim_retries; /* those connections (conn->retry_node) */
+	uint64_t now_ms;		    /* monotonic clock, updated each poll/input */
+	uint64_t next_sweep_ms;		    /* next keepalive/connect-timeout/expiry sweep */
+	uint64_t next_sys_ms;		    /* next $SYS publication (worker 0) */
 	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
 	struct tern_match *matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id; /* for generated client ids */
 	uint64_t auth_gen;     /* security snapshot its sessions were classified for (security.h) */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */
+	bool mem_over; /* over memory_limit at the last refresh (memlimit.h) */
 
 	struct tern_worker_stats stats __attribute__((aligned(64)));
 };
@@ -127,6 +140,13 @@ int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *pt
  */
 int tern_worker_post_share(struct tern_worker *to, struct tern_share_group *g, uint64_t uid,
 			   struct tern_msg *msg, uint8_t hops);
+
+/*
+ * Post a caller-owned item (item->embedded set; kind and payload filled in):
+ * cannot fail. The item must not be posted again before the receiver handled
+ * it. Any worker thread or the call_rcu thread.
+ */
+void tern_worker_post_item(struct tern_worker *to, struct tern_inbox_item *item);
 
 /* Refresh and return w->now_ms (monotonic milliseconds). Owning thread. */
 uint64_t tern_worker_clock(struct tern_worker *w);

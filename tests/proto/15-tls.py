@@ -394,7 +394,8 @@ class Tls(BrokerTestCase):
     # 6. Big and many messages through a TLS reader that stops reading for a while.
 
     def test_large_messages_slow_tls_reader(self):
-        self.start_tls()
+        # A whole MiB of payload: above the default max_packet_size (1 MiB packets).
+        self.start_tls(config_lines=['max_packet_size 0'])
         slow = self.tls_raw(rcvbuf=4096)
         slow.connect_ok('slow-tls')
         self.assertEqual(slow.subscribe_ok([('big/#', 1)]), [1])

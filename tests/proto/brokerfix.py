@@ -22,7 +22,9 @@ MOSQUITTO = '/usr/sbin/mosquitto'
 TIMEOUT = 5.0  # default bound for every wait on the broker
 
 # Config keys mosquitto does not know; they are dropped when it is the broker under test.
-TERN_ONLY_KEYS = ('workers', 'connect_timeout', 'dataplane', 'max_output_bytes')
+TERN_ONLY_KEYS = ('workers', 'connect_timeout', 'dataplane', 'max_output_bytes',
+                  'max_connection_rate', 'max_publish_rate', 'max_publish_bytes_rate',
+                  'max_subscriptions')
 
 
 def broker_kind():

@@ -71,7 +71,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_queued_messages, 1000);
 	assert_int_equal(c.max_queued_bytes, 0);
 	assert_int_equal(c.max_inflight_messages, 20);
-	assert_int_equal(c.max_packet_size, 0);
+	assert_int_equal(c.max_packet_size, TERN_DEFAULT_MAX_PACKET_SIZE);
 	assert_int_equal(c.message_size_limit, 0);
 	assert_int_equal(c.max_keepalive, 65535);
 	assert_true(c.max_connections == -1);
@@ -82,6 +82,11 @@ static void test_defaults(void **state)
 	assert_int_equal(c.connect_timeout, 10);
 	assert_int_equal(c.log_mask, TERN_LOG_DEFAULT);
 	assert_false(c.log_type_set);
+	assert_int_equal(c.max_connection_rate, 0);
+	assert_int_equal(c.max_publish_rate, 0);
+	assert_int_equal(c.max_publish_bytes_rate, 0);
+	assert_int_equal(c.memory_limit, 0);
+	assert_int_equal(c.max_subscriptions, 0);
 	assert_int_equal(tern_config_validate(&c, NULL, 0), 0);
 }
 
@@ -90,7 +95,11 @@ static void test_every_key(void **state)
 	static const char text[] = "# a comment\n"
 				   "\n"
 				   "   \t\n"
+				   "max_connections 5000\n"
+				   "max_connection_rate 7\n"
 				   "  listener 1883  \n"
+				   "max_connections 10\n"
+				   "max_connection_rate 0\n"
 				   "listener 8883 ::1\n"
 				   "listener\t1884\t127.0.0.1   # trailing comment\n"
 				   "listener 1885 broker.example.com\n"
@@ -113,7 +122,11 @@ static void test_every_key(void **state)
 				   "workers 64\n"
 				   "dataplane sock\n"
 				   "max_output_bytes 1048576\n"
-				   "connect_timeout 30\r\n";
+				   "connect_timeout 30\r\n"
+				   "max_publish_rate 100\n"
+				   "max_publish_bytes_rate 1099511627776\n"
+				   "memory_limit 18446744073709551615\n"
+				   "max_subscriptions 50000\n";
 	struct tern_config c;
 	char err[256] = "", path[64];
 
@@ -138,7 +151,18 @@ static void test_every_key(void **state)
 	assert_int_equal(c.max_packet_size, 20);
 	assert_int_equal(c.message_size_limit, 268435455);
 	assert_int_equal(c.max_keepalive, 0);
-	assert_true(c.max_connections == 100000);
+	/* Listener-scoped as in mosquitto: the last listener line's; before any, the total. */
+	assert_true(c.max_connections == 5000);
+	assert_true(c.listeners[5].max_connections == 100000);
+	assert_true(c.listeners[0].max_connections == 10);
+	assert_true(c.listeners[1].max_connections == -1);
+	assert_int_equal(c.max_connection_rate, 7);
+	assert_int_equal(c.listeners[0].max_connection_rate, 0);
+	assert_int_equal(c.listeners[1].max_connection_rate, 7);
+	assert_int_equal(c.max_publish_rate, 100);
+	assert_true(c.max_publish_bytes_rate == (UINT64_C(1) << 40));
+	assert_true(c.memory_limit == UINT64_MAX);
+	assert_int_equal(c.max_subscriptions, 50000);
 	assert_int_equal(c.sys_interval, 0);
 	assert_false(c.retain_available);
 	assert_int_equal(c.persistent_client_expiration, 14 * 86400);
@@ -231,6 +255,10 @@ static void test_malformed(void **state)
 	    {"max_queued_bytes 18446744073709551616", "out of range"},
 	    {"max_queued_bytes 1k", "not a number"},
 	    {"max_inflight_messages 65536", "out of range"},
+	    {"max_publish_rate 1099511627777", "out of range"},
+	    {"max_publish_bytes_rate -1", "not a number"},
+	    {"max_connection_rate 4294967296", "out of range"},
+	    {"max_subscriptions 1 2", "takes one value"},
 	    {"max_inflight_messages 1.5", "not a number"},
 	    {"max_packet_size 19", "below 20"},
 	    {"max_packet_size 1", "below 20"},
@@ -710,6 +738,11 @@ static void test_sample_conf_is_defaults(void **state)
 	    "password_file",
 	    "acl_file",
 	    "per_listener_settings",
+	    "max_connection_rate",
+	    "max_publish_rate",
+	    "max_publish_bytes_rate",
+	    "memory_limit",
+	    "max_subscriptions",
 	};
 
 	snprintf(path, sizeof(path), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
@@ -768,6 +801,11 @@ static void test_sample_conf_is_defaults(void **state)
 		    "max_output_bytes",
 		    "connect_timeout",
 		    "per_listener_settings",
+		    "max_connection_rate",
+		    "max_publish_rate",
+		    "max_publish_bytes_rate",
+		    "memory_limit",
+		    "max_subscriptions",
 		};
 		for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
 			size_t n = strlen(same[k]);
