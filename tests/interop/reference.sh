@@ -95,7 +95,9 @@ tshark -i lo -f "tcp port $port" -d "tcp.port==$port,mqtt" -w "$work/capture.pca
 	>"$work/live.txt" 2>"$work/tshark.err" &
 tshark_pid=$!
 pids+=("$tshark_pid")
-wait_until "tshark to capture" grep -q 'Capturing on' "$work/tshark.err"
+# tshark loads every dissector first: on a loaded 2-core machine (the ASan tree runs beside
+# other tests) that alone took more than 10 s.
+TIMEOUT=60 wait_until "tshark to capture" grep -q 'Capturing on' "$work/tshark.err"
 
 count() { grep -c "$1" "$work/live.txt" || true; }
 more_than() { [ "$(count "$1")" -gt "$2" ]; } # more_than PATTERN N: live lines matching
