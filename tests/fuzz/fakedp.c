@@ -18,6 +18,7 @@
 #include "broker/codec.h"
 #include "broker/conn.h"
 #include "broker/outq.h"
+#include "broker/sys.h"
 #include "broker/transport.h"
 #include "tests/fuzz/fakedp.h"
 
@@ -168,8 +169,8 @@ static void decode_output(struct fakedp *f, struct fake_conn *fc)
 	fc->out_len -= off;
 }
 
-/* The peer reads up to max queued bytes (the engine's iovecs, as writev would). */
-static void read_output(struct fakedp *f, struct fake_conn *fc, size_t max)
+/* One writev's worth: up to max bytes of the engine's iovecs. Returns the bytes read. */
+static size_t read_some(struct fakedp *f, struct fake_conn *fc, size_t max)
 {
 	struct tern_outq *q = tern_conn_outq(fc->tc);
 	struct iovec iov[IOV_MAX_TURN];
@@ -196,10 +197,20 @@ static void read_output(struct fakedp *f, struct fake_conn *fc, size_t max)
 		took += len;
 	}
 	if (took == 0)
-		return;
+		return 0;
 	tern_outq_consume(q, took);
 	tern_conn_wrote(fc->tc, took);
 	decode_output(f, fc);
+	return took;
+}
+
+/* The peer reads up to max queued bytes, as writev calls until the queue is empty would. */
+static void read_output(struct fakedp *f, struct fake_conn *fc, size_t max)
+{
+	size_t took;
+
+	while (max && (took = read_some(f, fc, max)) > 0)
+		max -= took;
 }
 
 bool fakedp_open(struct fakedp *f, unsigned slot)
@@ -334,6 +345,11 @@ void fakedp_turn(struct fakedp *f)
 		}
 	}
 	tern_worker_quiescent(f->worker);
+}
+
+void fakedp_publish_sys(struct fakedp *f)
+{
+	tern_sys_publish(f->worker);
 }
 
 const uint64_t *fakedp_packets_read(const struct fakedp *f)

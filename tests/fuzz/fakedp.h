@@ -69,6 +69,9 @@ size_t fakedp_send_acks(struct fakedp *f, unsigned slot);
  */
 void fakedp_turn(struct fakedp *f);
 
+/* Publish the $SYS topics now, as the worker's timer does every sys_interval. */
+void fakedp_publish_sys(struct fakedp *f);
+
 /* Packets of each type the peers have read (index: MQTT packet type), for reports. */
 const uint64_t *fakedp_packets_read(const struct fakedp *f);
 

@@ -40,6 +40,8 @@ enum kind {
 	K_STALL, /* byte: bit 0 stalled */
 	K_TURN,
 	K_OPEN,
+	K_REPEAT, /* count byte, len byte, bytes: sent (count + 1) * 256 times */
+	K_SYS,	  /* publish $SYS now (the engine does it on a wall-clock timer) */
 	N_KINDS,
 };
 
@@ -164,6 +166,33 @@ static void op_raw(struct fakedp *f, unsigned slot, struct input *in, size_t len
 	in->left -= len;
 }
 
+/*
+ * The same bytes many times over, in reads of up to 16 KiB as the sock
+ * dataplane does: floods of PINGREQs or QoS 1 PUBLISHes that a client sends
+ * without reading, which fill the output and make the engine pause the input.
+ */
+static void op_repeat(struct fakedp *f, unsigned slot, struct input *in)
+{
+	static uint8_t buf[16384];
+	size_t times = ((size_t)next(in) + 1) * 256, len = next(in), fill = 0;
+
+	if (len > in->left)
+		len = in->left;
+	if (len == 0)
+		return;
+	while (times--) {
+		if (fill + len > sizeof(buf)) {
+			fakedp_send(f, slot, buf, fill);
+			fill = 0;
+		}
+		memcpy(buf + fill, in->p, len);
+		fill += len;
+	}
+	fakedp_send(f, slot, buf, fill);
+	in->p += len;
+	in->left -= len;
+}
+
 static void run_op(struct fakedp *f, uint8_t op, struct input *in)
 {
 	unsigned slot = op & 3;
@@ -220,6 +249,12 @@ static void run_op(struct fakedp *f, uint8_t op, struct input *in)
 		break;
 	case K_OPEN:
 		fakedp_open(f, slot);
+		break;
+	case K_REPEAT:
+		op_repeat(f, slot, in);
+		break;
+	case K_SYS:
+		fakedp_publish_sys(f);
 		break;
 	}
 }

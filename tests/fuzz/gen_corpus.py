@@ -85,7 +85,7 @@ def config_seeds():
 # ---- session: config bits, then ops: slot | kind << 2 (see fuzz_session.c)
 
 RAW, RAW_LONG, CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBLISH, ACKS, ACK, PING, PEER_CLOSE, READ, \
-    STALL, TURN, OPEN = range(14)
+    STALL, TURN, OPEN, REPEAT, SYS = range(16)
 
 
 def op(slot, kind, *args):
@@ -139,7 +139,15 @@ def session_seeds():
                raw(1, r.packet(r.PUBLISH, 6, b'')) + op(0, TURN))
     auto_id = (op(0, CONNECT, 0x04, 0x08) + op(0, SUBSCRIBE, 0x07, 1) +
                op(1, CONNECT, 0x00, 0x08) + op(0, PUBLISH, 0x06, 2, 0) + op(0, TURN))
-    seeds = [('sub-pub', b'\x00' + sub_pub), ('retain', b'\x00' + retain),
+    # a client that floods PINGREQ and QoS 1 PUBLISH without reading: its input is paused,
+    # then resumes once it reads; meanwhile $SYS goes to a '$SYS/#' subscriber
+    flood = (op(0, CONNECT, 0x04, 0) + op(1, CONNECT, 0x05, 0) + op(1, SUBSCRIBE, 0x07, 1) +
+             op(0, STALL, 1) + op(0, REPEAT, 255, 2) + r.pingreq() +
+             op(0, REPEAT, 63, 8) + r.publish('a', b'x', qos=1, mid=5) + op(0, TURN) +
+             op(0, SYS) + op(0, TURN) + op(0, STALL, 0) + op(0, TURN) + op(0, TURN) +
+             op(0, PING, 0) + op(0, TURN) + op(1, ACKS) + op(0, TURN))
+    seeds = [('flood', b'\x00' + flood), ('flood-small', b'\x01' + flood),
+             ('sub-pub', b'\x00' + sub_pub), ('retain', b'\x00' + retain),
              ('retain-off', b'\x04' + retain), ('will', b'\x00' + will),
              ('persistent', b'\x00' + persistent), ('persistent-small', b'\x01' + persistent),
              ('takeover', b'\x00' + takeover), ('stall-small', b'\x01' + stall),
