@@ -5,9 +5,9 @@ the packets the protocol tests send (tests/proto/rawmqtt.py), the sample config
 (deploy/tern.conf) and the configs the tests use. Deterministic; the seeds are
 committed, so run this only to change them:
     /usr/bin/python3 tests/fuzz/gen_corpus.py
-Seeds are named seed-*; inputs found by fuzzing that are worth keeping (crash
-reproducers, see tests/README.md) are committed beside them as regress-*, which
-this script leaves alone."""
+Seeds are named seed-*. Beside them: inputs merged from fuzzing runs (libFuzzer
+-merge=1, named by their SHA-1) and crash reproducers (regress-*), see tests/README.md;
+this script leaves those alone."""
 
 import glob
 import hashlib
