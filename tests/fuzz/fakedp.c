@@ -27,7 +27,6 @@
 #define IOV_MAX_TURN 64
 
 struct fake_conn {
-	struct fakedp *dp;
 	struct tern_conn *tc;
 	bool closing;  /* ops->close called: closed at the end of the turn */
 	bool paused;   /* ops->pause_input(true) */
@@ -224,7 +223,6 @@ bool fakedp_open(struct fakedp *f, unsigned slot)
 	fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		die("out of memory");
-	fc->dp = f;
 	snprintf(peer, sizeof(peer), "192.0.2.1:%u", 10000 + f->next_peer++ % 50000);
 	fc->tc = tern_conn_accept(f->worker, fc, peer);
 	if (!fc->tc) {
