@@ -386,8 +386,9 @@ async def chaos_client(n, port, stats, stop):
                 stats.add('chaos_garbage')
                 await wait_or(stop, 1.0, sess.closed)
                 sess.abort()
-        except (ConnectionError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
-            stats.add('chaos_errors')
+        except (ConnectionError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
+            # mostly ConnectionError: a client with the same id took this one over first
+            stats.add('chaos_error_%s' % type(e).__name__)
             sess.abort()
         await sess.wait_closed()
         await asyncio.sleep(rnd.uniform(0, 0.5))
