@@ -40,7 +40,7 @@ enum kind {
 	K_STALL, /* byte: bit 0 stalled */
 	K_TURN,
 	K_OPEN,
-	K_REPEAT, /* count byte, len byte, bytes: sent (count + 1) * 256 times */
+	K_REPEAT, /* count byte, len byte, bytes: sent 2^(count % 17) times, 256 KiB at most */
 	K_SYS,	  /* publish $SYS now (the engine does it on a wall-clock timer) */
 	N_KINDS,
 };
@@ -166,6 +166,8 @@ static void op_raw(struct fakedp *f, unsigned slot, struct input *in, size_t len
 	in->left -= len;
 }
 
+#define REPEAT_MAX_BYTES (256u * 1024)
+
 /*
  * The same bytes many times over, in reads of up to 16 KiB as the sock
  * dataplane does: floods of PINGREQs or QoS 1 PUBLISHes that a client sends
@@ -174,12 +176,15 @@ static void op_raw(struct fakedp *f, unsigned slot, struct input *in, size_t len
 static void op_repeat(struct fakedp *f, unsigned slot, struct input *in)
 {
 	static uint8_t buf[16384];
-	size_t times = ((size_t)next(in) + 1) * 256, len = next(in), fill = 0;
+	size_t times = (size_t)1 << (next(in) % 17), len = next(in), fill = 0;
 
 	if (len > in->left)
 		len = in->left;
 	if (len == 0)
 		return;
+	/* Pausing needs 64 KiB of replies; most inputs should stay cheap to run. */
+	if (times * len > REPEAT_MAX_BYTES)
+		times = REPEAT_MAX_BYTES / len;
 	while (times--) {
 		if (fill + len > sizeof(buf)) {
 			fakedp_send(f, slot, buf, fill);

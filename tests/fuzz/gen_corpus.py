@@ -142,8 +142,8 @@ def session_seeds():
     # a client that floods PINGREQ and QoS 1 PUBLISH without reading: its input is paused,
     # then resumes once it reads; meanwhile $SYS goes to a '$SYS/#' subscriber
     flood = (op(0, CONNECT, 0x04, 0) + op(1, CONNECT, 0x05, 0) + op(1, SUBSCRIBE, 0x07, 1) +
-             op(0, STALL, 1) + op(0, REPEAT, 255, 2) + r.pingreq() +
-             op(0, REPEAT, 63, 8) + r.publish('a', b'x', qos=1, mid=5) + op(0, TURN) +
+             op(0, STALL, 1) + op(0, REPEAT, 16, 2) + r.pingreq() +
+             op(0, REPEAT, 14, 8) + r.publish('a', b'x', qos=1, mid=5) + op(0, TURN) +
              op(0, SYS) + op(0, TURN) + op(0, STALL, 0) + op(0, TURN) + op(0, TURN) +
              op(0, PING, 0) + op(0, TURN) + op(1, ACKS) + op(0, TURN))
     seeds = [('flood', b'\x00' + flood), ('flood-small', b'\x01' + flood),
