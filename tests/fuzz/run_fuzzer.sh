@@ -36,4 +36,4 @@ if [ -z "$runs" ] || [ "$runs" -eq 0 ]; then
 	echo "$name: the fuzzer ran no input" >&2
 	exit 1
 fi
-echo "$name: $runs runs in ${seconds}s, no failure"
+echo "$name: $runs runs in ${seconds}s (the corpus replay included), no failure"
