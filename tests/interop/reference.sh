@@ -207,4 +207,12 @@ for ip in ip ipv6; do
 done
 [ "$(fins_from_broker)" = 4 ] || fail "expected broker FINs on 4 connections"
 broker_alive
+# A clean exit on SIGTERM, and no sanitizer report (leaks are reported then in an ASan build).
+kill -TERM "$broker_pid"
+status=0
+wait "$broker_pid" || status=$?
+[ "$status" = 0 ] || fail "broker exited with status $status on SIGTERM"
+if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$work/broker.log" >&2; then
+	fail "sanitizer report in the broker log"
+fi
 echo "PASS: reference scenario against $kind"

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawmqtt as r  # noqa: E402
-from brokerfix import BrokerTestCase, is_tern, main, not_checked  # noqa: E402
+from brokerfix import BrokerTestCase, is_tern, main, not_checked, rss_env  # noqa: E402
 from sysmon import SysMonitor  # noqa: E402
 
 MiB = 1 << 20
@@ -51,7 +51,8 @@ class Limits(BrokerTestCase):
     WINDOW_BYTES = 32768  # most bytes for the healthy subscriber not yet received by it
 
     def test_slow_consumer_bounded(self):
-        self.broker = self.start_broker(['max_output_bytes 65536', 'sys_interval 1'])
+        self.broker = self.start_broker(['max_output_bytes 65536', 'sys_interval 1'],
+                                        env=rss_env())
         mon = self.sys_monitor()
         dropped0 = mon.num('publish/messages/dropped')
         slow = self.raw(connect='slow', rcvbuf=4096)

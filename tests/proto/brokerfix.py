@@ -20,6 +20,12 @@ import rawmqtt
 
 MOSQUITTO = '/usr/sbin/mosquitto'
 TIMEOUT = 5.0  # default bound for every wait on the broker
+# How long the broker may take to exit on SIGTERM; an ASan build checks for leaks first.
+STOP_TIMEOUT = 15.0
+
+# Lines that start a report of AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer.
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'SUMMARY: AddressSanitizer', 'SUMMARY: UndefinedBehaviorSanitizer')
 
 # Config keys mosquitto does not know; they are dropped when it is the broker under test.
 TERN_ONLY_KEYS = ('workers', 'connect_timeout', 'dataplane', 'max_output_bytes',
@@ -59,6 +65,22 @@ def keepalive_limit(keepalive):
     return 1.5 * keepalive + 7.0
 
 
+def binary_has_asan(path):
+    """True when the program at path is built with AddressSanitizer (gcc or clang)."""
+    with open(path, 'rb') as f:
+        return b'__asan_init' in f.read()
+
+
+def rss_env():
+    """Environment for a broker whose RSS a test bounds: with an ASan build, a 16 MiB
+    quarantine (default 256 MiB) so that freed memory ASan holds back to catch
+    use-after-free does not count as the broker's. Nothing changes for other builds."""
+    if broker_kind() != 'tern' or not binary_has_asan(os.environ['TERN_BIN']):
+        return None
+    opts = os.environ.get('ASAN_OPTIONS', '')
+    return {'ASAN_OPTIONS': (opts + ':' if opts else '') + 'quarantine_size_mb=16'}
+
+
 def free_port():
     """A TCP port free on both 127.0.0.1 and ::1 (best effort; start() retries on a clash)."""
     for _ in range(50):
@@ -86,12 +108,14 @@ class Broker:
     the broker is ready when every listener accepts connections.
     files: {name: text or bytes} written into {dir} before the start (readable
     by mosquitto, which runs as its own user when started as root).
-    kind: 'tern' or 'mosquitto' regardless of TERN_TEST_BROKER (interop checks)."""
+    kind: 'tern' or 'mosquitto' regardless of TERN_TEST_BROKER (interop checks).
+    env: variables added to the broker's environment."""
 
-    def __init__(self, config_lines=(), files=None, kind=None):
+    def __init__(self, config_lines=(), files=None, kind=None, env=None):
         self.kind = kind or broker_kind()
         self.config_lines = list(config_lines)
         self.files = dict(files or {})
+        self.env = env
         self.proc = None
         self.port = None
         self.port2 = None
@@ -163,8 +187,9 @@ class Broker:
             with open(self.conf_path, 'w') as f:
                 f.write(self.config_text(self.port))
             with open(self.log_path, 'ab') as log:
+                env = dict(os.environ, **self.env) if self.env else None
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                             stdout=log, stderr=subprocess.STDOUT)
+                                             stdout=log, stderr=subprocess.STDOUT, env=env)
             if self.wait_ready():
                 return self
             last = self.log()
@@ -217,12 +242,24 @@ class Broker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(TIMEOUT)
+                self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.exit_status = self.proc.returncode
         self.proc = None
+
+    def sanitizer_report(self):
+        """The first line of a sanitizer report in the broker's log, or None."""
+        try:
+            with open(self.log_path, 'rb') as f:
+                text = f.read().decode('utf-8', 'replace')
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if any(m in line for m in SANITIZER_MARKERS):
+                return line
+        return None
 
     def log(self):
         try:
@@ -252,8 +289,8 @@ class BrokerTestCase(unittest.TestCase):
         if self.START_BROKER:
             self.broker = self.start_broker(self.BROKER_CONFIG)
 
-    def start_broker(self, config_lines=(), files=None, kind=None):
-        b = Broker(config_lines, files, kind)
+    def start_broker(self, config_lines=(), files=None, kind=None, env=None):
+        b = Broker(config_lines, files, kind, env)
         self.brokers.append(b)
         self.addCleanup(self.stop_broker, b)
         return b.start()
@@ -265,6 +302,12 @@ class BrokerTestCase(unittest.TestCase):
         b.stop()
         if crashed:
             self.fail('broker died during the test (exit status %s)' % b.exit_status)
+        # A clean SIGTERM exit is part of every test: an ASan build reports leaks then.
+        if b.exit_status != 0:
+            self.fail('broker exited with status %s on SIGTERM' % b.exit_status)
+        report = b.sanitizer_report()
+        if report:
+            self.fail('sanitizer report in the broker log: %s' % report)
 
     def run(self, result=None):
         result = result if result is not None else self.defaultTestResult()

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/ from
+the packets the protocol tests send (tests/proto/rawmqtt.py), the sample config
+(deploy/tern.conf) and the configs the tests use. Deterministic; the seeds are
+committed, so run this only to change them:
+    /usr/bin/python3 tests/fuzz/gen_corpus.py
+Seeds are named seed-*. Beside them: inputs merged from fuzzing runs (libFuzzer
+-merge=1, named by their SHA-1) and crash reproducers (regress-*), see tests/README.md;
+this script leaves those alone."""
+
+import glob
+import hashlib
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'proto'))
+import rawmqtt as r  # noqa: E402
+
+
+def write(target, seeds):
+    d = os.path.join(HERE, 'corpus', target)
+    os.makedirs(d, exist_ok=True)
+    for old in glob.glob(os.path.join(d, 'seed-*')):
+        os.unlink(old)
+    for name, data in seeds:
+        digest = hashlib.sha1(data).hexdigest()[:10]
+        with open(os.path.join(d, 'seed-%s-%s' % (name, digest)), 'wb') as f:
+            f.write(data)
+    print('%s: %d seeds' % (target, len(seeds)))
+
+
+# ---- codec: byte 0 level/max_packet selector, byte 1 split seed, then a packet stream
+
+def codec_seeds():
+    c311 = r.connect('c1', will_topic='w/t', will_payload=b'bye', will_qos=1, will_retain=True,
+                     username='u', password='p', keepalive=30)
+    c31 = r.connect31('c31', clean=False)
+    streams = {
+        'connect': c311,
+        'connect-empty': r.connect(''),
+        'connect-bad-level': r.connect('x', level=9),
+        'connect31': c31,
+        'session': c311 + r.subscribe(1, [('a/+', 1), ('#', 2), ('$SYS/#', 0)]) +
+        r.publish('a/b', b'hello', qos=1, mid=7) + r.puback(7) + r.pubrec(8) + r.pubrel(8) +
+        r.pubcomp(8) + r.unsubscribe(2, ['a/+', '#']) + r.pingreq() + r.disconnect(),
+        'publish-qos2-retain': r.publish('t', b'x' * 40, qos=2, retain=True, mid=65535),
+        'publish-empty': r.publish('a', b''),
+        'server-side': r.packet(r.CONNACK, 0, b'\x01\x00') + r.packet(r.SUBACK, 0, b'\x00\x01\x00\x01\x02\x80') +
+        r.packet(r.UNSUBACK, 0, b'\x00\x02') + r.packet(r.PINGRESP, 0),
+        'bad-flags': r.packet(r.SUBSCRIBE, 0, b'\x00\x01\x00\x01a\x00'),
+        'long-length': b'\x30\xff\xff\xff\x7f',
+        'utf8-bad': r.publish(b'\xc3\x28', b'x'),
+    }
+    seeds = []
+    for i, (name, s) in enumerate(sorted(streams.items())):
+        sel = [0x02, 0x01, 0x06, 0x0a][i % 4]  # levels 4, 3, 4 and 4 with max_packet 64/1024
+        seeds.append((name, bytes([sel, 7 * i + 1]) + s))
+    return seeds
+
+
+# ---- config: whole files
+
+def config_seeds():
+    with open(os.path.join(ROOT, 'deploy', 'tern.conf'), 'rb') as f:
+        sample = f.read()
+    files = {
+        'sample': sample,
+        'limits': b'max_output_bytes 65536\nsys_interval 1\nmax_inflight_messages 2\n'
+                  b'max_queued_messages 3\nmax_queued_bytes 1000\nmessage_size_limit 100\n'
+                  b'max_connections 3\nretain_available false\n',
+        'listeners': b'listener 1883\nlistener 1884 127.0.0.1\nlistener 1885 ::1\nworkers 2\n',
+        'expiry': b'persistent_client_expiration 2\npersistent_client_expiration 1w\n'
+                  b'persistent_client_expiration 3m\n',
+        'log': b'log_type error\nlog_type warning notice\nlog_type all\n',
+        'misc': b'\xef\xbb\xbf# bom\nallow_anonymous false\nmax_keepalive 10\n'
+                b'connect_timeout 1\nmax_packet_size 1000\ndataplane sock\n',
+        'bad': b'max_connections -1\nunknown_key 1\n',
+    }
+    return sorted(files.items())
+
+
+# ---- session: config bits, then ops: slot | kind << 2 (see fuzz_session.c)
+
+RAW, RAW_LONG, CONNECT, SUBSCRIBE, UNSUBSCRIBE, PUBLISH, ACKS, ACK, PING, PEER_CLOSE, READ, \
+    STALL, TURN, OPEN, REPEAT, SYS = range(16)
+
+
+def op(slot, kind, *args):
+    return bytes([slot | kind << 2]) + bytes(args)
+
+
+def raw(slot, data):
+    out = b''
+    for i in range(0, len(data), 200):  # long packets cross several RAW ops: a split point
+        chunk = data[i:i + 200]
+        out += op(slot, RAW, len(chunk)) + chunk
+    return out
+
+
+def session_seeds():
+    # CONNECT arg p: id c(p&3), clean 4, will 8, will qos p>>4&3, will retain 64, keepalive 1 128
+    #         arg q: v3.1 1, username 2, password 4, empty id 8, will topic q>>4
+    # SUBSCRIBE p: filter p&15, qos p>>4&3; PUBLISH p: topic p&15, qos p>>4&3, retain 64, dup 128
+    sub_pub = (op(0, CONNECT, 0x04, 0) + op(0, SUBSCRIBE, 0x13, 1) + op(1, CONNECT, 0x05, 0) +
+               op(1, PUBLISH, 0x11, 10, 1) + op(0, TURN) + op(0, ACKS) + op(1, ACKS) +
+               op(1, PUBLISH, 0x21, 5, 2) + op(0, TURN) + op(0, ACKS) + op(0, TURN) + op(0, ACKS) +
+               op(1, ACKS) + op(0, TURN) + op(0, PING, 0) + op(1, PING, 1) + op(0, TURN))
+    retain = (op(0, CONNECT, 0x04, 0) + op(0, PUBLISH, 0x51, 8, 1) + op(0, PUBLISH, 0x42, 0, 0) +
+              op(1, CONNECT, 0x05, 0) + op(1, SUBSCRIBE, 0x14, 1) + op(1, SUBSCRIBE, 0x23, 2) +
+              op(0, TURN) + op(1, ACKS) + op(0, TURN) + op(1, UNSUBSCRIBE, 0x04, 3) + op(0, TURN))
+    will = (op(0, CONNECT, 0x04, 0) + op(0, SUBSCRIBE, 0x13, 1) +
+            op(1, CONNECT, 0x05 | 0x08 | 0x10 | 0x40, 0x10) + op(0, TURN) + op(1, PEER_CLOSE) +
+            op(0, TURN) + op(0, ACKS) + op(2, CONNECT, 0x06, 0) + op(2, SUBSCRIBE, 0x13, 1) +
+            op(0, TURN))
+    # persistent session c2 subscribes, goes away, gets queued QoS 1/2, comes back; then a
+    # second connection with the same id takes it over
+    persistent = (op(0, CONNECT, 0x02, 0) + op(0, SUBSCRIBE, 0x20, 1) + op(0, PEER_CLOSE) +
+                  op(1, CONNECT, 0x05, 0) + op(1, PUBLISH, 0x10, 3, 1) + op(1, PUBLISH, 0x20, 3, 2) +
+                  op(1, TURN) + op(1, ACKS) + op(0, CONNECT, 0x02, 0) + op(0, TURN) +
+                  op(0, ACKS) + op(0, TURN) + op(0, ACKS) + op(2, CONNECT, 0x02, 0) +
+                  op(0, TURN) + op(2, ACKS) + op(2, TURN))
+    takeover = (op(0, CONNECT, 0x08 | 0x10 | 0x01, 0x20) + op(0, SUBSCRIBE, 0x10, 1) +
+                op(1, CONNECT, 0x01, 0) + op(0, TURN) + op(1, SUBSCRIBE, 0x10, 2) +
+                op(2, CONNECT, 0x06, 0) + op(2, PUBLISH, 0x10, 4, 3) + op(0, TURN) + op(1, ACKS) +
+                op(1, TURN))
+    # a reader that stalls under small limits: input pausing and drops (config bit 0)
+    stall = (op(0, CONNECT, 0x04, 0) + op(0, SUBSCRIBE, 0x04, 1) + op(0, STALL, 1) +
+             op(1, CONNECT, 0x05, 0) + b''.join(op(1, PUBLISH, 0x10, 100, i) for i in range(12)) +
+             op(1, TURN) + b''.join(op(0, PING, 0) for _ in range(8)) + op(0, READ, 50) +
+             op(0, TURN) + op(0, STALL, 0) + op(0, TURN) + op(0, ACKS) + op(0, TURN))
+    raw_mix = (raw(0, r.connect31('raw31', clean=False)) +
+               raw(0, r.subscribe(1, [('a/#', 2), ('+', 1)])) +
+               raw(1, r.connect('rawpub', will_topic='a/w', will_payload=b'x')) +
+               raw(1, r.publish('a/b', b'p' * 300, qos=2, mid=9)) + op(1, TURN) +
+               raw(1, r.pubrel(9)) + op(0, TURN) + op(0, ACKS) + op(0, TURN) + op(0, ACKS) +
+               raw(1, r.packet(r.PUBLISH, 6, b'')) + op(0, TURN))
+    auto_id = (op(0, CONNECT, 0x04, 0x08) + op(0, SUBSCRIBE, 0x07, 1) +
+               op(1, CONNECT, 0x00, 0x08) + op(0, PUBLISH, 0x06, 2, 0) + op(0, TURN))
+    # a client that floods PINGREQ and QoS 1 PUBLISH without reading: its input is paused,
+    # then resumes once it reads; meanwhile $SYS goes to a '$SYS/#' subscriber
+    flood = (op(0, CONNECT, 0x04, 0) + op(1, CONNECT, 0x05, 0) + op(1, SUBSCRIBE, 0x07, 1) +
+             op(0, STALL, 1) + op(0, REPEAT, 16, 2) + r.pingreq() +
+             op(0, REPEAT, 14, 8) + r.publish('a', b'x', qos=1, mid=5) + op(0, TURN) +
+             op(0, SYS) + op(0, TURN) + op(0, STALL, 0) + op(0, TURN) + op(0, TURN) +
+             op(0, PING, 0) + op(0, TURN) + op(1, ACKS) + op(0, TURN))
+    seeds = [('flood', b'\x00' + flood), ('flood-small', b'\x01' + flood),
+             ('sub-pub', b'\x00' + sub_pub), ('retain', b'\x00' + retain),
+             ('retain-off', b'\x04' + retain), ('will', b'\x00' + will),
+             ('persistent', b'\x00' + persistent), ('persistent-small', b'\x01' + persistent),
+             ('takeover', b'\x00' + takeover), ('stall-small', b'\x01' + stall),
+             ('raw', b'\x00' + raw_mix), ('raw-limits', b'\x02' + raw_mix),
+             ('auto-id', b'\x00' + auto_id), ('max-conn', b'\x08' + takeover + will),
+             ('no-anon', b'\x10' + sub_pub)]
+    return seeds
+
+
+def main():
+    write('codec', codec_seeds())
+    write('config', config_seeds())
+    write('session', session_seeds())
+
+
+if __name__ == '__main__':
+    main()
