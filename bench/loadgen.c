@@ -191,7 +191,7 @@ static void sleep_until(uint64_t t)
 }
 
 /* Records the first failure of this thread and tells the run to stop. */
-static void fail(struct thr *t, int err, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) void fail(struct thr *t, int err, const char *fmt, ...)
 {
 	if (atomic_load_explicit(&t->run->phase, memory_order_relaxed) >= PH_STOP)
 		return; /* closing down: whatever the broker does now is not the run's fault */
@@ -939,7 +939,7 @@ static void run_free(struct run *r)
 	free(r->pubs);
 }
 
-static char *xasprintf(const char *fmt, ...)
+static __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -308,6 +308,9 @@ static const struct acl_user *find_user(const struct tern_acl *acl, const char *
 
 	if (!username)
 		return &acl->anon;
+	/* bsearch must not get a NULL array, even for zero entries (a file without users). */
+	if (!acl->n_users)
+		return NULL;
 	return bsearch(&key, acl->users, acl->n_users, sizeof(*acl->users), cmp_user);
 }
 

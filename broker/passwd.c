@@ -300,7 +300,8 @@ int tern_passwd_verify(const struct tern_passwd *p, const char *user, size_t use
 	static const struct entry decoy = {.type = HASH_SHA512_PBKDF2,
 					   .iterations = TERN_PASSWD_ITERATIONS};
 	struct entry key = {.user = (char *)user, .user_len = user_len};
-	const struct entry *e = bsearch(&key, p->e, p->n, sizeof(*p->e), cmp_entry);
+	/* bsearch must not get a NULL array, even for zero entries (an empty file). */
+	const struct entry *e = p->n ? bsearch(&key, p->e, p->n, sizeof(*p->e), cmp_entry) : NULL;
 	uint8_t got[TERN_PASSWD_HASH_LEN];
 	int rc = digest(e ? e : &decoy, password, password_len, got);
 

@@ -223,8 +223,8 @@ bool fakedp_open(struct fakedp *f, unsigned slot)
 	fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		die("out of memory");
-	snprintf(peer, sizeof(peer), "192.0.2.1:%u", 10000 + f->next_peer++ % 50000);
-	fc->tc = tern_conn_accept(f->worker, fc, peer);
+	snprintf(peer, sizeof(peer), "198.18.0.1:%u", 10000 + f->next_peer++ % 50000);
+	fc->tc = tern_conn_accept(f->worker, fc, peer, 0);
 	if (!fc->tc) {
 		free(fc); /* refused (max_connections): the dataplane closes the socket */
 		return false;

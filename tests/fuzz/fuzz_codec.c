@@ -55,11 +55,51 @@ static void check_filters(const struct tern_packet *pkt)
 		fail("filter iterator count differs from the decoded count");
 }
 
-/* The packets that are a packet id and nothing else. */
+/* PUBACK, PUBREC, PUBREL, PUBCOMP: a packet id (and in 5.0 a reason and properties). */
 static bool is_ack(enum tern_pkt_type t)
 {
 	return t == TERN_PKT_PUBACK || t == TERN_PKT_PUBREC || t == TERN_PKT_PUBREL ||
-	       t == TERN_PKT_PUBCOMP || t == TERN_PKT_UNSUBACK;
+	       t == TERN_PKT_PUBCOMP;
+}
+
+/* Encode pkt again as the level it was read with; 0 when the type is not re-encoded. */
+static size_t reencode(const struct tern_packet *pkt, bool v5, uint8_t *buf, size_t cap)
+{
+	const struct tern_bytes *props = &pkt->props.raw;
+
+	switch (pkt->type) {
+	case TERN_PKT_PUBLISH:
+		return v5 ? tern_codec_encode_publish5(buf, cap, &pkt->publish, props)
+			  : tern_codec_encode_publish(buf, cap, &pkt->publish);
+	case TERN_PKT_CONNECT:
+		return tern_codec_encode_connect(buf, cap, &pkt->connect, v5 ? props : NULL);
+	case TERN_PKT_SUBACK:
+	case TERN_PKT_UNSUBACK:
+		if (v5)
+			return tern_codec_encode_suback5(buf, cap, pkt->type, pkt->suback.packet_id,
+							 props, pkt->suback.codes.p,
+							 pkt->suback.codes.len);
+		if (pkt->type == TERN_PKT_UNSUBACK)
+			return tern_codec_encode_ack(buf, cap, pkt->type, pkt->suback.packet_id);
+		return tern_codec_encode_suback(buf, cap, pkt->suback.packet_id,
+						pkt->suback.codes.p, pkt->suback.codes.len);
+	case TERN_PKT_DISCONNECT:
+	case TERN_PKT_AUTH:
+		if (v5)
+			return tern_codec_encode_status5(buf, cap, pkt->type, pkt->status.reason,
+							 props);
+		/* fall through */
+	case TERN_PKT_PINGREQ:
+	case TERN_PKT_PINGRESP:
+		return tern_codec_encode_empty(buf, cap, pkt->type);
+	default:
+		if (!is_ack(pkt->type))
+			return 0;
+		if (v5)
+			return tern_codec_encode_ack5(buf, cap, pkt->type, pkt->ack.packet_id,
+						      pkt->ack.reason, props);
+		return tern_codec_encode_ack(buf, cap, pkt->type, pkt->ack.packet_id);
+	}
 }
 
 /* Re-encode pkt, decode the result and compare the fields that matter. */
@@ -67,36 +107,25 @@ static void check_roundtrip(const struct tern_packet *pkt, uint8_t level)
 {
 	static uint8_t buf[70000 * 5 + 64];
 	struct tern_packet again;
-	size_t n = 0;
+	size_t n;
+	bool v5;
 
-	switch (pkt->type) {
-	case TERN_PKT_PUBLISH:
-		n = tern_codec_encode_publish(buf, sizeof(buf), &pkt->publish);
-		break;
-	case TERN_PKT_CONNECT:
+	if (pkt->type == TERN_PKT_CONNECT) {
 		if (pkt->connect.unsupported_level)
 			return;
-		n = tern_codec_encode_connect(buf, sizeof(buf), &pkt->connect);
-		break;
-	case TERN_PKT_SUBACK:
-		n = tern_codec_encode_suback(buf, sizeof(buf), pkt->suback.packet_id,
-					     pkt->suback.codes.p, pkt->suback.codes.len);
-		break;
-	case TERN_PKT_PINGREQ:
-	case TERN_PKT_PINGRESP:
-	case TERN_PKT_DISCONNECT:
-		n = tern_codec_encode_empty(buf, sizeof(buf), pkt->type);
-		break;
-	default:
-		if (!is_ack(pkt->type))
-			return;
-		n = tern_codec_encode_ack(buf, sizeof(buf), pkt->type, pkt->ack.packet_id);
-		break;
+		level = pkt->connect.proto_level; /* a CONNECT says its own */
 	}
+	v5 = level == TERN_PROTO_V5;
+	if (pkt->type == TERN_PKT_SUBSCRIBE || pkt->type == TERN_PKT_UNSUBSCRIBE ||
+	    pkt->type == TERN_PKT_CONNACK)
+		return;
+	n = reencode(pkt, v5, buf, sizeof(buf));
 	if (n == 0)
 		fail("a decoded packet does not re-encode");
 	if (tern_codec_decode(buf, n, level, 0, &again) != (ssize_t)n || again.type != pkt->type)
 		fail("a re-encoded packet does not decode to the same type and size");
+	if (v5 && !bytes_eq(again.props.raw, pkt->props.raw))
+		fail("properties round trip");
 	switch (pkt->type) {
 	case TERN_PKT_PUBLISH:
 		if (again.publish.qos != pkt->publish.qos ||
@@ -120,16 +149,24 @@ static void check_roundtrip(const struct tern_packet *pkt, uint8_t level)
 		    !bytes_eq(again.connect.username, pkt->connect.username) ||
 		    !bytes_eq(again.connect.password, pkt->connect.password) ||
 		    !bytes_eq(again.connect.will_topic, pkt->connect.will_topic) ||
-		    !bytes_eq(again.connect.will_payload, pkt->connect.will_payload))
+		    !bytes_eq(again.connect.will_payload, pkt->connect.will_payload) ||
+		    (v5 && !bytes_eq(again.connect.will_props.raw, pkt->connect.will_props.raw)))
 			fail("CONNECT round trip");
 		break;
 	case TERN_PKT_SUBACK:
+	case TERN_PKT_UNSUBACK:
 		if (again.suback.packet_id != pkt->suback.packet_id ||
 		    !bytes_eq(again.suback.codes, pkt->suback.codes))
-			fail("SUBACK round trip");
+			fail("SUBACK/UNSUBACK round trip");
+		break;
+	case TERN_PKT_DISCONNECT:
+	case TERN_PKT_AUTH:
+		if (again.status.reason != pkt->status.reason)
+			fail("DISCONNECT/AUTH round trip");
 		break;
 	default:
-		if (is_ack(pkt->type) && again.ack.packet_id != pkt->ack.packet_id)
+		if (is_ack(pkt->type) && (again.ack.packet_id != pkt->ack.packet_id ||
+					  again.ack.reason != pkt->ack.reason))
 			fail("ack round trip");
 		break;
 	}
@@ -204,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t levels[4] = {0, TERN_PROTO_V31, TERN_PROTO_V311, TERN_PROTO_V311};
+	static const uint8_t levels[4] = {0, TERN_PROTO_V31, TERN_PROTO_V311, TERN_PROTO_V5};
 	static const size_t max_packets[4] = {0, 0, 64, 1024};
 	static struct decoded want[MAX_PKTS];
 	uint8_t level;

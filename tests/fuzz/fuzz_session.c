@@ -120,7 +120,7 @@ static void op_connect(struct fakedp *f, unsigned slot, struct input *in)
 	c.username = str("user");
 	c.has_password = c.has_username && (q & 4);
 	c.password = str("secret");
-	n = tern_codec_encode_connect(buf, sizeof(buf), &c);
+	n = tern_codec_encode_connect(buf, sizeof(buf), &c, NULL);
 	fakedp_send(f, slot, buf, n);
 }
 

@@ -157,10 +157,44 @@ def session_seeds():
     return seeds
 
 
+# ---- password file and ACL: files as written by mosquitto_passwd and by hand
+
+def passwd_seeds():
+    # mosquitto_passwd entries (salt 12 bytes, hash 64, base64), a $6$ one, errors
+    seven = (b'u:$7$101$6+LZSgxVIRyp5RrPCvUA9A==$'
+             b'OvtqY1HsBvDH0Yr5Zs7zxhxrJoiKqC8VxyFPQUdtVI1+3QLCbaN8fYaqNfD1eMXWftQlHtl5e0Hq0V+e9L2d5g==')
+    six = (b'v:$6$3Fq0nS3qN0M6qJZf$'
+           b'bmQiQfW4A0t2m0TgnVr9mO0j9HjdJZz1y5y8d+0H6QJxk1O0m0D2l3X6kYQ3bZxJp2Yk4oG8bF1C8e4d7f2aQw==')
+    files = {
+        'seven': seven + b'\n',
+        'six-and-comments': b'# users\n\n' + six + b'\n  # indented\n' + seven + b'\n',
+        'spaces': b'u : ' + seven[2:] + b' \n',
+        'bad-hash': b'u:$7$0$abc$def\n',
+        'dup': seven + b'\n' + seven + b'\n',
+        'no-colon': b'justaname\n',
+    }
+    return sorted(files.items())
+
+
+def acl_seeds():
+    files = {
+        'mosquitto-example': b'topic read $SYS/#\n\nuser alice\ntopic readwrite alice/#\n'
+                             b'topic deny alice/secret\n\nuser bob\ntopic read a/+\n'
+                             b'topic write a/b\n\npattern readwrite %c/status\n'
+                             b'pattern read %u/#\n',
+        'anonymous': b'topic a/#\ntopic deny a/b/#\n',
+        'patterns': b'pattern write dev/%c/#\npattern deny dev/%c/secret\nuser a+b\ntopic #\n',
+        'bad': b'topic sometimes a/b\nuser\nbogus line\n',
+    }
+    return sorted(files.items())
+
+
 def main():
     write('codec', codec_seeds())
     write('config', config_seeds())
     write('session', session_seeds())
+    write('passwd', passwd_seeds())
+    write('acl', acl_seeds())
 
 
 if __name__ == '__main__':

@@ -301,8 +301,8 @@ static void check_against_topics(const struct tern_acl *acl, const char *user, c
 static void test_scope_is_sound(void **state)
 {
 	static const char *const acls[] = {
-	    "topic read a/#\ntopic deny a/secret\nuser u\ntopic read +/b\ntopic deny secret/#\n"
-	    "pattern read c/%c/#\npattern deny c/%c/secret\npattern readwrite %u/#\n",
+	    ("topic read a/#\ntopic deny a/secret\nuser u\ntopic read +/b\ntopic deny secret/#\n"
+	     "pattern read c/%c/#\npattern deny c/%c/secret\npattern readwrite %u/#\n"),
 	    "topic #\ntopic deny +/+/secret\nuser u\ntopic deny #\npattern read #\n",
 	    "pattern read #\npattern deny a/+\npattern read $SYS/#\nuser u\ntopic read a/b\n",
 	    "topic read $SYS/a/#\ntopic deny $SYS/a/secret\ntopic write b/#\ntopic read x\n",
