@@ -262,31 +262,38 @@ void tern_topic_trie_fini(struct tern_topic_trie *t, tern_topic_trie_fini_fn fin
 	free_nodes(t, fini, false);
 }
 
-struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_trie *t,
-						     const struct tern_topic_trie_node *parent,
-						     const uint8_t *s, size_t len)
+/* Kept out of line: its iterator and key would make every scan pay for a big frame. */
+static __attribute__((noinline)) struct tern_topic_trie_node *
+literal_hashed(const struct tern_topic_trie *t, const struct tern_topic_trie_node *parent,
+	       const uint8_t *s, size_t len)
 {
 	struct level_key key = {.parent = parent, .s = s, .len = len};
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *hn;
 
+	cds_lfht_lookup(t->ht, level_hash(parent, s, len), level_match, &key, &iter);
+	hn = cds_lfht_iter_get_node(&iter);
+	return hn ? caa_container_of(hn, struct tern_topic_trie_node, hnode) : NULL;
+}
+
+struct tern_topic_trie_node *tern_topic_trie_literal(const struct tern_topic_trie *t,
+						     const struct tern_topic_trie_node *parent,
+						     const uint8_t *s, size_t len)
+{
 	const struct tern_topic_trie_kids *k;
+	uint64_t head;
 
 	if (!CMM_LOAD_SHARED(parent->n_literal))
 		return NULL;
 	k = rcu_dereference(parent->kids);
-	if (k) {
-		uint64_t head = level_head(s, len);
-
-		for (uint32_t i = 0; i < k->n; i++)
-			if (k->k[i].head == head && k->k[i].len == len &&
-			    (len <= 8 || memcmp(k->k[i].node->level + 8, s + 8, len - 8) == 0))
-				return k->k[i].node;
-		return NULL;
-	}
-	cds_lfht_lookup(t->ht, level_hash(parent, s, len), level_match, &key, &iter);
-	hn = cds_lfht_iter_get_node(&iter);
-	return hn ? caa_container_of(hn, struct tern_topic_trie_node, hnode) : NULL;
+	if (!k)
+		return literal_hashed(t, parent, s, len);
+	head = level_head(s, len);
+	for (uint32_t i = 0; i < k->n; i++)
+		if (k->k[i].head == head && k->k[i].len == len &&
+		    (len <= 8 || memcmp(k->k[i].node->level + 8, s + 8, len - 8) == 0))
+			return k->k[i].node;
+	return NULL;
 }
 
 struct tern_topic_trie_node *tern_topic_trie_child(const struct tern_topic_trie *t,

@@ -108,9 +108,10 @@ static inline size_t tern_topic_trie_nodes(const struct tern_topic_trie *t)
 /* End of the level that starts at p: the next '/' or end. */
 static inline const uint8_t *tern_topic_trie_level_end(const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *q = memchr(p, '/', (size_t)(end - p));
-
-	return q ? q : end;
+	/* Levels are a few bytes: a plain loop beats a call to a vectorised memchr. */
+	while (p < end && *p != '/')
+		p++;
+	return p;
 }
 
 #endif
