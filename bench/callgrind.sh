@@ -18,10 +18,9 @@ build="${1:-${BUILD_DIR:-build}}"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 workload="$build/bench/micro/engine_workload"
 
-if ! command -v valgrind >/dev/null; then
-	echo "callgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
-	exit 1
-fi
+# shellcheck source=deploy/lib.sh
+. "$root/deploy/lib.sh"
+tern_ensure_packages valgrind
 if [ ! -x "$workload" ]; then
 	echo "callgrind.sh: $workload not built (meson setup with -Dbench=true, then ninja)" >&2
 	exit 1

@@ -13,6 +13,8 @@ export TERN_ROOT
 TERN_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config liburcu-dev libjemalloc-dev
 	libcmocka-dev mosquitto-clients)
 TERN_BUILD_PACKAGES+=(libssl-dev) # OpenSSL 3: password file hashes (libcrypto), TLS listeners
+# bench/micro: the Google Benchmark harnesses (built when found, see bench/micro/meson.build).
+TERN_BUILD_PACKAGES+=(libbenchmark-dev)
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2
