@@ -42,6 +42,18 @@ void decode_loop(benchmark::State &state, const std::vector<uint8_t> &pkt, uint8
 	state.SetBytesProcessed(state.iterations() * (int64_t)pkt.size());
 }
 
+// One encoder call per iteration; encode() returns the packet length.
+template <typename F> void encode_loop(benchmark::State &state, F encode)
+{
+	for (auto _ : state) {
+		size_t n = encode();
+
+		benchmark::DoNotOptimize(n);
+		benchmark::ClobberMemory();
+	}
+	state.SetItemsProcessed(state.iterations());
+}
+
 std::vector<uint8_t> publish_packet(size_t payload_len, uint8_t qos)
 {
 	std::vector<uint8_t> payload = payload_of(payload_len);
@@ -137,13 +149,7 @@ void BM_EncodePublish(benchmark::State &state)
 	p.packet_id = p.qos ? 42 : 0;
 	p.topic = bytes("sensors/building-7/floor-3/temperature");
 	p.payload = tern_bytes{payload.data(), payload.size()};
-	for (auto _ : state) {
-		size_t n = tern_codec_encode_publish(buf.data(), buf.size(), &p);
-
-		benchmark::DoNotOptimize(n);
-		benchmark::ClobberMemory();
-	}
-	state.SetItemsProcessed(state.iterations());
+	encode_loop(state, [&] { return tern_codec_encode_publish(buf.data(), buf.size(), &p); });
 }
 BENCHMARK(BM_EncodePublish)->ArgsProduct({{0, 64, 1024, 16384}, {0, 1}});
 
@@ -152,14 +158,11 @@ void BM_EncodePublishFixedHeader(benchmark::State &state)
 {
 	uint8_t hdr[TERN_CODEC_FIXED_HDR_MAX];
 
-	for (auto _ : state) {
-		size_t n = tern_codec_encode_publish_fixed(hdr, 1, false, false, 38,
-							   (size_t)state.range(0));
+	size_t payload_len = (size_t)state.range(0);
 
-		benchmark::DoNotOptimize(n);
-		benchmark::ClobberMemory();
-	}
-	state.SetItemsProcessed(state.iterations());
+	encode_loop(state, [&] {
+		return tern_codec_encode_publish_fixed(hdr, 1, false, false, 38, payload_len);
+	});
 }
 BENCHMARK(BM_EncodePublishFixedHeader)->Arg(64)->Arg(1024)->Arg(1 << 20);
 
@@ -167,13 +170,7 @@ void BM_EncodeConnack(benchmark::State &state)
 {
 	uint8_t buf[4];
 
-	for (auto _ : state) {
-		size_t n = tern_codec_encode_connack(buf, sizeof(buf), false, 0);
-
-		benchmark::DoNotOptimize(n);
-		benchmark::ClobberMemory();
-	}
-	state.SetItemsProcessed(state.iterations());
+	encode_loop(state, [&] { return tern_codec_encode_connack(buf, sizeof(buf), false, 0); });
 }
 BENCHMARK(BM_EncodeConnack);
 
@@ -181,13 +178,8 @@ void BM_EncodeAck(benchmark::State &state)
 {
 	uint8_t buf[4];
 
-	for (auto _ : state) {
-		size_t n = tern_codec_encode_ack(buf, sizeof(buf), TERN_PKT_PUBACK, 4242);
-
-		benchmark::DoNotOptimize(n);
-		benchmark::ClobberMemory();
-	}
-	state.SetItemsProcessed(state.iterations());
+	encode_loop(state,
+		    [&] { return tern_codec_encode_ack(buf, sizeof(buf), TERN_PKT_PUBACK, 4242); });
 }
 BENCHMARK(BM_EncodeAck);
 
