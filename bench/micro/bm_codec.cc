@@ -83,7 +83,7 @@ std::vector<uint8_t> connect_packet()
 	c.will_payload = bytes("offline");
 	c.has_username = true;
 	c.username = bytes("device");
-	buf.resize(tern_codec_encode_connect(buf.data(), buf.size(), &c));
+	buf.resize(tern_codec_encode_connect(buf.data(), buf.size(), &c, nullptr));
 	return buf;
 }
 

@@ -69,7 +69,7 @@ struct Tree {
 			std::string f = filter_of(i, wildcard_pct);
 
 			if (tern_topic_tree_add(tree, (const uint8_t *)f.data(), f.size(), 0,
-						&subs[i], 1, nullptr) != 0)
+						&subs[i], 1, 0, nullptr) != 0)
 				abort();
 			/* The trie's hash table resizes only across grace periods. */
 			if (i % 64 == 0)
@@ -186,7 +186,7 @@ void BM_TreeChurnSubscribe(benchmark::State &state)
 			const std::string &f = filters[k];
 
 			tern_topic_tree_add(t.tree, (const uint8_t *)f.data(), f.size(), 0,
-					    &churners[k], 1, nullptr);
+					    &churners[k], 1, 0, nullptr);
 			tern_topic_tree_remove(t.tree, (const uint8_t *)f.data(), f.size(), 0,
 					       &churners[k]);
 			if (i % 64 == 0)
@@ -215,7 +215,7 @@ void BM_TreeMatchUnderChurn(benchmark::State &state)
 			int *sub = &churners[rng.below(churners.size())];
 
 			tern_topic_tree_add(t.tree, (const uint8_t *)f.data(), f.size(), 0, sub, 1,
-					    nullptr);
+					    0, nullptr);
 			tern_topic_tree_remove(t.tree, (const uint8_t *)f.data(), f.size(), 0, sub);
 		});
 		for (auto _ : state) {
