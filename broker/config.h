@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TERN_CONFIG_MAX_LISTENERS 16
-#define TERN_DEFAULT_PORT	  1883
+#define TERN_CONFIG_MAX_LISTENERS  16
+#define TERN_DEFAULT_PORT	   1883
+#define TERN_CONFIG_MAX_DPDK_ADDRS 15 /* the stack adds the IPv6 link-local address */
 
 enum tern_dataplane_kind {
 	TERN_DATAPLANE_SOCK = 0,
@@ -47,6 +48,14 @@ struct tern_config {
 	uint32_t connect_timeout;  /* seconds a new socket may take to send CONNECT; default 10 */
 	unsigned log_mask;	   /* enum tern_log_level bits; default TERN_LOG_DEFAULT */
 	bool log_type_set;	   /* a log_type line was applied: the next ones add to log_mask */
+
+	/* The DPDK dataplane (dataplane dpdk); addresses are kept as written, checked. */
+	char dpdk_eal[1024]; /* EAL arguments, space separated; "" = none */
+	uint16_t dpdk_port;  /* ethdev port id; default 0 */
+	char dpdk_addresses[TERN_CONFIG_MAX_DPDK_ADDRS][64]; /* "ADDR/PREFIX" */
+	unsigned n_dpdk_addresses;
+	char dpdk_gateway4[64]; /* "" = none */
+	char dpdk_gateway6[64];
 };
 
 /* Fill c with the defaults documented in deploy/tern.conf. Thread-safe. */
@@ -91,5 +100,15 @@ int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *a
  * minutes, as in mosquitto. -EINVAL if bad or past 2^64-1 seconds. Thread-safe.
  */
 int tern_config_parse_duration(const char *s, uint64_t *seconds);
+
+/*
+ * Parse "ADDR" (want_prefix false) or "ADDR/PREFIX" (IPv4 or IPv6) as the
+ * dpdk_address and dpdk_gateway keys take them: *family is AF_INET or
+ * AF_INET6, addr gets 4 or 16 bytes in network order, *prefix_len 1..32 or
+ * 1..128 (the full length without a prefix). Unspecified and multicast
+ * addresses are refused. Returns 0 or -EINVAL. Thread-safe.
+ */
+int tern_config_parse_ip(const char *s, bool want_prefix, int *family, uint8_t addr[16],
+			 unsigned *prefix_len);
 
 #endif

@@ -12,6 +12,8 @@ set -euo pipefail
 
 build_dir="${BUILD_DIR:-build}"
 test_packages=(libcmocka-dev python3 python3-paho-mqtt mosquitto mosquitto-clients tshark)
+# The dpdk suite (run as root): DPDK itself, and the tools its namespace tests drive.
+test_packages+=(libdpdk-dev iproute2 iputils-ping ethtool)
 
 # tshark's installer asks whether non-root users may capture; answer no, without a prompt.
 if ! tern_pkg_installed tshark; then
