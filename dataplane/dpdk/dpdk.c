@@ -178,20 +178,21 @@ static int configure_port(struct dp_dpdk *d, uint64_t *tx_offloads)
 	if (rc < 0)
 		return rc;
 	memset(&conf, 0, sizeof(conf));
+	/*
+	 * A queue pair per worker whenever the port has enough. RSS spreads TCP
+	 * flows where the port hashes; af_packet spreads them by its kernel fanout
+	 * hash; either way one flow always lands on one queue, which is all the
+	 * stack needs. Otherwise one queue, and worker 0 hands flows off.
+	 */
 	sh->multi_queue = sh->n_workers > 1 && info.max_rx_queues >= sh->n_workers &&
 			  info.max_tx_queues >= sh->n_workers;
 	nq = sh->multi_queue ? (uint16_t)sh->n_workers : 1;
 	if (sh->multi_queue) {
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 		    (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV6_TCP) &
 		    info.flow_type_rss_offloads;
-		if (conf.rx_adv_conf.rss_conf.rss_hf == 0) {
-			/* Without a TCP hash a queue per worker would split flows wrongly. */
-			sh->multi_queue = false;
-			nq = 1;
-			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
-		}
+		if (conf.rx_adv_conf.rss_conf.rss_hf)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	}
 	conf.rxmode.offloads =
 	    info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
@@ -250,7 +251,8 @@ static int create_worker(struct dp_dpdk *d, struct tern_broker *b, unsigned i, u
 	snprintf(name, sizeof(name), "tern_in%u", i);
 	w->inbox = rte_ring_create(name, RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "tern_ln%u", i);
-	w->learn = rte_ring_create(name, RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	/* Every worker that receives ARP or ND passes copies: many producers. */
+	w->learn = rte_ring_create(name, RING_SIZE, socket, RING_F_SC_DEQ);
 	if (!w->pool || !w->inbox || !w->learn)
 		return -ENOMEM;
 	return 0;

@@ -115,7 +115,7 @@ static void handoff_learn(struct dp_dpdk_worker *w, const struct rte_mbuf *m)
 			continue;
 		/* A deep copy: the stack adjusts and rewrites frames in place. */
 		c = rte_pktmbuf_copy(m, w->pool, 0, UINT32_MAX);
-		if (!c || rte_ring_sp_enqueue(o->learn, c) != 0) {
+		if (!c || rte_ring_mp_enqueue(o->learn, c) != 0) {
 			rte_pktmbuf_free(c);
 			w->drop_handoff++;
 		}

@@ -48,7 +48,7 @@ struct dp_dpdk_worker {
 	uint16_t queue;
 	struct rte_mempool *pool;
 	struct rte_ring *inbox; /* frames of flows this worker owns, from worker 0 (SP/SC) */
-	struct rte_ring *learn; /* ARP/ND copies to learn neighbours from (SP/SC) */
+	struct rte_ring *learn; /* ARP/ND copies to learn neighbours from (MP/SC) */
 	struct dp_fault rx_fault, tx_fault;
 	struct tern_worker *tw;
 	volatile int started;  /* 1 bound to the broker, -errno failed */

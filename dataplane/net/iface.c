@@ -240,7 +240,8 @@ void dp_net_iface_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	}
 	switch (rte_be_to_cpu_16(eth->ether_type)) {
 	case RTE_ETHER_TYPE_ARP:
-		dp_net_count(ifc, DP_NET_RX_ARP);
+		if (!ifc->learn_only)
+			dp_net_count(ifc, DP_NET_RX_ARP);
 		dp_arp_input(ifc, m);
 		return;
 	case RTE_ETHER_TYPE_IPV4:

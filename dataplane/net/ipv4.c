@@ -45,7 +45,8 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	struct dp_ip_addr src = {.family = AF_INET}, dst = {.family = AF_INET};
 	unsigned hlen, total;
 
-	dp_net_count(ifc, DP_NET_RX_IPV4);
+	if (!ifc->learn_only)
+		dp_net_count(ifc, DP_NET_RX_IPV4);
 	if (rte_pktmbuf_data_len(m) < IPV4_MIN_HDR) {
 		dp_net_drop(ifc, m, DP_NET_DROP_IP_SHORT);
 		return;

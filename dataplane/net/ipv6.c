@@ -153,7 +153,8 @@ void dp_ipv6_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	bool mcast;
 	int proto;
 
-	dp_net_count(ifc, DP_NET_RX_IPV6);
+	if (!ifc->learn_only)
+		dp_net_count(ifc, DP_NET_RX_IPV6);
 	if (rte_pktmbuf_data_len(m) < IPV6_HDR_LEN) {
 		dp_net_drop(ifc, m, DP_NET_DROP_IP_SHORT);
 		return;

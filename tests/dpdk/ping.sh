@@ -6,10 +6,13 @@
 # and neighbour discovery must resolve both ways. Root only: anyone else gets
 # a failure, not a skip. Namespaces, links, files and tern (by PID) are
 # removed on every exit path.
-# Usage: ping.sh TERN_BINARY
+# Usage: ping.sh TERN_BINARY [WORKERS [QPAIRS]]: WORKERS worker lcores (default
+# 1) on an af_packet port with QPAIRS queue pairs (default 1).
 set -euo pipefail
 
-tern="${1:?usage: ping.sh TERN_BINARY}"
+tern="${1:?usage: ping.sh TERN_BINARY [WORKERS [QPAIRS]]}"
+workers="${2:-1}"
+qpairs="${3:-1}"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "FAIL: the dpdk integration test needs root (namespaces, af_packet)" >&2
 	exit 1
@@ -64,9 +67,16 @@ ip -n "$ns_cl" link set "$if_cl" up
 # veth leaves TCP/ICMP checksums to "hardware" unless told; af_packet would see them unfilled.
 ip netns exec "$ns_cl" ethtool -K "$if_cl" tx off >/dev/null
 
+# lcore 0 is the control lcore; workers share the last CPU when there are few.
+ncpu="$(nproc)"
+lcores="0@0"
+for i in $(seq 1 "$workers"); do
+	lcores="$lcores,$i@$((i < ncpu ? i : ncpu - 1))"
+done
+
 cat >"$tmp/tern.conf" <<CONF
 dataplane dpdk
-dpdk_eal -l 0-1 --no-huge -m 256 --no-pci --no-shconf --file-prefix=netl3-tern-$id --vdev=net_af_packet0,iface=$if_dp
+dpdk_eal --lcores=$lcores --no-huge -m 512 --no-pci --no-shconf --file-prefix=netl3-tern-$id --vdev=net_af_packet0,iface=$if_dp,qpairs=$qpairs
 dpdk_port 0
 dpdk_address 198.18.0.2/24
 dpdk_address 2001:2::2/64
@@ -89,6 +99,10 @@ for _ in $(seq 40); do
 done
 [ -n "$ok" ] || fail "no IPv4 echo reply within 20 s"
 
+# The kernel may have learned tern's MAC from its gratuitous ARP at start-up;
+# forget it, so the pings below need an ARP reply and an NA from tern.
+ip -n "$ns_cl" neigh flush dev "$if_cl"
+ip -n "$ns_cl" -6 neigh flush dev "$if_cl"
 ip netns exec "$ns_cl" ping -q -c 5 -i 0.2 -W 2 198.18.0.2 >"$tmp/ping4" ||
 	fail "IPv4 ping lost packets: $(cat "$tmp/ping4")"
 ip netns exec "$ns_cl" ping -q -c 5 -i 0.2 -W 2 -s 1400 198.18.0.2 >"$tmp/ping4big" ||
@@ -117,5 +131,9 @@ counter() {
 [ "$(counter icmp6_echo_replies)" -ge 5 ] || fail "icmp6_echo_replies: $(counter icmp6_echo_replies)"
 [ "$(counter arp_replies)" -ge 1 ] || fail "arp_replies: $(counter arp_replies)"
 [ "$(counter nd_adverts)" -ge 1 ] || fail "nd_adverts: $(counter nd_adverts)"
-echo "ok: IPv4 and IPv6 echo through the dpdk dataplane"
+n="$(grep -c "dpdk: worker [0-9]*:" "$tmp/tern.log")"
+[ "$n" -eq "$workers" ] || fail "$n workers logged counters, want $workers"
+grep -q "$workers worker(s)" "$tmp/tern.log" || fail "port set up without $workers workers"
+echo "ok: IPv4 and IPv6 echo through the dpdk dataplane, $workers worker(s), $qpairs queue pair(s)"
+grep "dpdk: port" "$tmp/tern.log"
 grep "dpdk: worker" "$tmp/tern.log"
