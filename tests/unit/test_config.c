@@ -663,6 +663,10 @@ static void test_sample_conf_is_defaults(void **state)
 	    "dataplane",
 	    "max_output_bytes",
 	    "connect_timeout",
+	    "dpdk_eal",
+	    "dpdk_port",
+	    "dpdk_address",
+	    "dpdk_gateway",
 	};
 
 	snprintf(path, sizeof(path), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
