@@ -548,6 +548,27 @@ static int opt_dpdk_gateway(struct tern_config *c, const struct keydef *o, int a
 	return 0;
 }
 
+static int opt_dpdk_fault(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			  char *err, size_t errlen)
+{
+	uint64_t v[4];
+	int rc;
+
+	rc = want_args(o->name, argc, 4, 4, "SEED DROP_PPM DUP_PPM REORDER_PPM", err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = parse_ranged(o->name, argv[0], 0, UINT64_MAX, &v[0], err, errlen);
+	for (int i = 1; i < 4 && rc == 0; i++)
+		rc = parse_ranged(o->name, argv[i], 0, 1000000, &v[i], err, errlen);
+	if (rc < 0)
+		return rc;
+	c->dpdk_fault = true;
+	c->dpdk_fault_seed = v[0];
+	for (int i = 0; i < 3; i++)
+		c->dpdk_fault_ppm[i] = (uint32_t)v[i + 1];
+	return 0;
+}
+
 /* dpdk_eal takes a whole command line, more words than MAX_ARGS: rest is the line after the key. */
 static int opt_dpdk_eal(struct tern_config *c, char *rest, char *err, size_t errlen)
 {
@@ -610,6 +631,7 @@ static const struct keydef keydefs[] = {
     UINT_OPT("dpdk_port", dpdk_port, 0, 1023),
     CUSTOM_OPT("dpdk_address", opt_dpdk_address),
     CUSTOM_OPT("dpdk_gateway", opt_dpdk_gateway),
+    CUSTOM_OPT("dpdk_fault", opt_dpdk_fault),
 };
 
 static bool is_unsupported(const char *key)

@@ -56,6 +56,9 @@ struct tern_config {
 	unsigned n_dpdk_addresses;
 	char dpdk_gateway4[64]; /* "" = none */
 	char dpdk_gateway6[64];
+	bool dpdk_fault; /* dpdk_fault given: the seeded fault layer is on */
+	uint64_t dpdk_fault_seed;
+	uint32_t dpdk_fault_ppm[3]; /* drop, duplicate, reorder; parts per million */
 };
 
 /* Fill c with the defaults documented in deploy/tern.conf. Thread-safe. */

@@ -91,6 +91,18 @@ struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 		goto err_eal;
 	}
 	d->sh.port = cfg->dpdk_port;
+	d->sh.fault = cfg->dpdk_fault;
+	d->sh.fault_cfg.seed = cfg->dpdk_fault_seed;
+	d->sh.fault_cfg.drop_ppm = cfg->dpdk_fault_ppm[0];
+	d->sh.fault_cfg.dup_ppm = cfg->dpdk_fault_ppm[1];
+	d->sh.fault_cfg.reorder_ppm = cfg->dpdk_fault_ppm[2];
+	if (d->sh.fault)
+		tern_log(
+		    TERN_LOG_WARNING,
+		    "dpdk_fault: dropping %u, duplicating %u, reordering %u frames per million "
+		    "on purpose (seed %" PRIu64 ")",
+		    cfg->dpdk_fault_ppm[0], cfg->dpdk_fault_ppm[1], cfg->dpdk_fault_ppm[2],
+		    cfg->dpdk_fault_seed);
 	return d;
 
 err_eal:
@@ -355,8 +367,13 @@ static void log_counters(const struct dp_dpdk_worker *w)
 		if (w->ifc.counters[c])
 			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%" PRIu64,
 						dp_net_counter_name(c), w->ifc.counters[c]);
-	tern_log(TERN_LOG_NOTICE, "dpdk: worker %u:%s handed_off=%" PRIu64 " drop_handoff=%" PRIu64,
-		 w->id, line, w->handed_off, w->drop_handoff);
+	tern_log(TERN_LOG_NOTICE,
+		 "dpdk: worker %u:%s handed_off=%" PRIu64 " drop_handoff=%" PRIu64
+		 " fault_dropped=%" PRIu64 " fault_duplicated=%" PRIu64 " fault_reordered=%" PRIu64,
+		 w->id, line, w->handed_off, w->drop_handoff,
+		 w->rx_fault.dropped + w->tx_fault.dropped,
+		 w->rx_fault.duplicated + w->tx_fault.duplicated,
+		 w->rx_fault.reordered + w->tx_fault.reordered);
 }
 
 static void drain_ring(struct rte_ring *r)

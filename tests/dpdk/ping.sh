@@ -6,13 +6,16 @@
 # and neighbour discovery must resolve both ways. Root only: anyone else gets
 # a failure, not a skip. Namespaces, links, files and tern (by PID) are
 # removed on every exit path.
-# Usage: ping.sh TERN_BINARY [WORKERS [QPAIRS]]: WORKERS worker lcores (default
-# 1) on an af_packet port with QPAIRS queue pairs (default 1).
+# Usage: ping.sh TERN_BINARY [WORKERS [QPAIRS [FAULT]]]: WORKERS worker lcores
+# (default 1) on an af_packet port with QPAIRS queue pairs (default 1); FAULT
+# "SEED DROP DUP REORDER" turns tern's fault layer on (dpdk_fault): then some
+# pings must be lost and the rest answered.
 set -euo pipefail
 
 tern="${1:?usage: ping.sh TERN_BINARY [WORKERS [QPAIRS]]}"
 workers="${2:-1}"
 qpairs="${3:-1}"
+fault="${4:-}"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "FAIL: the dpdk integration test needs root (namespaces, af_packet)" >&2
 	exit 1
@@ -83,6 +86,7 @@ dpdk_address 2001:2::2/64
 dpdk_gateway 198.18.0.254
 sys_interval 0
 CONF
+[ -z "$fault" ] || echo "dpdk_fault $fault" >>"$tmp/tern.conf"
 
 ip netns exec "$ns_dp" "$tern" -c "$tmp/tern.conf" >"$tmp/tern.log" 2>&1 &
 pid=$!
@@ -98,6 +102,22 @@ for _ in $(seq 40); do
 	sleep 0.5
 done
 [ -n "$ok" ] || fail "no IPv4 echo reply within 20 s"
+
+if [ -n "$fault" ]; then
+	for dst in 198.18.0.2 2001:2::2; do
+		got="$(ip netns exec "$ns_cl" ping -c 40 -i 0.05 -W 1 "$dst" 2>/dev/null |
+			sed -n 's/.* \([0-9]*\) received.*/\1/p')" || true
+		[ "${got:-0}" -ge 10 ] && [ "${got:-0}" -lt 40 ] ||
+			fail "through the fault layer $dst answered ${got:-0} of 40 pings; want some lost, most not"
+	done
+	kill -TERM "$pid"
+	wait "$pid" || fail "tern failed on SIGTERM"
+	pid=""
+	dropped="$(sed -n 's/.* fault_dropped=\([0-9]*\).*/\1/p' "$tmp/tern.log" | head -1)"
+	[ "${dropped:-0}" -gt 0 ] || fail "fault layer dropped nothing"
+	echo "ok: ping through the fault layer ($fault), $dropped frames dropped"
+	exit 0
+fi
 
 # The kernel may have learned tern's MAC from its gratuitous ARP at start-up;
 # forget it, so the pings below need an ARP reply and an NA from tern.

@@ -529,6 +529,9 @@ static void test_dpdk_keys(void **state)
 	    {"dpdk_address 198.18.0.2/24 198.18.0.3/24", "got 2"},
 	    {"dpdk_gateway 198.18.0.1/24", "is not a unicast"},
 	    {"dpdk_gateway", "needs one address"},
+	    {"dpdk_fault 1 2 3", "SEED DROP_PPM"},
+	    {"dpdk_fault 1 1000001 0 0", "out of range"},
+	    {"dpdk_fault x 0 0 0", "not a number"},
 	};
 
 	(void)state;
@@ -556,6 +559,13 @@ static void test_dpdk_keys(void **state)
 	assert_int_equal(apply(&c, "dpdk_gateway 198.18.0.254", err, sizeof(err)), 0);
 	assert_string_equal(c.dpdk_gateway4, "198.18.0.254");
 	assert_string_equal(c.dpdk_gateway6, "2001:2::1");
+	assert_false(c.dpdk_fault);
+	assert_int_equal(apply(&c, "dpdk_fault 7 50000 10000 20000", err, sizeof(err)), 0);
+	assert_true(c.dpdk_fault);
+	assert_int_equal(c.dpdk_fault_seed, 7);
+	assert_int_equal(c.dpdk_fault_ppm[0], 50000);
+	assert_int_equal(c.dpdk_fault_ppm[1], 10000);
+	assert_int_equal(c.dpdk_fault_ppm[2], 20000);
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tern_config_defaults(&c);
 		assert_int_equal(apply(&c, bad[i][0], err, sizeof(err)), -EINVAL);
@@ -667,6 +677,7 @@ static void test_sample_conf_is_defaults(void **state)
 	    "dpdk_port",
 	    "dpdk_address",
 	    "dpdk_gateway",
+	    "dpdk_fault",
 	};
 
 	snprintf(path, sizeof(path), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
