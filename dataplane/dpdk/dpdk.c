@@ -23,6 +23,7 @@
 #include "broker/log.h"
 #include "broker/transport.h"
 #include "dataplane/dpdk/dpdk.h"
+#include "dataplane/dpdk/telemetry.h"
 #include "dataplane/dpdk/worker.h"
 #include "dataplane/net/ipv6.h"
 
@@ -352,6 +353,9 @@ int dp_dpdk_start(struct dp_dpdk *d, struct tern_broker *b)
 			goto fail;
 		}
 	}
+	/* Counters are a nice-to-have: a failure is logged, the dataplane runs on. */
+	if (dp_dpdk_telemetry_publish(sh) < 0)
+		tern_log(TERN_LOG_WARNING, "dpdk: counters not in telemetry");
 	return 0;
 fail:
 	tern_log(TERN_LOG_ERR, "dpdk: cannot start port %u: %s", sh->port, strerror(-rc));
@@ -391,6 +395,7 @@ void dp_dpdk_stop(struct dp_dpdk *d)
 	if (!d)
 		return;
 	sh = &d->sh;
+	dp_dpdk_telemetry_publish(NULL);
 	__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	for (unsigned i = 0; i < sh->n_workers; i++) {

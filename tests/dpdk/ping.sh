@@ -137,6 +137,23 @@ ip -n "$ns_cl" neigh show 198.18.0.2 | grep -qi "lladdr $mac" ||
 ip -n "$ns_cl" -6 neigh show 2001:2::2 | grep -qi "lladdr $mac" ||
 	fail "ND: kernel has no entry for 2001:2::2 at $mac: $(ip -n "$ns_cl" -6 neigh)"
 
+# The same counters in DPDK telemetry, read live over its socket.
+echo_replies="$(ip netns exec "$ns_dp" /usr/bin/python3 - "/var/run/dpdk/netl3-tern-$id/dpdk_telemetry.v2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+json.loads(s.recv(16384))  # the greeting
+s.send(b"/tern/net/workers")
+n = json.loads(s.recv(16384))["/tern/net/workers"]["workers"]
+total = 0
+for i in range(n):
+    s.send(b"/tern/net/stats,%d" % i)
+    total += json.loads(s.recv(65536))["/tern/net/stats"]["icmp_echo_replies"]
+print(total)
+PY
+)" || fail "telemetry query failed"
+[ "$echo_replies" -ge 11 ] || fail "telemetry: icmp_echo_replies $echo_replies, want >= 11"
+
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
