@@ -54,6 +54,7 @@ struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 	if (!d)
 		return NULL;
 	d->cfg = cfg;
+	d->sh.cfg = cfg;
 	d->eal_buf = tern_strdup(cfg->dpdk_eal);
 	if (!d->eal_buf) {
 		tern_free(d);

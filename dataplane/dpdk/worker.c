@@ -28,6 +28,9 @@
 #include "broker/log.h"
 #include "broker/transport.h"
 #include "dataplane/dpdk/worker.h"
+#ifdef TERN_DPDK_TCP
+#include "dataplane/dpdk/tcp_glue.h"
+#endif
 
 #define IDLE_TURNS_BEFORE_SLEEP 1024
 #define IDLE_SLEEP_NS		50000
@@ -184,6 +187,7 @@ static unsigned ring_turn(struct dp_dpdk_worker *w)
 	return n + k;
 }
 
+#ifndef TERN_DPDK_TCP
 /*
  * The engine calls these only for connections it got from tern_conn_accept,
  * which this dataplane does not call until the TCP layer is glued in: reaching
@@ -206,6 +210,7 @@ static const struct tern_transport_ops ops = {
     .pause_input = op_pause_unreachable,
     .wake = NULL, /* polling: the loop sees its inbox every turn */
 };
+#endif
 
 static uint64_t now_us(void)
 {
@@ -219,7 +224,16 @@ int dp_dpdk_worker_main(void *arg)
 	unsigned idle = 0;
 	int rc;
 
+#ifdef TERN_DPDK_TCP
+	rc = tern_worker_start(w->tw, dp_dpdk_tcp_transport_ops(), w);
+	if (rc == 0) {
+		rc = dp_dpdk_tcp_start(w);
+		if (rc < 0)
+			tern_worker_finish(w->tw);
+	}
+#else
 	rc = tern_worker_start(w->tw, &ops, w);
+#endif
 	if (rc < 0) {
 		__atomic_store_n(&w->started, rc, __ATOMIC_RELEASE);
 		return rc;
@@ -240,6 +254,9 @@ int dp_dpdk_worker_main(void *arg)
 			next_timer_us = now + dp_net_iface_timers(&w->ifc);
 		/* No wake-ups in a polling loop: the engine's inbox is looked at every turn. */
 		tern_worker_poll(w->tw);
+#ifdef TERN_DPDK_TCP
+		dp_dpdk_tcp_turn(w, now);
+#endif
 		dp_net_iface_flush(&w->ifc);
 		tern_worker_quiescent(w->tw);
 		if (work) {
@@ -252,6 +269,9 @@ int dp_dpdk_worker_main(void *arg)
 			tern_worker_online(w->tw);
 		}
 	}
+#ifdef TERN_DPDK_TCP
+	dp_dpdk_tcp_stop(w);
+#endif
 	dp_net_iface_flush(&w->ifc);
 	tern_worker_finish(w->tw);
 	return 0;

@@ -20,14 +20,17 @@
 #define DP_DPDK_MAX_WORKERS 64
 #define DP_DPDK_BURST	    32
 
+struct tern_config;
 struct tern_worker;
 struct dp_dpdk_worker;
+struct dp_dpdk_tcp;
 
 /*
  * Shared by all workers. Written by the main lcore before launch and read by
  * workers after; `stop` is the only field written while they run.
  */
 struct dp_dpdk_shared {
+	const struct tern_config *cfg; /* the broker's, valid while the workers run */
 	uint16_t port;
 	unsigned n_workers;
 	bool multi_queue;	  /* one queue pair per worker, RSS */
@@ -51,9 +54,10 @@ struct dp_dpdk_worker {
 	struct rte_ring *learn; /* ARP/ND copies to learn neighbours from (MP/SC) */
 	struct dp_fault rx_fault, tx_fault;
 	struct tern_worker *tw;
-	volatile int started;  /* 1 bound to the broker, -errno failed */
-	uint64_t handed_off;   /* frames passed to another worker's inbox */
-	uint64_t drop_handoff; /* frames dropped because that inbox was full */
+	struct dp_dpdk_tcp *tcp; /* the TCP stack and its connections (tcp_glue.c) */
+	volatile int started;	 /* 1 bound to the broker, -errno failed */
+	uint64_t handed_off;	 /* frames passed to another worker's inbox */
+	uint64_t drop_handoff;	 /* frames dropped because that inbox was full */
 	struct dp_net_iface ifc;
 } __rte_cache_aligned;
 
