@@ -322,10 +322,12 @@ static size_t flush_out(struct glue_conn *c)
 		size_t space = dp_tcp_send_space(c->tcp), n = tern_outq_bytes(q);
 		struct rte_mbuf *m;
 
-		if (space == 0)
-			break;
+		/*
+		 * The stack promises writable() only after a send it refused: with no
+		 * space, offer one byte, so the refusal arms it (or it is taken).
+		 */
 		if (n > space)
-			n = space;
+			n = space ? space : 1;
 		m = copy_out(c->w, q, n);
 		if (!m)
 			break; /* pool empty: the next turn tries again */
