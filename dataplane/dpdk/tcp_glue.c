@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -453,6 +454,20 @@ int dp_dpdk_tcp_start(struct dp_dpdk_worker *w)
 	return 0;
 }
 
+static void log_stats(unsigned id, const struct dp_tcp_stats *st)
+{
+	tern_log(TERN_LOG_NOTICE,
+		 "dpdk: worker %u tcp: seg_in=%" PRIu64 " seg_out=%" PRIu64 " retransmits=%" PRIu64
+		 " rto_timeouts=%" PRIu64 " fast_retransmits=%" PRIu64 " conn_accepted=%" PRIu64
+		 " conn_reset=%" PRIu64 " conn_timeout=%" PRIu64 " tx_errors=%" PRIu64
+		 " drop_cksum=%" PRIu64 " drop_malformed=%" PRIu64 " drop_out_of_window=%" PRIu64
+		 " drop_paws=%" PRIu64 " drop_bad_ack=%" PRIu64 " drop_ofo_full=%" PRIu64,
+		 id, st->seg_in, st->seg_out, st->retransmits, st->rto_timeouts,
+		 st->fast_retransmits, st->conn_accepted, st->conn_reset, st->conn_timeout,
+		 st->tx_errors, st->drop_cksum, st->drop_malformed, st->drop_out_of_window,
+		 st->drop_paws, st->drop_bad_ack, st->drop_ofo_full);
+}
+
 void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 {
 	struct dp_dpdk_tcp *t = w->tcp;
@@ -460,6 +475,7 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 	if (!t)
 		return;
 	dp_net_iface_set_tcp(&w->ifc, NULL, NULL);
+	log_stats(w->id, dp_tcp_stack_stats(t->stack));
 	while (t->conns) {
 		struct glue_conn *c = t->conns;
 
