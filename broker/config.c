@@ -501,21 +501,32 @@ int tern_config_parse_ip(const char *s, bool want_prefix, int *family, uint8_t a
 	return 0;
 }
 
-static int opt_dpdk_address(struct tern_config *c, const struct keydef *o, int argc, char **argv,
-			    char *err, size_t errlen)
+/* The one value of an address key, checked; *family tells which it is. */
+static int ip_arg(const struct keydef *o, int argc, char **argv, bool want_prefix, int *family,
+		  char *err, size_t errlen)
 {
 	uint8_t addr[16];
 	unsigned plen;
-	int rc, family;
+	int rc;
 
-	rc = want_args(o->name, argc, 1, 1, "one ADDR/PREFIX", err, errlen);
+	rc = want_args(o->name, argc, 1, 1, want_prefix ? "one ADDR/PREFIX" : "one address", err,
+		       errlen);
 	if (rc < 0)
 		return rc;
-	if (tern_config_parse_ip(argv[0], true, &family, addr, &plen) < 0)
-		return fail(
-		    err, errlen,
-		    "'%s': '%s' is not a unicast IPv4 or IPv6 address with a /prefix length",
-		    o->name, argv[0]);
+	if (tern_config_parse_ip(argv[0], want_prefix, family, addr, &plen) < 0)
+		return fail(err, errlen, "'%s': '%s' is not a unicast IPv4 or IPv6 address%s",
+			    o->name, argv[0], want_prefix ? " with a /prefix length" : "");
+	return 0;
+}
+
+static int opt_dpdk_address(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			    char *err, size_t errlen)
+{
+	int rc, family;
+
+	rc = ip_arg(o, argc, argv, true, &family, err, errlen);
+	if (rc < 0)
+		return rc;
 	for (unsigned i = 0; i < c->n_dpdk_addresses; i++)
 		if (strcmp(c->dpdk_addresses[i], argv[0]) == 0)
 			return fail(err, errlen, "'%s': %s is listed twice", o->name, argv[0]);
@@ -530,16 +541,11 @@ static int opt_dpdk_address(struct tern_config *c, const struct keydef *o, int a
 static int opt_dpdk_gateway(struct tern_config *c, const struct keydef *o, int argc, char **argv,
 			    char *err, size_t errlen)
 {
-	uint8_t addr[16];
-	unsigned plen;
 	int rc, family;
 
-	rc = want_args(o->name, argc, 1, 1, "one address", err, errlen);
+	rc = ip_arg(o, argc, argv, false, &family, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (tern_config_parse_ip(argv[0], false, &family, addr, &plen) < 0)
-		return fail(err, errlen, "'%s': '%s' is not a unicast IPv4 or IPv6 address",
-			    o->name, argv[0]);
 	/* One gateway per family; a later line replaces an earlier one. */
 	if (family == AF_INET)
 		snprintf(c->dpdk_gateway4, sizeof(c->dpdk_gateway4), "%s", argv[0]);

@@ -18,7 +18,6 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	unsigned hlen = (ip->version_ihl & 0xf) * 4u;
 	uint32_t len = rte_pktmbuf_pkt_len(m) - hlen, addr;
-	struct rte_ether_hdr *eth;
 	struct rte_icmp_hdr *ic;
 	uint16_t sum;
 
@@ -41,9 +40,10 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	}
 	if (hlen > sizeof(*ip)) {
 		/* Options are not echoed: slide the Ethernet and fixed IP headers over them. */
-		uint8_t *frame = (uint8_t *)ip - sizeof(*eth);
+		uint8_t *frame = (uint8_t *)ip - sizeof(struct rte_ether_hdr);
 
-		memmove(frame + hlen - sizeof(*ip), frame, sizeof(*eth) + sizeof(*ip));
+		memmove(frame + hlen - sizeof(*ip), frame,
+			sizeof(struct rte_ether_hdr) + sizeof(*ip));
 		ip = (struct rte_ipv4_hdr *)rte_pktmbuf_adj(m, hlen - sizeof(*ip));
 		ip->version_ihl = RTE_IPV4_VHL_DEF;
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + len));
@@ -65,11 +65,5 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	/* The Ethernet header is still in the headroom, where input left it. */
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&ifc->mac, &eth->src_addr);
-	m->ol_flags = 0;
-	dp_net_count(ifc, DP_NET_ICMP_ECHO_REPLIES);
-	dp_net_iface_xmit(ifc, m);
+	dp_net_iface_reply(ifc, m, DP_NET_ICMP_ECHO_REPLIES);
 }

@@ -20,14 +20,14 @@ static void echo_reply(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t of
 {
 	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 	uint32_t len = rte_pktmbuf_pkt_len(m) - off;
-	struct rte_ether_hdr *eth;
 	uint8_t addr[16], *ic;
 
 	if (off > sizeof(*ip)) {
 		/* Extension headers are not echoed: slide Ethernet and IPv6 headers over them. */
-		uint8_t *frame = (uint8_t *)ip - sizeof(*eth);
+		uint8_t *frame = (uint8_t *)ip - sizeof(struct rte_ether_hdr);
 
-		memmove(frame + off - sizeof(*ip), frame, sizeof(*eth) + sizeof(*ip));
+		memmove(frame + off - sizeof(*ip), frame,
+			sizeof(struct rte_ether_hdr) + sizeof(*ip));
 		ip = (struct rte_ipv6_hdr *)rte_pktmbuf_adj(m, (uint16_t)(off - sizeof(*ip)));
 		ip->proto = IPPROTO_ICMPV6;
 		ip->payload_len = rte_cpu_to_be_16((uint16_t)len);
@@ -44,12 +44,7 @@ static void echo_reply(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t of
 
 		memcpy(ic + 2, &sum, 2);
 	}
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
-	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
-	rte_ether_addr_copy(&ifc->mac, &eth->src_addr);
-	m->ol_flags = 0;
-	dp_net_count(ifc, DP_NET_ICMP6_ECHO_REPLIES);
-	dp_net_iface_xmit(ifc, m);
+	dp_net_iface_reply(ifc, m, DP_NET_ICMP6_ECHO_REPLIES);
 }
 
 void dp_icmp6_input(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t off, bool mcast)

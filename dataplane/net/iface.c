@@ -190,6 +190,21 @@ bool dp_net_iface_on_link(const struct dp_net_iface *ifc, const struct dp_ip_add
 	return false;
 }
 
+int dp_net_iface_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
+			  struct dp_ip_addr *nh)
+{
+	const struct dp_ip_addr *gw = dst->family == AF_INET ? &ifc->gw4 : &ifc->gw6;
+
+	if (dp_net_iface_on_link(ifc, dst)) {
+		*nh = *dst;
+		return 0;
+	}
+	if (gw->family != dst->family)
+		return -ENETUNREACH;
+	*nh = *gw;
+	return 0;
+}
+
 int dp_net_iface_source_for(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
 			    struct dp_ip_addr *src)
 {
@@ -310,6 +325,17 @@ void dp_net_iface_xmit(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_iface_flush(ifc);
 }
 
+void dp_net_iface_reply(struct dp_net_iface *ifc, struct rte_mbuf *m, enum dp_net_counter c)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&ifc->mac, &eth->src_addr);
+	m->ol_flags = 0;
+	dp_net_count(ifc, c);
+	dp_net_iface_xmit(ifc, m);
+}
+
 void dp_net_iface_flush(struct dp_net_iface *ifc)
 {
 	uint64_t bytes[DP_NET_TX_BURST];
@@ -352,6 +378,8 @@ int dp_net_eth_output(struct dp_net_iface *ifc, struct rte_mbuf *m,
 int dp_net_ip_output(void *ctx, struct rte_mbuf *m, const struct dp_flow *flow)
 {
 	struct dp_net_iface *ifc = ctx;
+	struct dp_ip_addr nh;
+	int rc;
 
 	if ((flow->local.family != AF_INET && flow->local.family != AF_INET6) ||
 	    flow->remote.family != flow->local.family) {
@@ -362,7 +390,12 @@ int dp_net_ip_output(void *ctx, struct rte_mbuf *m, const struct dp_flow *flow)
 		dp_net_drop(ifc, m, DP_NET_DROP_NO_ROUTE);
 		return -EADDRNOTAVAIL;
 	}
+	rc = dp_net_iface_next_hop(ifc, &flow->remote, &nh);
+	if (rc < 0) {
+		dp_net_drop(ifc, m, DP_NET_DROP_NO_ROUTE);
+		return rc;
+	}
 	if (flow->local.family == AF_INET)
-		return dp_ipv4_output_tcp(ifc, m, flow);
-	return dp_ipv6_output_tcp(ifc, m, flow);
+		return dp_ipv4_output_tcp(ifc, m, flow, &nh);
+	return dp_ipv6_output_tcp(ifc, m, flow, &nh);
 }

@@ -159,6 +159,13 @@ static inline void dp_net_iface_set_time(struct dp_net_iface *ifc, uint64_t now_
 /* True if a is one of ifc's unicast addresses. */
 bool dp_net_iface_is_local(const struct dp_net_iface *ifc, const struct dp_ip_addr *a);
 
+/*
+ * The neighbour to send to for dst: dst itself when on link, else the
+ * gateway of its family. Returns 0 or -ENETUNREACH (off link, no gateway).
+ */
+int dp_net_iface_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
+			  struct dp_ip_addr *nh);
+
 /* True if a is inside one of ifc's prefixes of its family (or IPv6 link-local). */
 bool dp_net_iface_on_link(const struct dp_net_iface *ifc, const struct dp_ip_addr *a);
 
@@ -203,6 +210,13 @@ uint64_t dp_net_iface_timers(struct dp_net_iface *ifc);
  * staged, or by dp_net_iface_flush). Takes ownership of m. Owner lcore.
  */
 void dp_net_iface_xmit(struct dp_net_iface *ifc, struct rte_mbuf *m);
+
+/*
+ * Send m back where it came from: m's data starts at the network header of
+ * a reply built in place, the received Ethernet header still just before it
+ * in the headroom. Swaps the MACs, counts c, stages m. Takes ownership of m.
+ */
+void dp_net_iface_reply(struct dp_net_iface *ifc, struct rte_mbuf *m, enum dp_net_counter c);
 
 /* Give every staged frame to the tx function; those it refuses are freed and counted. */
 void dp_net_iface_flush(struct dp_net_iface *ifc);

@@ -126,32 +126,13 @@ static uint16_t l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip
 	return (uint16_t)~__rte_raw_cksum_reduce(sum);
 }
 
-int dp_ipv4_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
-		     struct dp_ip_addr *nh)
-{
-	if (dp_net_iface_on_link(ifc, dst)) {
-		*nh = *dst;
-		return 0;
-	}
-	if (ifc->gw4.family != AF_INET)
-		return -ENETUNREACH;
-	*nh = ifc->gw4;
-	return 0;
-}
-
-int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow)
+int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
+		       const struct dp_ip_addr *nh)
 {
 	struct rte_ipv4_hdr *ip;
 	struct rte_tcp_hdr *th;
-	struct dp_ip_addr nh;
 	uint32_t l4_len = rte_pktmbuf_pkt_len(m);
-	int rc;
 
-	rc = dp_ipv4_next_hop(ifc, &flow->remote, &nh);
-	if (rc < 0) {
-		dp_net_drop(ifc, m, DP_NET_DROP_NO_ROUTE);
-		return rc;
-	}
 	if (rte_pktmbuf_data_len(m) < sizeof(*th) || l4_len + sizeof(*ip) > UINT16_MAX) {
 		dp_net_drop(ifc, m, DP_NET_DROP_NOMEM);
 		return -EINVAL;
@@ -186,5 +167,5 @@ int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struc
 	} else {
 		th->cksum = l4_cksum(m, ip, l4_len);
 	}
-	return dp_net_eth_output(ifc, m, &nh, RTE_ETHER_TYPE_IPV4);
+	return dp_net_eth_output(ifc, m, nh, RTE_ETHER_TYPE_IPV4);
 }

@@ -30,15 +30,10 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m);
 /*
  * Prepend an IPv4 header (DF set, TTL DP_NET_TTL) from flow->local to
  * flow->remote over m (data at the TCP header), fill the TCP checksum and
- * send. Takes ownership of m. Returns what dp_net_ip_output documents.
+ * send to the neighbour nh. Takes ownership of m. Returns what
+ * dp_net_ip_output documents.
  */
-int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow);
-
-/*
- * The IPv4 next hop for dst: dst itself when on link, else the gateway.
- * Returns 0 or -ENETUNREACH.
- */
-int dp_ipv4_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
-		     struct dp_ip_addr *nh);
+int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
+		       const struct dp_ip_addr *nh);
 
 #endif

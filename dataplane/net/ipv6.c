@@ -220,32 +220,13 @@ void dp_ipv6_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	}
 }
 
-int dp_ipv6_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
-		     struct dp_ip_addr *nh)
-{
-	if (dp_net_iface_on_link(ifc, dst)) {
-		*nh = *dst;
-		return 0;
-	}
-	if (ifc->gw6.family != AF_INET6)
-		return -ENETUNREACH;
-	*nh = ifc->gw6;
-	return 0;
-}
-
-int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow)
+int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
+		       const struct dp_ip_addr *nh)
 {
 	struct rte_ipv6_hdr *ip;
 	struct rte_tcp_hdr *th;
-	struct dp_ip_addr nh;
 	uint32_t l4_len = rte_pktmbuf_pkt_len(m);
-	int rc;
 
-	rc = dp_ipv6_next_hop(ifc, &flow->remote, &nh);
-	if (rc < 0) {
-		dp_net_drop(ifc, m, DP_NET_DROP_NO_ROUTE);
-		return rc;
-	}
 	if (rte_pktmbuf_data_len(m) < sizeof(*th) || l4_len > UINT16_MAX) {
 		dp_net_drop(ifc, m, DP_NET_DROP_NOMEM);
 		return -EINVAL;
@@ -271,5 +252,5 @@ int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struc
 	} else {
 		th->cksum = (uint16_t)~dp_ipv6_l4_sum(m, ip, sizeof(*ip), l4_len, IPPROTO_TCP);
 	}
-	return dp_net_eth_output(ifc, m, &nh, RTE_ETHER_TYPE_IPV6);
+	return dp_net_eth_output(ifc, m, nh, RTE_ETHER_TYPE_IPV6);
 }

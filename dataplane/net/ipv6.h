@@ -30,11 +30,8 @@ struct dp_net_iface;
 void dp_ipv6_input(struct dp_net_iface *ifc, struct rte_mbuf *m);
 
 /* Like dp_ipv4_output_tcp for IPv6 (no extension headers). */
-int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow);
-
-/* The IPv6 next hop for dst: dst when on link, else the gateway; 0 or -ENETUNREACH. */
-int dp_ipv6_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
-		     struct dp_ip_addr *nh);
+int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
+		       const struct dp_ip_addr *nh);
 
 /*
  * One's complement sum (folded, not complemented) of the IPv6 pseudo-header
