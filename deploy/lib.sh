@@ -12,6 +12,8 @@ export TERN_ROOT
 # shellcheck disable=SC2034
 TERN_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config liburcu-dev libjemalloc-dev
 	libcmocka-dev mosquitto-clients)
+# The DPDK dataplane (built when meson finds libdpdk-dev; dpdk has dpdk-devbind.py).
+TERN_BUILD_PACKAGES+=(libdpdk-dev dpdk)
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2
