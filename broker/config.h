@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TERN_CONFIG_MAX_LISTENERS  16
-#define TERN_DEFAULT_PORT	   1883
+#define TERN_CONFIG_MAX_LISTENERS 16
+#define TERN_DEFAULT_PORT	  1883
+
 #define TERN_CONFIG_MAX_DPDK_ADDRS 15 /* the stack adds the IPv6 link-local address */
 
 enum tern_dataplane_kind {

@@ -152,6 +152,42 @@ static void format_peer(const struct dp_flow *f, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", a, ntohs(f->remote_port));
 }
 
+/*
+ * The index in the config's listeners of the one that took this connection
+ * (the first with its port whose address is any or the local one; 0 for the
+ * default listener).
+ */
+static unsigned listener_of(const struct tern_config *cfg, const struct dp_flow *f)
+{
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		const struct tern_listener_config *l = &cfg->listeners[i];
+		struct dp_ip_addr a;
+
+		if (l->port != ntohs(f->local_port))
+			continue;
+		if (l->addr[0] == '\0')
+			return i;
+		memset(&a, 0, sizeof(a));
+		a.family = f->local.family;
+		if (inet_pton(a.family, l->addr, a.family == AF_INET ? (void *)&a.v4 : a.v6) == 1 &&
+		    dp_ip_addr_equal(&a, &f->local))
+			return i;
+	}
+	return 0;
+}
+
+/*
+ * The engine of this branch takes no listener index; on main,
+ * tern_conn_accept(w, tctx, peer, listener) does (per-listener security):
+ * pass `listener` through there.
+ */
+static struct tern_conn *engine_accept(struct tern_worker *tw, void *tctx, const char *peer,
+				       unsigned listener)
+{
+	(void)listener;
+	return tern_conn_accept(tw, tctx, peer);
+}
+
 static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 {
 	struct dp_dpdk_worker *w = ctx;
@@ -165,7 +201,7 @@ static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 	c->w = w;
 	c->tcp = tcp;
 	format_peer(dp_tcp_conn_flow(tcp), peer, sizeof(peer));
-	c->tc = tern_conn_accept(w->tw, c, peer);
+	c->tc = engine_accept(w->tw, c, peer, listener_of(w->sh->cfg, dp_tcp_conn_flow(tcp)));
 	if (!c->tc) {
 		tern_free(c);
 		return NULL; /* the stack resets it */
