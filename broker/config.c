@@ -586,6 +586,144 @@ static int opt_tls_version(struct tern_config *c, const struct keydef *o, int ar
 	return 0;
 }
 
+int tern_config_parse_ip(const char *s, bool want_prefix, int *family, uint8_t addr[16],
+			 unsigned *prefix_len)
+{
+	char buf[64], *slash;
+	uint64_t plen;
+	unsigned max;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (!want_prefix != !slash)
+		return -EINVAL;
+	if (slash)
+		*slash = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		*family = AF_INET;
+		max = 32;
+		if (addr[0] == 0 || addr[0] >= 224)
+			return -EINVAL;
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		static const uint8_t zero[16];
+
+		*family = AF_INET6;
+		max = 128;
+		if (addr[0] == 0xff || memcmp(addr, zero, 16) == 0)
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	*prefix_len = max;
+	if (slash) {
+		if (parse_u64(slash + 1, &plen) < 0 || plen == 0 || plen > max)
+			return -EINVAL;
+		*prefix_len = (unsigned)plen;
+	}
+	return 0;
+}
+
+/* The one value of an address key, checked; *family tells which it is. */
+static int ip_arg(const struct keydef *o, int argc, char **argv, bool want_prefix, int *family,
+		  char *err, size_t errlen)
+{
+	uint8_t addr[16];
+	unsigned plen;
+	int rc;
+
+	rc = want_args(o->name, argc, 1, 1, want_prefix ? "one ADDR/PREFIX" : "one address", err,
+		       errlen);
+	if (rc < 0)
+		return rc;
+	if (tern_config_parse_ip(argv[0], want_prefix, family, addr, &plen) < 0)
+		return fail(err, errlen, "'%s': '%s' is not a unicast IPv4 or IPv6 address%s",
+			    o->name, argv[0], want_prefix ? " with a /prefix length" : "");
+	return 0;
+}
+
+static int opt_dpdk_address(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			    char *err, size_t errlen)
+{
+	int rc, family;
+
+	rc = ip_arg(o, argc, argv, true, &family, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < c->n_dpdk_addresses; i++)
+		if (strcmp(c->dpdk_addresses[i], argv[0]) == 0)
+			return fail(err, errlen, "'%s': %s is listed twice", o->name, argv[0]);
+	if (c->n_dpdk_addresses == TERN_CONFIG_MAX_DPDK_ADDRS)
+		return fail(err, errlen, "'%s': at most %d addresses", o->name,
+			    TERN_CONFIG_MAX_DPDK_ADDRS);
+	snprintf(c->dpdk_addresses[c->n_dpdk_addresses++], sizeof(c->dpdk_addresses[0]), "%s",
+		 argv[0]);
+	return 0;
+}
+
+static int opt_dpdk_gateway(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			    char *err, size_t errlen)
+{
+	int rc, family;
+
+	rc = ip_arg(o, argc, argv, false, &family, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* One gateway per family; a later line replaces an earlier one. */
+	if (family == AF_INET)
+		snprintf(c->dpdk_gateway4, sizeof(c->dpdk_gateway4), "%s", argv[0]);
+	else
+		snprintf(c->dpdk_gateway6, sizeof(c->dpdk_gateway6), "%s", argv[0]);
+	return 0;
+}
+
+static int opt_dpdk_fault(struct tern_config *c, const struct keydef *o, int argc, char **argv,
+			  char *err, size_t errlen)
+{
+	uint64_t v[4];
+	int rc;
+
+	rc = want_args(o->name, argc, 4, 4, "SEED DROP_PPM DUP_PPM REORDER_PPM", err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = parse_ranged(o->name, argv[0], 0, UINT64_MAX, &v[0], err, errlen);
+	for (int i = 1; i < 4 && rc == 0; i++)
+		rc = parse_ranged(o->name, argv[i], 0, 1000000, &v[i], err, errlen);
+	if (rc < 0)
+		return rc;
+	c->dpdk_fault = true;
+	c->dpdk_fault_seed = v[0];
+	for (int i = 0; i < 3; i++)
+		c->dpdk_fault_ppm[i] = (uint32_t)v[i + 1];
+	return 0;
+}
+
+/* dpdk_eal takes a whole command line, more words than MAX_ARGS: rest is the line after the key. */
+static int opt_dpdk_eal(struct tern_config *c, char *rest, char *err, size_t errlen)
+{
+	char *save = NULL, *tok;
+	size_t len = 0;
+
+	c->dpdk_eal[0] = '\0';
+	for (tok = strtok_r(rest, " \t\r\n\v\f", &save); tok && tok[0] != '#';
+	     tok = strtok_r(NULL, " \t\r\n\v\f", &save)) {
+		size_t n = strlen(tok);
+
+		if (len + n + 2 > sizeof(c->dpdk_eal))
+			return fail(err, errlen, "'dpdk_eal': longer than %zu bytes",
+				    sizeof(c->dpdk_eal) - 1);
+		if (len)
+			c->dpdk_eal[len++] = ' ';
+		memcpy(c->dpdk_eal + len, tok, n + 1);
+		len += n;
+	}
+	if (len == 0)
+		return fail(err, errlen, "'dpdk_eal' needs EAL arguments");
+	return 0;
+}
+
 #define UINT_OPT(n, field, lo, hi)                                                                 \
 	{                                                                                          \
 		.name = (n), .kind = OPT_UINT, .offset = offsetof(struct tern_config, field),      \
@@ -646,6 +784,10 @@ static const struct keydef keydefs[] = {
     UINT_OPT("max_publish_bytes_rate", max_publish_bytes_rate, 0, TERN_RATELIMIT_MAX_RATE),
     UINT_OPT("memory_limit", memory_limit, 0, UINT64_MAX),
     UINT_OPT("max_subscriptions", max_subscriptions, 0, UINT32_MAX),
+    UINT_OPT("dpdk_port", dpdk_port, 0, 1023),
+    CUSTOM_OPT("dpdk_address", opt_dpdk_address),
+    CUSTOM_OPT("dpdk_gateway", opt_dpdk_gateway),
+    CUSTOM_OPT("dpdk_fault", opt_dpdk_fault),
 };
 
 static bool is_unsupported(const char *key)
@@ -800,6 +942,8 @@ int tern_config_apply_line(struct tern_config *c, char *line, char *err, size_t 
 	key = strtok_r(line, " \t\r\n\v\f", &save);
 	if (!key || key[0] == '#')
 		return 0;
+	if (strcmp(key, "dpdk_eal") == 0)
+		return opt_dpdk_eal(c, save ? save : key + strlen(key), err, errlen);
 	while ((tok = strtok_r(NULL, " \t\r\n\v\f", &save)) != NULL) {
 		if (tok[0] == '#')
 			break;
@@ -862,6 +1006,9 @@ int tern_config_validate(const struct tern_config *c, char *err, size_t errlen)
 #ifndef TERN_HAVE_DPDK
 	if (c->dataplane == TERN_DATAPLANE_DPDK)
 		return fail(err, errlen, "dataplane dpdk: this build has no DPDK dataplane");
+#else
+	if (c->dataplane == TERN_DATAPLANE_DPDK && c->n_dpdk_addresses == 0)
+		return fail(err, errlen, "dataplane dpdk: needs at least one dpdk_address");
 #endif
 	for (unsigned i = 0; i < c->n_listeners; i++)
 		if (tern_config_check_tls(&c->listeners[i], err, errlen) < 0)

@@ -16,6 +16,8 @@
 /* A client cannot make the broker buffer more than this of one packet unless configured. */
 #define TERN_DEFAULT_MAX_PACKET_SIZE (1024u * 1024u)
 
+#define TERN_CONFIG_MAX_DPDK_ADDRS 15 /* the stack adds the IPv6 link-local address */
+
 enum tern_dataplane_kind {
 	TERN_DATAPLANE_SOCK = 0,
 	TERN_DATAPLANE_DPDK = 1,
@@ -118,6 +120,17 @@ struct tern_config {
 	char acl_file[TERN_CONFIG_PATH_MAX];
 	bool per_listener_settings;
 	struct tern_security_config default_security;
+
+	/* The DPDK dataplane (dataplane dpdk); addresses are kept as written, checked. */
+	char dpdk_eal[1024]; /* EAL arguments, space separated; "" = none */
+	uint16_t dpdk_port;  /* ethdev port id; default 0 */
+	char dpdk_addresses[TERN_CONFIG_MAX_DPDK_ADDRS][64]; /* "ADDR/PREFIX" */
+	unsigned n_dpdk_addresses;
+	char dpdk_gateway4[64]; /* "" = none */
+	char dpdk_gateway6[64];
+	bool dpdk_fault; /* dpdk_fault given: the seeded fault layer is on */
+	uint64_t dpdk_fault_seed;
+	uint32_t dpdk_fault_ppm[3]; /* drop, duplicate, reorder; parts per million */
 };
 
 /* Fill c with the defaults documented in deploy/tern.conf. Thread-safe. */
@@ -175,5 +188,15 @@ int tern_config_add_listener(struct tern_config *c, uint16_t port, const char *a
  * minutes, as in mosquitto. -EINVAL if bad or past 2^64-1 seconds. Thread-safe.
  */
 int tern_config_parse_duration(const char *s, uint64_t *seconds);
+
+/*
+ * Parse "ADDR" (want_prefix false) or "ADDR/PREFIX" (IPv4 or IPv6) as the
+ * dpdk_address and dpdk_gateway keys take them: *family is AF_INET or
+ * AF_INET6, addr gets 4 or 16 bytes in network order, *prefix_len 1..32 or
+ * 1..128 (the full length without a prefix). Unspecified and multicast
+ * addresses are refused. Returns 0 or -EINVAL. Thread-safe.
+ */
+int tern_config_parse_ip(const char *s, bool want_prefix, int *family, uint8_t addr[16],
+			 unsigned *prefix_len);
 
 #endif

@@ -18,6 +18,9 @@
 #include "broker/config.h"
 #include "broker/log.h"
 #include "dataplane/sock/sock.h"
+#ifdef TERN_HAVE_DPDK
+#include "dataplane/dpdk/dpdk.h"
+#endif
 
 #define MAX_CLI_PORTS TERN_CONFIG_MAX_LISTENERS
 
@@ -164,7 +167,10 @@ int main(int argc, char **argv)
 	struct tern_config cfg;
 	struct tern_broker *b;
 	struct options o;
-	struct dp_sock *dp;
+	struct dp_sock *dp = NULL;
+#ifdef TERN_HAVE_DPDK
+	struct dp_dpdk *dpdk = NULL;
+#endif
 	char err[512];
 	sigset_t sigs;
 	int sig, ret;
@@ -188,6 +194,19 @@ int main(int argc, char **argv)
 	rcu_register_thread();
 	rcu_thread_offline();
 
+#ifdef TERN_HAVE_DPDK
+	/* EAL first: its lcores decide the worker count, and its threads inherit the mask. */
+	if (cfg.dataplane == TERN_DATAPLANE_DPDK) {
+		dpdk = dp_dpdk_init(&cfg);
+		if (!dpdk)
+			return EXIT_FAILURE;
+		if (cfg.workers && cfg.workers != dp_dpdk_worker_count(dpdk))
+			tern_log(TERN_LOG_NOTICE,
+				 "dataplane dpdk: %u workers, one per worker lcore",
+				 dp_dpdk_worker_count(dpdk));
+		cfg.workers = dp_dpdk_worker_count(dpdk);
+	}
+#endif
 	b = tern_broker_create(&cfg);
 	if (!b) {
 		fprintf(stderr, "tern: cannot create the broker: %s\n", strerror(errno));
@@ -207,8 +226,16 @@ int main(int argc, char **argv)
 	if (o.config_path)
 		tern_log(TERN_LOG_NOTICE, "Config loaded from %s.", o.config_path);
 
-	dp = dp_sock_start(b, &b->cfg);
-	if (!dp) {
+#ifdef TERN_HAVE_DPDK
+	if (dpdk && dp_dpdk_start(dpdk, b) < 0) {
+		dp_dpdk_stop(dpdk);
+		tern_broker_destroy(b);
+		return EXIT_FAILURE;
+	}
+	if (!dpdk)
+#endif
+		dp = dp_sock_start(b, &b->cfg);
+	if (cfg.dataplane == TERN_DATAPLANE_SOCK && !dp) {
 		tern_broker_destroy(b);
 		return EXIT_FAILURE;
 	}
@@ -221,6 +248,9 @@ int main(int argc, char **argv)
 	}
 	tern_log(TERN_LOG_NOTICE, "tern version %s terminating", TERN_VERSION);
 	dp_sock_stop(dp);
+#ifdef TERN_HAVE_DPDK
+	dp_dpdk_stop(dpdk);
+#endif
 	rcu_barrier(); /* takeover callbacks post to workers: let them finish first */
 
 	rcu_thread_online();

@@ -15,6 +15,8 @@ TERN_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config liburcu-dev li
 TERN_BUILD_PACKAGES+=(libssl-dev) # OpenSSL 3: password file hashes (libcrypto), TLS listeners
 # bench/micro: the Google Benchmark harnesses (built when found, see bench/micro/meson.build).
 TERN_BUILD_PACKAGES+=(libbenchmark-dev)
+# The DPDK dataplane (built when meson finds libdpdk-dev; dpdk has dpdk-devbind.py).
+TERN_BUILD_PACKAGES+=(libdpdk-dev dpdk)
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2

@@ -19,10 +19,11 @@ set -euo pipefail
 build_dir="${BUILD_DIR:-build}"
 test_packages=(libcmocka-dev python3 python3-paho-mqtt mosquitto mosquitto-clients tshark)
 # DPDK for the userspace TCP/IP stack and its tests (suite dpdk; built when meson finds it).
-test_packages+=(libdpdk-dev)
 test_packages+=(openssl) # tests make their own CA and certificates
 # The fuzz tree: clang with its sanitizer and libFuzzer runtimes.
 test_packages+=(clang libclang-rt-dev)
+# The dpdk suite (run as root): DPDK itself, and the tools its namespace tests drive.
+test_packages+=(libdpdk-dev iproute2 iputils-ping ethtool)
 
 # tshark's installer asks whether non-root users may capture; answer no, without a prompt.
 if ! tern_pkg_installed tshark; then

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -649,12 +650,117 @@ static void test_dataplane(void **state)
 	assert_string_equal(err, want);
 	assert_int_equal(c.workers, 0);
 	assert_int_equal(c.dataplane, TERN_DATAPLANE_SOCK);
+#else
+	assert_int_equal(tern_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "dataplane dpdk: needs at least one dpdk_address");
+
+	tern_config_defaults(&c);
+	assert_int_equal(load_text(&c, "workers 2\ndataplane dpdk\nlistener 1883\n", err,
+				   sizeof(err), path, sizeof(path)),
+			 -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: dataplane dpdk: needs at least one dpdk_address", path);
+	assert_string_equal(err, want);
+	assert_int_equal(c.dataplane, TERN_DATAPLANE_SOCK);
+
+	tern_config_defaults(&c);
+	assert_int_equal(load_text(&c, "dataplane dpdk\ndpdk_address 198.18.0.2/24\n", err,
+				   sizeof(err), path, sizeof(path)),
+			 0);
+	assert_int_equal(c.dataplane, TERN_DATAPLANE_DPDK);
 #endif
 	tern_config_defaults(&c);
 	assert_int_equal(
 	    load_text(&c, "dataplane dpdk\ndataplane sock\n", err, sizeof(err), path, sizeof(path)),
 	    0);
 	assert_int_equal(c.dataplane, TERN_DATAPLANE_SOCK);
+}
+
+static void test_dpdk_keys(void **state)
+{
+	struct tern_config c;
+	char err[512];
+	uint8_t addr[16];
+	unsigned plen;
+	int family;
+	static const char *const bad[][2] = {
+	    {"dpdk_eal", "needs EAL arguments"},
+	    {"dpdk_eal # only a comment", "needs EAL arguments"},
+	    {"dpdk_port 1024", "out of range"},
+	    {"dpdk_address 198.18.0.2", "with a /prefix length"},
+	    {"dpdk_address 198.18.0.2/33", "with a /prefix length"},
+	    {"dpdk_address 198.18.0.2/0", "with a /prefix length"},
+	    {"dpdk_address 224.0.0.1/4", "with a /prefix length"},
+	    {"dpdk_address ff02::1/64", "with a /prefix length"},
+	    {"dpdk_address ::/64", "with a /prefix length"},
+	    {"dpdk_address 2001:2::2/129", "with a /prefix length"},
+	    {"dpdk_address example.com/24", "with a /prefix length"},
+	    {"dpdk_address 198.18.0.2/24 198.18.0.3/24", "got 2"},
+	    {"dpdk_gateway 198.18.0.1/24", "is not a unicast"},
+	    {"dpdk_gateway", "needs one address"},
+	    {"dpdk_fault 1 2 3", "SEED DROP_PPM"},
+	    {"dpdk_fault 1 1000001 0 0", "out of range"},
+	    {"dpdk_fault x 0 0 0", "not a number"},
+	};
+
+	(void)state;
+	tern_config_defaults(&c);
+	assert_int_equal(c.dpdk_port, 0);
+	assert_string_equal(c.dpdk_eal, "");
+	/* More words than other keys take; a '#' word ends the line. */
+	assert_int_equal(apply(&c,
+			       "dpdk_eal -l 0-2 --no-huge -m 256 --no-pci "
+			       "--vdev=net_af_packet0,iface=x,qpairs=2 --file-prefix=t  # note",
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(c.dpdk_eal, "-l 0-2 --no-huge -m 256 --no-pci "
+					"--vdev=net_af_packet0,iface=x,qpairs=2 --file-prefix=t");
+	assert_int_equal(apply(&c, "dpdk_port 3", err, sizeof(err)), 0);
+	assert_int_equal(c.dpdk_port, 3);
+	assert_int_equal(apply(&c, "dpdk_address 198.18.0.2/24", err, sizeof(err)), 0);
+	assert_int_equal(apply(&c, "dpdk_address 2001:2::2/64", err, sizeof(err)), 0);
+	assert_int_equal(c.n_dpdk_addresses, 2);
+	assert_string_equal(c.dpdk_addresses[1], "2001:2::2/64");
+	assert_int_equal(apply(&c, "dpdk_address 198.18.0.2/24", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "listed twice"));
+	assert_int_equal(apply(&c, "dpdk_gateway 198.18.0.1", err, sizeof(err)), 0);
+	assert_int_equal(apply(&c, "dpdk_gateway 2001:2::1", err, sizeof(err)), 0);
+	assert_int_equal(apply(&c, "dpdk_gateway 198.18.0.254", err, sizeof(err)), 0);
+	assert_string_equal(c.dpdk_gateway4, "198.18.0.254");
+	assert_string_equal(c.dpdk_gateway6, "2001:2::1");
+	assert_false(c.dpdk_fault);
+	assert_int_equal(apply(&c, "dpdk_fault 7 50000 10000 20000", err, sizeof(err)), 0);
+	assert_true(c.dpdk_fault);
+	assert_int_equal(c.dpdk_fault_seed, 7);
+	assert_int_equal(c.dpdk_fault_ppm[0], 50000);
+	assert_int_equal(c.dpdk_fault_ppm[1], 10000);
+	assert_int_equal(c.dpdk_fault_ppm[2], 20000);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tern_config_defaults(&c);
+		assert_int_equal(apply(&c, bad[i][0], err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("'%s': got '%s', want '%s'", bad[i][0], err, bad[i][1]);
+	}
+	tern_config_defaults(&c);
+	for (unsigned i = 0; i < TERN_CONFIG_MAX_DPDK_ADDRS; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "dpdk_address 198.18.1.%u/24", i + 1);
+		assert_int_equal(apply(&c, line, err, sizeof(err)), 0);
+	}
+	assert_int_equal(apply(&c, "dpdk_address 198.18.2.1/24", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most"));
+
+	assert_int_equal(tern_config_parse_ip("2001:2::2/48", true, &family, addr, &plen), 0);
+	assert_int_equal(family, AF_INET6);
+	assert_int_equal(plen, 48);
+	assert_int_equal(addr[1], 1);
+	assert_int_equal(addr[15], 2);
+	assert_int_equal(tern_config_parse_ip("198.18.0.1", false, &family, addr, &plen), 0);
+	assert_int_equal(family, AF_INET);
+	assert_int_equal(plen, 32);
+	assert_int_equal(addr[0], 198);
+	assert_int_equal(tern_config_parse_ip("198.18.0.1/24", false, &family, addr, &plen),
+			 -EINVAL);
 }
 
 static void test_load_errors(void **state)
@@ -743,6 +849,11 @@ static void test_sample_conf_is_defaults(void **state)
 	    "max_publish_bytes_rate",
 	    "memory_limit",
 	    "max_subscriptions",
+	    "dpdk_eal",
+	    "dpdk_port",
+	    "dpdk_address",
+	    "dpdk_gateway",
+	    "dpdk_fault",
 	};
 
 	snprintf(path, sizeof(path), "%s/deploy/tern.conf", TERN_SOURCE_ROOT);
@@ -1131,6 +1242,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_log_type_lines),
 	    cmocka_unit_test(test_dataplane),
+	    cmocka_unit_test(test_dpdk_keys),
 	    cmocka_unit_test(test_load_errors),
 	    cmocka_unit_test(test_sample_conf_is_defaults),
 	    cmocka_unit_test(test_security_keys),

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The glue between the userspace TCP layer (dataplane/net/tcp.h) and the
+ * broker engine (broker/transport.h) on one DPDK worker: a TCP stack per
+ * worker listening on the config's listeners, accepted connections handed to
+ * tern_conn_accept, received bytes to tern_conn_input, the engine's output
+ * queue copied into mbuf chains for dp_tcp_send at the end of each turn.
+ * Built only together with the TCP layer (meson checks for tcp.h).
+ */
+#ifndef DP_DPDK_TCP_GLUE_H
+#define DP_DPDK_TCP_GLUE_H
+
+#include <stdint.h>
+
+struct dp_dpdk_worker;
+struct tern_transport_ops;
+
+/* The transport ops the worker passes to tern_worker_start. */
+const struct tern_transport_ops *dp_dpdk_tcp_transport_ops(void);
+
+/*
+ * Create the worker's TCP stack, listen on every listener of the config (the
+ * default 1883 on any address when it has none) and route the stack's TCP
+ * input to it. Worker lcore, after tern_worker_start. Returns 0 or -errno.
+ */
+int dp_dpdk_tcp_start(struct dp_dpdk_worker *w);
+
+/*
+ * Once per loop turn, after input: TCP timers at now_us, then the output of
+ * every connection the engine wrote to, closes, resumed input, and frees of
+ * connections that ended. Worker lcore.
+ */
+void dp_dpdk_tcp_turn(struct dp_dpdk_worker *w, uint64_t now_us);
+
+/*
+ * Stopping: close every connection through the engine (tern_conn_closed),
+ * reset it, free the stack. Worker lcore, before tern_worker_finish.
+ */
+void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w);
+
+#endif

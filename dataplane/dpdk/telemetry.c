@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DPDK telemetry commands for the stack's counters. The telemetry API of
+ * DPDK 22.11 passes no context to a callback, so the one published set of
+ * workers is a process-wide pointer under a mutex: the telemetry thread reads
+ * under it, and the main lcore withdraws it under it before freeing the
+ * workers. Counters are read while workers write them (single writer, aligned
+ * 64-bit words: a reader sees an old or a new value, never a torn one).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <rte_telemetry.h>
+
+#include "dataplane/dpdk/telemetry.h"
+
+static pthread_mutex_t published_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dp_dpdk_shared *published;
+static bool registered;
+
+static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&published_lock);
+	if (published) {
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "workers", published->n_workers);
+		rte_tel_data_add_dict_u64(d, "multi_queue", published->multi_queue);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&published_lock);
+	return rc;
+}
+
+static uint64_t read_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct dp_dpdk_worker *w;
+	unsigned long id;
+	char *end;
+	int rc = -EINVAL;
+
+	if (!params || !*params)
+		return -EINVAL;
+	id = strtoul(params, &end, 10);
+	if (*end)
+		return -EINVAL;
+	pthread_mutex_lock(&published_lock);
+	if (published && id < published->n_workers) {
+		w = published->workers[id];
+		rte_tel_data_start_dict(d);
+		for (unsigned c = 0; c < DP_NET_COUNTER_MAX; c++)
+			rte_tel_data_add_dict_u64(d, dp_net_counter_name(c),
+						  read_u64(&w->ifc.counters[c]));
+		rte_tel_data_add_dict_u64(d, "handed_off", read_u64(&w->handed_off));
+		rte_tel_data_add_dict_u64(d, "drop_handoff", read_u64(&w->drop_handoff));
+		rte_tel_data_add_dict_u64(d, "fault_dropped",
+					  read_u64(&w->rx_fault.dropped) +
+					      read_u64(&w->tx_fault.dropped));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&published_lock);
+	return rc;
+}
+
+int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&published_lock);
+	published = sh;
+	if (sh && !registered) {
+		rc = rte_telemetry_register_cmd("/tern/net/workers", cmd_workers,
+						"Number of dpdk workers. No parameters");
+		if (rc == 0)
+			rc = rte_telemetry_register_cmd(
+			    "/tern/net/stats", cmd_stats,
+			    "Counters of one dpdk worker's network stack. Parameter: worker id");
+		registered = rc == 0;
+	}
+	pthread_mutex_unlock(&published_lock);
+	return rc;
+}

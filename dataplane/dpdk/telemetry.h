@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack's per-worker counters in DPDK telemetry: /tern/net/workers gives
+ * the worker count, /tern/net/stats,N worker N's counters (the names of
+ * dp_net_counter_name plus the hand-off and fault layer counters).
+ */
+#ifndef DP_DPDK_TELEMETRY_H
+#define DP_DPDK_TELEMETRY_H
+
+#include "dataplane/dpdk/worker.h"
+
+/*
+ * Publish sh's workers (NULL: withdraw them; after it returns no callback
+ * reads the old ones). Registers the commands on first use. Main lcore only.
+ * Returns 0 or -errno from rte_telemetry_register_cmd.
+ */
+int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh);
+
+#endif
