@@ -662,6 +662,26 @@ static size_t props_size(const struct tern_bytes *props)
 	return len <= TERN_CODEC_MAX_REMAINING ? tern_props_block_size(len) : SIZE_MAX;
 }
 
+/* Grow a remaining length by a 5.0 property block; false when it cannot be encoded. */
+static bool add_props(size_t *rem, const struct tern_bytes *props)
+{
+	size_t ps = props_size(props);
+
+	if (ps == SIZE_MAX)
+		return false;
+	*rem += ps;
+	return true;
+}
+
+/* packet_size() with a property block when with_props; 0 also when the block is too long. */
+static size_t packet_size_props(size_t *rem, bool with_props, const struct tern_bytes *props,
+				size_t cap)
+{
+	if (with_props && !add_props(rem, props))
+		return 0;
+	return packet_size(*rem, cap);
+}
+
 static uint8_t *put_props(uint8_t *p, const struct tern_bytes *props)
 {
 	size_t len = props ? props->len : 0;
@@ -685,20 +705,14 @@ size_t tern_codec_encode_connect(uint8_t *buf, size_t cap, const struct tern_con
 	if (c->client_id.len > U16_MAX_LEN)
 		return 0;
 	rem += 2 + c->client_id.len;
-	if (v5) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
+	if (v5 && !add_props(&rem, props))
+		return 0;
 	if (c->will) {
 		if (c->will_topic.len > U16_MAX_LEN || c->will_payload.len > U16_MAX_LEN)
 			return 0;
 		rem += 4 + c->will_topic.len + c->will_payload.len;
-		if (v5) {
-			if (props_size(&c->will_props.raw) == SIZE_MAX)
-				return 0;
-			rem += props_size(&c->will_props.raw);
-		}
+		if (v5 && !add_props(&rem, &c->will_props.raw))
+			return 0;
 	}
 	if (c->has_username) {
 		if (c->username.len > U16_MAX_LEN)
@@ -756,13 +770,7 @@ static size_t encode_connack(uint8_t *buf, size_t cap, bool v5, bool session_pre
 {
 	size_t rem = 2;
 
-	if (v5) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
-
-	size_t total = packet_size(rem, cap);
+	size_t total = packet_size_props(&rem, v5, props, cap);
 
 	if (total == 0)
 		return 0;
@@ -811,13 +819,7 @@ static size_t encode_publish(uint8_t *buf, size_t cap, bool v5, const struct ter
 
 	if (rem == SIZE_MAX)
 		return 0;
-	if (v5) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
-
-	size_t total = packet_size(rem, cap);
+	size_t total = packet_size_props(&rem, v5, props, cap);
 
 	if (total == 0)
 		return 0;
@@ -873,13 +875,7 @@ static size_t encode_ack(uint8_t *buf, size_t cap, uint8_t byte0, uint16_t packe
 	bool has_reason = v5 && (reason != TERN_RC_SUCCESS || has_props);
 	size_t rem = 2 + (has_reason ? 1 : 0);
 
-	if (has_props) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
-
-	size_t total = packet_size(rem, cap);
+	size_t total = packet_size_props(&rem, has_props, props, cap);
 
 	if (total == 0)
 		return 0;
@@ -925,11 +921,8 @@ static size_t encode_sub_list(uint8_t *buf, size_t cap, enum tern_pkt_type type,
 		return 0;
 	if (with_options && count > 0 && !options)
 		return 0;
-	if (v5) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
+	if (v5 && !add_props(&rem, props))
+		return 0;
 	for (size_t i = 0; i < count; i++) {
 		if (filters[i].len > U16_MAX_LEN)
 			return 0;
@@ -980,11 +973,8 @@ static size_t encode_suback(uint8_t *buf, size_t cap, enum tern_pkt_type type, u
 
 	if (type != TERN_PKT_SUBACK && type != TERN_PKT_UNSUBACK)
 		return 0;
-	if (v5) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
+	if (v5 && !add_props(&rem, props))
+		return 0;
 	if (count > TERN_CODEC_MAX_REMAINING - rem)
 		return 0;
 	rem += count;
@@ -1038,13 +1028,7 @@ size_t tern_codec_encode_status5(uint8_t *buf, size_t cap, enum tern_pkt_type ty
 		return 0;
 	if (reason != TERN_RC_SUCCESS || has_props)
 		rem = 1;
-	if (has_props) {
-		if (props_size(props) == SIZE_MAX)
-			return 0;
-		rem += props_size(props);
-	}
-
-	size_t total = packet_size(rem, cap);
+	size_t total = packet_size_props(&rem, has_props, props, cap);
 
 	if (total == 0)
 		return 0;
