@@ -202,7 +202,7 @@ def _get_bytes(buf, off):
     return bytes(buf[off + 2:off + 2 + n]), off + 2 + n
 
 
-class Packet5:
+class Packet5(rawmqtt.PublishFlags):
     """A decoded 5.0 packet: type, flags, reason, properties (list of pairs) and the
     type's own fields (mid, topic, payload, codes, session_present)."""
 
@@ -241,18 +241,6 @@ class Packet5:
                 self.reason = body[0]
             if len(body) > 1:
                 self.properties, _ = parse_props(body, 1)
-
-    @property
-    def qos(self):
-        return (self.flags >> 1) & 3
-
-    @property
-    def retain(self):
-        return bool(self.flags & 1)
-
-    @property
-    def dup(self):
-        return bool(self.flags & 8)
 
     def prop(self, pid, default=None):
         """The first value of property pid."""

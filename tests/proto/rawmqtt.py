@@ -110,15 +110,8 @@ def disconnect():
     return packet(DISCONNECT, 0)
 
 
-class Packet:
-    """One decoded packet: type, flags, body, with accessors per packet type."""
-
-    def __init__(self, ptype, flags, body):
-        self.type, self.flags, self.body = ptype, flags, body
-
-    def __repr__(self):
-        return '<%s flags=%#x body=%r>' % (NAMES.get(self.type, self.type), self.flags,
-                                           self.body[:64])
+class PublishFlags:
+    """QoS, RETAIN and DUP from a packet's fixed header flags (self.flags)."""
 
     @property
     def qos(self):
@@ -131,6 +124,17 @@ class Packet:
     @property
     def dup(self):
         return bool(self.flags & 8)
+
+
+class Packet(PublishFlags):
+    """One decoded packet: type, flags, body, with accessors per packet type."""
+
+    def __init__(self, ptype, flags, body):
+        self.type, self.flags, self.body = ptype, flags, body
+
+    def __repr__(self):
+        return '<%s flags=%#x body=%r>' % (NAMES.get(self.type, self.type), self.flags,
+                                           self.body[:64])
 
     @property
     def mid(self):
