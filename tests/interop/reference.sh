@@ -97,7 +97,10 @@ tshark -i lo -f "tcp port $port" -d "tcp.port==$port,mqtt" -w "$work/capture.pca
 	>"$work/live.txt" 2>"$work/tshark.err" &
 tshark_pid=$!
 pids+=("$tshark_pid")
-WAIT_TIMEOUT=$TSHARK_START_TIMEOUT wait_until "tshark to capture" grep -q 'Capturing on' "$work/tshark.err"
+# "Capturing on" comes when dumpcap is launched, before packets are taken: a client
+# started then can lose its first packets to the capture. "Capture started" is the
+# moment dumpcap reports it is taking packets.
+WAIT_TIMEOUT=$TSHARK_START_TIMEOUT wait_until "tshark to capture" grep -q 'Capture started' "$work/tshark.err"
 
 count() { grep -c "$1" "$work/live.txt" || true; }
 more_than() { [ "$(count "$1")" -gt "$2" ]; } # more_than PATTERN N: live lines matching
