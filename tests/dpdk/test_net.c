@@ -214,7 +214,8 @@ static size_t echo6(uint8_t *f, const uint8_t *ext, size_t extlen, uint8_t ext_n
 	uint8_t *ic;
 
 	n += ip6(f + n, peer6, our6, extlen ? ext_nh : 58, extlen + len, 64);
-	memcpy(f + n, ext, extlen);
+	if (extlen)
+		memcpy(f + n, ext, extlen);
 	ic = f + n + extlen;
 	memset(ic, 0, len);
 	ic[0] = 128;
