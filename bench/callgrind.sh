@@ -7,7 +7,8 @@
 # counted), and prints one line per scenario and worker count. Then, as root and when
 # built, bench/micro/dpdk_workload: the same fan-out through one dpdk worker (the
 # userspace stack, the TCP glue and the engine, fed Ethernet frames by simulated TCP
-# peers, no NIC), counting its loop turns (measured_turn), one line per scenario.
+# peers, no NIC), counting its loop turns (measured_turn), two lines per scenario: TCP
+# checksums in software (as on net_af_packet) and left to the port (+ofl, as on a NIC).
 #
 # Usage: bench/callgrind.sh [BUILD_DIR] [SCENARIO...]
 #   BUILD_DIR defaults to $BUILD_DIR or build; scenarios default to all of them (a name
@@ -79,11 +80,11 @@ count() {
 		echo "callgrind.sh: no counts for $wl $sc with $w workers" >&2
 		exit 1
 	fi
-	printf '%-8s %-10s %7s %10s %14s %12s\n' "$wl" "$sc" "$w" "$delivered" "$ir" \
+	printf '%-8s %-14s %7s %10s %14s %12s\n' "$wl" "$sc" "$w" "$delivered" "$ir" \
 		"$(awk -v i="$ir" -v d="$delivered" 'BEGIN { printf "%.0f", i / d }')"
 }
 
-printf '%-8s %-10s %7s %10s %14s %12s\n' workload scenario workers delivered instructions \
+printf '%-8s %-14s %7s %10s %14s %12s\n' workload scenario workers delivered instructions \
 	instr/msg
 for sc in "${scenarios[@]}"; do
 	for w in ${WORKERS:-1 2}; do
@@ -92,9 +93,14 @@ for sc in "${scenarios[@]}"; do
 done
 [ "$dpdk" != 0 ] || exit 0
 mapfile -t dscen < <("$dpdk_workload" --list)
+if [ ${#dscen[@]} -eq 0 ]; then
+	echo "callgrind.sh: $dpdk_workload --list failed" >&2
+	exit 1
+fi
 for sc in "${dscen[@]}"; do
 	if [ ${#all[@]} -gt 0 ]; then
 		case " ${all[*]} " in *" $sc "*) ;; *) continue ;; esac
 	fi
 	count dpdk "$sc" 1 measured_turn "$dpdk_workload" "$sc"
+	count dpdk "$sc+ofl" 1 measured_turn "$dpdk_workload" "$sc" --cksum-offload
 done

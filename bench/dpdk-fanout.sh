@@ -116,8 +116,15 @@ else
 	reps=3 dur=10 warm=2
 fi
 
-# What the run itself needs (bench/README.md lists the runtime packages of a built tree).
-tern_ensure_packages iproute2 ethtool util-linux iputils-ping python3
+# What a run of an already built tree needs (bench/README.md, "dpdk-fanout.sh"): the tools,
+# and the shared libraries of tern and tern-bench with the DPDK drivers EAL loads as plugins
+# (af_packet, the vdev bus, the ring mempool). Installed only when missing: a machine that
+# has them all needs no apt and no network.
+runtime_packages=(iproute2 ethtool util-linux python3 liburcu8 libjemalloc2 libssl3 libnuma1
+	librte-eal23 librte-ethdev23 librte-kvargs23 librte-mbuf23 librte-mempool23 librte-meter23
+	librte-net23 librte-ring23 librte-telemetry23 librte-pci23 librte-bus-pci23
+	librte-bus-vdev23 librte-mempool-ring23 librte-net-af-packet23)
+tern_ensure_packages "${runtime_packages[@]}"
 build_dir="${BUILD_DIR:-build-bench-dpdk}"
 case "$build_dir" in /*) ;; *) build_dir="$TERN_ROOT/$build_dir" ;; esac
 tern_bin="$build_dir/broker/tern"
@@ -279,6 +286,10 @@ selected() {
 	echo "quick: $quick reps: $reps duration: $dur warmup: $warm"
 	echo "workers: $workers_list qpairs: $qpairs_opt threads: $threads_opt"
 	echo "tern CPUs: ${dp_cpu_arr[*]} tern-bench CPUs: ${bench_cpu_arr[*]} hugepages: $huge"
+	echo "build: $build_dir ($(/usr/bin/python3 -c 'import json,sys
+o = json.load(open(sys.argv[1]))
+print(", ".join("%s=%s" % (x["name"], x["value"]) for x in o if x["name"] in ("buildtype", "b_sanitize")))' \
+		"$build_dir/meson-info/intro-buildoptions.json" 2>/dev/null || echo "build options unknown"))"
 } >"$out/env.txt"
 
 bench_list="$(tr ' ' ',' <<<"${bench_cpu_arr[*]}")"

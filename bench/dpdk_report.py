@@ -119,6 +119,29 @@ def main():
                     p("| %s | %d | %s | %.0f | %s | %.0f | %.0f | %.0f | %.0f | %.0f |" % (
                         c, w, dp, pub, "yes" if pub >= 0.95 * rate else "no",
                         l("p50"), l("p90"), l("p99"), l("p999"), l("max")))
+    tcp = []
+    for w in workers:
+        try:
+            log = open(os.path.join(d, "dpdk.w%d.log" % w)).read()
+        except OSError:
+            continue
+        for m in re.finditer(r"dpdk: worker (\d+) tcp: (.*)", log):
+            keep = [kv for kv in m[2].split()
+                    if kv.split("=")[0] in ("seg_in", "seg_out", "retransmits", "rto_timeouts",
+                                            "fast_retransmits", "tx_errors")]
+            tcp.append("| %d | %s | %s |" % (w, m[1], " ".join(keep)))
+    if tcp:
+        p("")
+        p("The dpdk dataplane's TCP counters over all its cases (tern's log at exit). "
+          "Retransmissions are segments lost or taken for lost somewhere on the path "
+          "(tern's TX queue, AF_PACKET's rings, the veth, the client's socket); each one "
+          "that fast retransmit does not recover waits for the retransmission timer "
+          "(200 ms at least) and shows in the p99 and max latencies. This script does not "
+          "find out where they were lost.")
+        p("")
+        p("| workers | worker | counters |")
+        p("|---|---|---|")
+        out.extend(tcp)
     p("")
     p("Raw tern-bench reports: `raw/CASE.DATAPLANE.wWORKERS.REP.json`; tern's config and log "
       "per dataplane and worker count: `DATAPLANE.wWORKERS.conf`, `.log`.")

@@ -28,6 +28,7 @@
 #include <rte_arp.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -65,7 +66,6 @@ struct peer {
 	uint32_t rcv_nxt; /* next sequence number we expect */
 	uint32_t snd_wnd; /* the stack's window, from its last segment */
 	bool need_ack;
-	uint8_t sub_qos;
 
 	uint8_t *out; /* MQTT bytes to send */
 	size_t out_len, out_off, out_cap;
@@ -98,6 +98,9 @@ static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x01}};
 static const uint8_t our_ip[4] = {198, 18, 0, 2}, peer_ip[4] = {198, 18, 0, 1};
 
 static struct rte_mempool *pool;
+/* As with a NIC: the port checks received checksums and fills those of transmitted frames. */
+static bool cksum_offload;
+static bool verbose;
 static struct rte_mbuf *tx_frames[MAX_TX];
 static unsigned n_tx;
 static struct peer *peers; /* [0] the publisher, then the subscribers */
@@ -218,6 +221,8 @@ static struct rte_mbuf *tcp_frame(struct peer *p, uint8_t flags, const uint8_t *
 	if (len)
 		memcpy(o + opt, data, len);
 	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	if (cksum_offload)
+		m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	p->snd_nxt += (uint32_t)len + ((flags & RTE_TCP_SYN_FLAG) ? 1 : 0);
 	p->need_ack = false;
 	return m;
@@ -527,7 +532,6 @@ static void setup_peers(const struct scenario *sc)
 
 		p->port = (uint16_t)(PORT_BASE + i);
 		p->snd_nxt = 1000000u * (i + 1);
-		p->sub_qos = sc->qos;
 		snprintf(id, sizeof(id), i ? "sub-%u" : "pub-%u", i);
 		cp.client_id.len = strlen(id);
 		n = tern_codec_encode_connect(buf, sizeof(buf), &cp, NULL);
@@ -571,6 +575,18 @@ static void dump_counters(const struct dp_dpdk_worker *w)
 				(unsigned long long)w->ifc.counters[c]);
 }
 
+static void free_peers(void)
+{
+	for (unsigned i = 0; i < n_peers; i++) {
+		free(peers[i].out);
+		free(peers[i].rx);
+		free(peers[i].script);
+	}
+	free(peers);
+	peers = NULL;
+	n_peers = 0;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -603,6 +619,8 @@ static void *worker_main(void *arg)
 	w->tw = tern_broker_worker(r->b, 0);
 	sh.workers[0] = w;
 	icfg.pool = pool;
+	if (cksum_offload)
+		icfg.tx_offloads = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 	memcpy(&a.v4, our_ip, 4);
 	if (dp_net_iface_init(&w->ifc, &icfg) < 0 || dp_net_iface_add_addr(&w->ifc, &a, 24) < 0)
 		die("cannot set up the interface");
@@ -655,10 +673,11 @@ static void *worker_main(void *arg)
 	t1 = now_s();
 	got = delivered();
 
-	printf("scenario=%s workers=1 published=%zu delivered=%llu expected=%llu turns=%llu "
+	printf("scenario=%s%s workers=1 published=%zu delivered=%llu expected=%llu turns=%llu "
 	       "seconds=%.3f delivered_per_s=%.0f\n",
-	       sc->name, sc->msgs, (unsigned long long)got, (unsigned long long)expected,
-	       (unsigned long long)r->turns, t1 - t0, (double)got / (t1 - t0));
+	       sc->name, cksum_offload ? "+offload" : "", sc->msgs, (unsigned long long)got,
+	       (unsigned long long)expected, (unsigned long long)r->turns, t1 - t0,
+	       (double)got / (t1 - t0));
 	fflush(stdout);
 	if (got != expected) {
 		fprintf(stderr, "dpdk_workload: delivered %llu, expected %llu\n",
@@ -678,7 +697,12 @@ static void *worker_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dpdk_workload SCENARIO\n       dpdk_workload --list\nscenarios:\n");
+	fprintf(stderr,
+		"usage: dpdk_workload SCENARIO [--cksum-offload]\n"
+		"       dpdk_workload --list\n"
+		"--cksum-offload: the port checks and fills IPv4 and TCP checksums, as a NIC does\n"
+		"-v: log notices, and the TCP stack's counters at the end\n"
+		"scenarios:\n");
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(stderr, "  %-10s %s\n", scenarios[i].name, scenarios[i].what);
 	exit(2);
@@ -699,8 +723,16 @@ int main(int argc, char **argv)
 			printf("%s\n", scenarios[i].name);
 		return 0;
 	}
-	if (argc != 2)
+	if (argc < 2)
 		usage();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--cksum-offload") == 0)
+			cksum_offload = true;
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else
+			usage();
+	}
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		if (strcmp(argv[1], scenarios[i].name) == 0)
 			r.sc = &scenarios[i];
@@ -725,7 +757,8 @@ int main(int argc, char **argv)
 	cfg.max_queued_messages = 0; /* generous limits: nothing may be dropped */
 	cfg.max_queued_bytes = 0;
 	cfg.max_output_bytes = UINT64_MAX / 2;
-	cfg.log_mask = TERN_LOG_ERR;
+	/* -v: the engine's notices too, and the stack's counters at the end (dp_dpdk_tcp_stop). */
+	cfg.log_mask = verbose ? TERN_LOG_ERR | TERN_LOG_WARNING | TERN_LOG_NOTICE : TERN_LOG_ERR;
 	tern_log_set_mask(cfg.log_mask);
 	r.cfg = &cfg;
 
@@ -739,6 +772,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&tid, NULL, worker_main, &r) != 0)
 		die("pthread_create failed");
 	pthread_join(tid, NULL);
+	free_peers();
 	rcu_thread_online();
 	tern_broker_destroy(r.b);
 	rcu_thread_offline();
