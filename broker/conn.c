@@ -383,24 +383,57 @@ static void consume_input(struct tern_conn *c, size_t n)
 	}
 }
 
+/*
+ * Bytes still missing from the partial packet at the start of the buffered
+ * input; 0 when its fixed header is incomplete or malformed (the decoder
+ * reports that) or the packet is already whole (parsing stopped before it).
+ */
+static size_t pending_missing(const struct tern_conn *c)
+{
+	uint32_t rem = 0;
+
+	for (size_t i = 1; i < c->in_len && i <= 4; i++) {
+		rem |= (uint32_t)(c->inbuf[i] & 0x7f) << (7 * (i - 1));
+		if (!(c->inbuf[i] & 0x80)) {
+			size_t total = 1 + i + rem;
+
+			return total > c->in_len ? total - c->in_len : 0;
+		}
+	}
+	return 0;
+}
+
 int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 {
 	struct tern_worker *w = c->worker;
 	ssize_t used;
+	size_t take;
 
 	if (c->state == TERN_CONN_CLOSING)
 		return -ESHUTDOWN;
 	c->last_rx_ms = tern_worker_clock(w);
 	TERN_STAT_ADD(w, bytes_received, len);
 
-	if (c->in_len == 0) {
-		/* Common case: whole packets parsed straight from the dataplane's buffer. */
-		used = parse(c, data, len);
+	if (c->in_len == 0)
+		goto direct;
+	/*
+	 * A packet split over reads: buffer only the bytes that complete it, then
+	 * parse the rest in place. Buffering the whole read instead copied every
+	 * byte of a stream of large packets once more (most reads end mid-packet).
+	 */
+	take = pending_missing(c);
+	if (take && take < len && !c->input_paused &&
+	    (c->state == TERN_CONN_NEW || c->state == TERN_CONN_ACTIVE)) {
+		if (keep_input(c, data, take) < 0)
+			goto nomem;
+		used = parse(c, c->inbuf, c->in_len);
 		if (used < 0)
 			return (int)used;
-		if ((size_t)used < len && keep_input(c, data + used, len - (size_t)used) < 0)
-			goto nomem;
-		goto check_partial;
+		consume_input(c, (size_t)used);
+		data += take;
+		len -= take;
+		if (c->in_len == 0)
+			goto direct;
 	}
 	if (keep_input(c, data, len) < 0)
 		goto nomem;
@@ -408,11 +441,19 @@ int tern_conn_input(struct tern_conn *c, const uint8_t *data, size_t len)
 	if (used < 0)
 		return (int)used;
 	consume_input(c, (size_t)used);
+	goto check_pending;
+direct:
+	/* Common case: whole packets parsed straight from the dataplane's buffer. */
+	used = parse(c, data, len);
+	if (used < 0)
+		return (int)used;
+	if ((size_t)used < len && keep_input(c, data + used, len - (size_t)used) < 0)
+		goto nomem;
+check_pending:
 	/* A client racing ahead of its session's arrival must not grow the buffer for ever. */
 	if (c->in_len > PENDING_INPUT_MAX && !c->input_paused &&
 	    (c->state == TERN_CONN_AWAIT_SESSION || c->state == TERN_CONN_CLAIM_RETRY))
 		pause_input(c);
-check_partial:
 	if (partial_over_limit(c))
 		return tern_conn_over_limit(c, TERN_LIMIT_MEMORY);
 	return 0;

@@ -5,6 +5,7 @@ wildcards, $-topics, overlapping subscriptions, ordering, PING and DISCONNECT.""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawmqtt as r  # noqa: E402
@@ -38,6 +39,37 @@ class SubPub(BrokerTestCase):
                              ('q', b'm%d' % qos, qos, False, False))
             if qos:
                 self.assertNotEqual(p.mid, 0)
+
+    def test_packets_split_across_reads(self):
+        """A stream of PUBLISHes of mixed sizes sent in writes that end at every kind of
+        place in a packet (inside the fixed header, inside the remaining length, one
+        byte before its end) and go on with whole packets, each write its own read:
+        every message arrives whole and in order."""
+        sub = self.raw(connect='split-s')
+        self.assertEqual(sub.subscribe_ok([('split/#', 0)]), [0])
+        pub = self.raw(connect='split-p')
+        sizes = [1024, 3, 200, 5000, 0, 1500, 127, 128, 16383, 16384, 64, 1024]
+        pkts = [r.publish('split/%d' % i, bytes([65 + i % 26]) * n)
+                for i, n in enumerate(sizes)]
+        stream = b''.join(pkts)
+        # Cut points relative to each packet's start: 1 (type byte only), 2 (inside a
+        # two-byte remaining length), 3, the middle and the last byte but one.
+        cuts = set()
+        start = 0
+        for i, pk in enumerate(pkts):
+            cuts.add(start + (1, 2, 3, len(pk) // 2, len(pk) - 1)[i % 5])
+            start += len(pk)
+        prev = 0
+        for cut in sorted(cuts) + [len(stream)]:
+            if cut > prev:
+                pub.send(stream[prev:cut])
+                time.sleep(0.02)
+            prev = cut
+        for i, n in enumerate(sizes):
+            p = sub.receive_publish()
+            self.assertEqual((p.topic, p.payload), ('split/%d' % i, bytes([65 + i % 26]) * n))
+        pub.publish_ok('split/end', b'end', 1, mid=7)
+        self.assertEqual(sub.receive_publish().payload, b'end')
 
     def test_granted_qos_per_filter(self):
         c = self.raw(connect='g')
