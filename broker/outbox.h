@@ -71,7 +71,8 @@ int tern_outbox_share(struct tern_worker *from, unsigned to, struct tern_share_g
 /*
  * Post every batch w has filled. Cannot fail, allocates nothing. Owning
  * thread; tern_worker_quiescent, _offline and _finish call it before telling
- * RCU.
+ * RCU, and tern_worker_poll before its inbox, so the receivers start on the
+ * turn's input while w writes.
  */
 void tern_outbox_flush(struct tern_worker *w);
 

@@ -262,6 +262,8 @@ int tern_worker_poll(struct tern_worker *w)
 
 	tern_security_poll(w);
 	tern_memlimit_refresh(w);
+	/* What the turn's input routed: other workers start on it while this one writes. */
+	tern_outbox_flush(w);
 	drain_inbox(w, false);
 	while (!cds_list_empty(&w->resumed))
 		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));
