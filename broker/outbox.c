@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <urcu/compiler.h>
-#include <urcu/lfstack.h>
 
 #include "broker/alloc.h"
 #include "broker/broker.h"
@@ -35,17 +34,19 @@ struct entry {
  */
 struct tern_outbox_batch {
 	struct tern_inbox_item item;	/* kind TERN_INBOX_BATCH, embedded */
-	struct cds_lfs_node back;	/* in lane->returned once handled */
 	struct tern_outbox_lane *lane;	/* the sender's lane it belongs to */
-	struct tern_outbox_batch *next; /* in lane->spare */
+	struct tern_outbox_batch *next; /* in lane->returned or lane->spare */
 	uint32_t n;
 	struct entry e[TERN_OUTBOX_BATCH];
 };
 
 /* The sender's side of one (sender, receiver) pair. */
 struct tern_outbox_lane {
-	/* Pushed to by the receiver, popped by the sender: alone on its line. */
-	struct __cds_lfs_stack returned __attribute__((aligned(64)));
+	/*
+	 * Handled batches, a lock-free stack: the receiver pushes one at a time,
+	 * the sender takes them all at once (so no ABA). Alone on its line.
+	 */
+	struct tern_outbox_batch *returned __attribute__((aligned(64)));
 	/* The sender's only. */
 	struct tern_outbox_batch *cur __attribute__((aligned(64))); /* NULL, or >= 1 entry */
 	struct tern_outbox_batch *spare;
@@ -58,8 +59,6 @@ int tern_outbox_init(struct tern_outbox *o, unsigned n_workers)
 	if (!o->lane)
 		return -ENOMEM;
 	memset(o->lane, 0, n_workers * sizeof(*o->lane));
-	for (unsigned i = 0; i < n_workers; i++)
-		__cds_lfs_init(&o->lane[i].returned);
 	o->n_lanes = n_workers;
 	o->pending = 0;
 	return 0;
@@ -77,23 +76,20 @@ static void release(struct tern_outbox_batch *b)
 /* Move the batches the receiver handed back to the spares; free what is past LANE_SPARE. */
 static void reclaim(struct tern_outbox_lane *l)
 {
-	struct cds_lfs_head *head = __cds_lfs_pop_all(&l->returned);
-	struct cds_lfs_node *node, *next;
+	/* Acquire: the receiver's last reads of each batch happen before we reuse it. */
+	struct tern_outbox_batch *b = __atomic_exchange_n(&l->returned, NULL, __ATOMIC_ACQUIRE);
 
-	if (!head)
-		return;
-	cds_lfs_for_each_safe(head, node, next)
-	{
-		struct tern_outbox_batch *b =
-		    caa_container_of(node, struct tern_outbox_batch, back);
+	while (b) {
+		struct tern_outbox_batch *next = b->next;
 
 		if (l->n_spare >= LANE_SPARE) {
 			tern_free(b);
-			continue;
+		} else {
+			b->next = l->spare;
+			l->spare = b;
+			l->n_spare++;
 		}
-		b->next = l->spare;
-		l->spare = b;
-		l->n_spare++;
+		b = next;
 	}
 }
 
@@ -206,6 +202,18 @@ void tern_outbox_flush(struct tern_worker *w)
 		post_lane(w, (unsigned)__builtin_ctzll(w->outbox.pending));
 }
 
+/* Push b on its lane's returned stack; release pairs with reclaim's acquire. */
+static void hand_back(struct tern_outbox_batch *b)
+{
+	struct tern_outbox_lane *l = b->lane;
+	struct tern_outbox_batch *head = __atomic_load_n(&l->returned, __ATOMIC_RELAXED);
+
+	do
+		b->next = head;
+	while (!__atomic_compare_exchange_n(&l->returned, &head, b, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
 void tern_outbox_on_batch(struct tern_worker *w, struct tern_inbox_item *item)
 {
 	struct tern_outbox_batch *b = caa_container_of(item, struct tern_outbox_batch, item);
@@ -221,8 +229,7 @@ void tern_outbox_on_batch(struct tern_worker *w, struct tern_inbox_item *item)
 		}
 		tern_msg_unref(e->msg);
 	}
-	/* The push's barrier orders the reads above before the sender reuses it. */
-	cds_lfs_push(&b->lane->returned, &b->back);
+	hand_back(b);
 }
 
 void tern_outbox_discard(struct tern_inbox_item *item)
