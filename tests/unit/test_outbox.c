@@ -29,26 +29,10 @@
 #include "broker/transport.h"
 #include "broker/worker.h"
 #include "tests/unit/failalloc.h"
+#include "tests/unit/noop_transport.h"
 #include "tests/unit/rcu_test.h"
 
 #define N_MSGS 400
-
-static void noop(void *tctx)
-{
-	(void)tctx;
-}
-
-static void noop_pause(void *tctx, bool paused)
-{
-	(void)tctx;
-	(void)paused;
-}
-
-static const struct tern_transport_ops ops = {
-    .want_write = noop,
-    .close = noop,
-    .pause_input = noop_pause,
-};
 
 struct fix {
 	struct tern_broker *b;
@@ -70,7 +54,7 @@ static void fix_init(struct fix *f)
 	assert_non_null(f->b);
 	f->w0 = f->b->workers[0];
 	f->w1 = f->b->workers[1];
-	f->w0->ops = f->w1->ops = &ops;
+	f->w0->ops = f->w1->ops = &noop_ops;
 	f->c0 = calloc(1, sizeof(*f->c0));
 	f->c1 = calloc(1, sizeof(*f->c1));
 	f->c0->worker = f->w0;
