@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-destination batches of cross-worker deliveries (design note in outbox.h). */
-#define _LGPL_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <urcu/compiler.h>

@@ -55,7 +55,8 @@ void tern_outbox_fini(struct tern_outbox *o);
  * generation gen (an inbox PUBLISH); the reference on msg passes to the
  * outbox. Returns 0, or -ENOMEM when neither a batch nor a single item could
  * be allocated (the caller keeps its reference). Owning thread of from, RCU
- * online.
+ * online (or the main thread in tern_worker_destroy: tern_outbox_fini then
+ * drops what it queued).
  */
 int tern_outbox_publish(struct tern_worker *from, unsigned to, struct tern_msg *msg, uint64_t gen);
 
