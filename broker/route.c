@@ -2,11 +2,12 @@
 /*
  * Routing: one tree walk per worker with matching subscribers. The publishing
  * worker walks for its own group and learns the set of other workers with
- * matches; each of those gets one inbox item (a message reference) and walks
- * for its own group. Overlapping subscriptions of a session are merged into
- * one delivery at the highest granted QoS [MQTT-3.3.5-1]. Each walk uses the
- * tree generation read before the first one, so a session being handed over
- * between workers gets each message from exactly one of them (registry.h).
+ * matches; each of those gets a message reference through the outbox (one
+ * inbox item per worker and loop turn, outbox.h) and walks for its own group.
+ * Overlapping subscriptions of a session are merged into one delivery at the
+ * highest granted QoS [MQTT-3.3.5-1]. Each walk uses the tree generation read
+ * before the first one, so a session being handed over between workers gets
+ * each message from exactly one of them (registry.h).
  */
 #include <errno.h>
 
@@ -15,6 +16,7 @@
 #include "broker/codec.h"
 #include "broker/memlimit.h"
 #include "broker/msg.h"
+#include "broker/outbox.h"
 #include "broker/registry.h"
 #include "broker/retain.h"
 #include "broker/route.h"
@@ -179,8 +181,7 @@ bool tern_route_publish(struct tern_worker *w, struct tern_msg *msg)
 		unsigned i = (unsigned)__builtin_ctzll(others);
 
 		others &= others - 1;
-		if (tern_worker_post(b->workers[i], TERN_INBOX_PUBLISH, tern_msg_ref(msg), gen) <
-		    0) {
+		if (tern_outbox_publish(w, i, tern_msg_ref(msg), gen) < 0) {
 			tern_msg_unref(msg);
 			TERN_STAT_ADD(w, publish_dropped, 1);
 		}

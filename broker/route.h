@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Routing a published message: the retained store, the subscription tree
- * lookup, local delivery, and one inbox item per other worker with matches.
+ * lookup, local delivery, and a message reference for each other worker with
+ * matches (batched per worker and loop turn, outbox.h).
  */
 #ifndef TERN_ROUTE_H
 #define TERN_ROUTE_H

@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/codec.h"
 #include "broker/msg.h"
+#include "broker/outbox.h"
 #include "broker/security.h"
 #include "broker/session.h"
 #include "broker/share.h"
@@ -312,7 +313,7 @@ static void post(struct tern_worker *w, unsigned to, struct tern_share_group *g,
 		 struct tern_msg *msg, uint8_t hops)
 {
 	tern_share_ref(g);
-	if (tern_worker_post_share(w->broker->workers[to], g, uid, tern_msg_ref(msg), hops) < 0) {
+	if (tern_outbox_share(w, to, g, uid, tern_msg_ref(msg), hops) < 0) {
 		tern_msg_unref(msg);
 		tern_share_unref(g);
 		TERN_STAT_ADD(w, publish_dropped, 1);

@@ -19,6 +19,7 @@
 #include "broker/log.h"
 #include "broker/memlimit.h"
 #include "broker/msg.h"
+#include "broker/outbox.h"
 #include "broker/registry.h"
 #include "broker/route.h"
 #include "broker/security.h"
@@ -40,6 +41,11 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 		return NULL;
 	}
 	memset(w, 0, sizeof(*w));
+	if (tern_outbox_init(&w->outbox, b->n_workers) < 0) {
+		tern_free(w);
+		errno = ENOMEM;
+		return NULL;
+	}
 	w->id = id;
 	w->broker = b;
 	w->match_gen = id; /* residue id mod TERN_MAX_WORKERS: unique to this worker (route.c) */
@@ -126,6 +132,9 @@ static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
 		tern_msg_unref(item->msg);
 		tern_share_unref(item->share);
 		break;
+	case TERN_INBOX_BATCH:
+		tern_outbox_on_batch(w, item);
+		break;
 	}
 }
 
@@ -154,6 +163,9 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 		} else if (item->kind == TERN_INBOX_SHARE) {
 			tern_msg_unref(item->msg);
 			tern_share_unref(item->share);
+		} else if (item->kind == TERN_INBOX_BATCH) {
+			/* Not handed back: its sender may be gone already. */
+			tern_outbox_discard(item);
 		} else if (item->kind == TERN_INBOX_ADOPT) {
 			/* Arrived too late to be served: the session dies with the broker. */
 			item->session->home = w->id;
@@ -250,6 +262,8 @@ int tern_worker_poll(struct tern_worker *w)
 
 	tern_security_poll(w);
 	tern_memlimit_refresh(w);
+	/* What the turn's input routed: other workers start on it while this one writes. */
+	tern_outbox_flush(w);
 	drain_inbox(w, false);
 	while (!cds_list_empty(&w->resumed))
 		tern_conn_resume(cds_list_first_entry(&w->resumed, struct tern_conn, resume_node));
@@ -278,13 +292,16 @@ bool tern_worker_has_work(const struct tern_worker *w)
 	return w->resumed.next != &w->resumed || w->retry_claims;
 }
 
+/* Posting before telling RCU is what the takeover handshake's grace period relies on (outbox.h). */
 void tern_worker_quiescent(struct tern_worker *w)
 {
+	tern_outbox_flush(w);
 	rcu_quiescent_state();
 }
 
 void tern_worker_offline(struct tern_worker *w)
 {
+	tern_outbox_flush(w);
 	rcu_thread_offline();
 }
 
@@ -308,6 +325,8 @@ void tern_worker_finish(struct tern_worker *w)
 		if (tern_registry_remove(w, s) == 0)
 			tern_session_destroy(w, s);
 	}
+	/* Messages given back to shared groups just now; finished receivers drop them. */
+	tern_outbox_flush(w);
 	rcu_unregister_thread();
 }
 
@@ -327,6 +346,7 @@ void tern_worker_destroy(struct tern_worker *w)
 		tern_registry_remove(w, s);
 		tern_session_destroy(w, s);
 	}
+	tern_outbox_fini(&w->outbox);
 	tern_free(w->matched);
 	tern_free(w);
 }

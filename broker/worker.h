@@ -17,6 +17,7 @@
 #include <urcu/wfcqueue.h>
 
 #include "broker/log.h"
+#include "broker/outbox.h"
 #include "broker/via.h"
 
 struct tern_broker;
@@ -71,6 +72,7 @@ enum tern_inbox_kind {
 	TERN_INBOX_DEPART,   /* the takeover's grace period passed: finish handing over */
 	TERN_INBOX_ADOPT,    /* session arrives here, its subscriptions already moved */
 	TERN_INBOX_SHARE,    /* a shared subscription delivery for member uid of group */
+	TERN_INBOX_BATCH,    /* PUBLISH and SHARE deliveries of one sender's turn (outbox.h) */
 };
 
 /*
@@ -119,6 +121,8 @@ struct tern_worker {
 	uint64_t auth_gen;     /* security snapshot its sessions were classified for (security.h) */
 	struct tern_log_ratelimit proto_log; /* protocol error lines */
 	bool mem_over; /* over memory_limit at the last refresh (memlimit.h) */
+	/* Deliveries for other workers, all posted by the end of the loop turn. */
+	struct tern_outbox outbox;
 
 	struct tern_worker_stats stats __attribute__((aligned(64)));
 };
@@ -131,6 +135,8 @@ void tern_worker_destroy(struct tern_worker *w);
 /*
  * Post an item to worker `to` and wake it if its inbox was empty. Any worker
  * thread. The receiver owns and frees the item. Returns 0 or -ENOMEM.
+ * Deliveries go through the outbox (outbox.h), which uses this and
+ * tern_worker_post_share only when it has no batch to put them in.
  */
 int tern_worker_post(struct tern_worker *to, enum tern_inbox_kind kind, void *ptr, uint64_t gen);
 

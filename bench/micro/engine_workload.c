@@ -144,6 +144,12 @@ static __attribute__((noinline)) int measured_poll(struct tern_worker *w)
 	return tern_worker_poll(w);
 }
 
+/* Counted too: the worker posts its batched cross-worker deliveries here (outbox.h). */
+static __attribute__((noinline)) void measured_quiescent(struct tern_worker *w)
+{
+	tern_worker_quiescent(w);
+}
+
 static __attribute__((noinline)) size_t measured_iov(struct tern_conn *c, struct iovec *iov,
 						     size_t max)
 {
@@ -315,7 +321,10 @@ static void round_run(struct fworker *fw)
 		else
 			tern_worker_poll(fw->w);
 		flush(fw);
-		tern_worker_quiescent(fw->w);
+		if (fw->measured)
+			measured_quiescent(fw->w);
+		else
+			tern_worker_quiescent(fw->w);
 		/* Fast clients: acknowledgements go back within the same round. */
 		if (!has_input(fw))
 			break;

@@ -3,7 +3,8 @@
  * An allocation wrapper (broker/alloc.h) that a unit test can make fail: a
  * test executable that includes this header (once) defines every function of
  * alloc.h, so the broker's own alloc.o is not linked into it. While `failing`
- * is set every allocation fails with ENOMEM; `live` counts blocks not freed.
+ * is set every allocation fails with ENOMEM, while `fail_above` is set every
+ * one larger than it does; `live` counts blocks not freed.
  */
 #ifndef TERN_TESTS_FAILALLOC_H
 #define TERN_TESTS_FAILALLOC_H
@@ -15,9 +16,10 @@
 
 #include "broker/alloc.h"
 
-static bool failing;	/* every allocation fails while set */
-static unsigned failed; /* allocations refused */
-static long live;	/* allocations not yet freed */
+static bool failing;	  /* every allocation fails while set */
+static size_t fail_above; /* allocations of more bytes fail; 0: off */
+static unsigned failed;	  /* allocations refused */
+static long live;	  /* allocations not yet freed */
 
 static void *counted(void *p)
 {
@@ -28,9 +30,11 @@ static void *counted(void *p)
 	return p;
 }
 
-static bool refuse(void)
+static bool refuse(size_t size)
 {
-	if (!__atomic_load_n(&failing, __ATOMIC_RELAXED))
+	size_t above = __atomic_load_n(&fail_above, __ATOMIC_RELAXED);
+
+	if (!__atomic_load_n(&failing, __ATOMIC_RELAXED) && (!above || size <= above))
 		return false;
 	__atomic_add_fetch(&failed, 1, __ATOMIC_RELAXED);
 	errno = ENOMEM;
@@ -39,19 +43,19 @@ static bool refuse(void)
 
 void *tern_malloc(size_t size)
 {
-	return refuse() ? NULL : counted(malloc(size));
+	return refuse(size) ? NULL : counted(malloc(size));
 }
 
 void *tern_calloc(size_t n, size_t size)
 {
-	return refuse() ? NULL : counted(calloc(n, size));
+	return refuse(n * size) ? NULL : counted(calloc(n, size));
 }
 
 void *tern_realloc(void *p, size_t size)
 {
 	void *q;
 
-	if (refuse())
+	if (refuse(size))
 		return NULL;
 	q = realloc(p, size);
 	if (q && !p)
@@ -61,7 +65,8 @@ void *tern_realloc(void *p, size_t size)
 
 void *tern_aligned_alloc(size_t align, size_t size)
 {
-	return refuse() ? NULL : counted(aligned_alloc(align, (size + align - 1) / align * align));
+	return refuse(size) ? NULL
+			    : counted(aligned_alloc(align, (size + align - 1) / align * align));
 }
 
 void tern_free(void *p)
@@ -73,12 +78,12 @@ void tern_free(void *p)
 
 char *tern_strndup(const char *s, size_t n)
 {
-	return refuse() ? NULL : counted(strndup(s, n));
+	return refuse(n) ? NULL : counted(strndup(s, n));
 }
 
 char *tern_strdup(const char *s)
 {
-	return refuse() ? NULL : counted(strdup(s));
+	return refuse(strlen(s) + 1) ? NULL : counted(strdup(s));
 }
 
 size_t tern_alloc_allocated(void)

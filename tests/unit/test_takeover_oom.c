@@ -26,24 +26,8 @@
 #include "broker/transport.h"
 #include "broker/worker.h"
 #include "tests/unit/failalloc.h"
+#include "tests/unit/noop_transport.h"
 #include "tests/unit/rcu_test.h"
-
-static void noop(void *tctx)
-{
-	(void)tctx;
-}
-
-static void noop_pause(void *tctx, bool paused)
-{
-	(void)tctx;
-	(void)paused;
-}
-
-static const struct tern_transport_ops ops = {
-    .want_write = noop,
-    .close = noop,
-    .pause_input = noop_pause,
-};
 
 static void count_match(void *ctx, const struct tern_sub *sub)
 {
@@ -75,7 +59,7 @@ static void test_handshake_without_memory(void **state)
 	assert_non_null(b);
 	w0 = b->workers[0];
 	w1 = b->workers[1];
-	w0->ops = w1->ops = &ops;
+	w0->ops = w1->ops = &noop_ops;
 	c0->worker = w0;
 	c1->worker = w1;
 
