@@ -901,6 +901,43 @@ static void syn_received_times_out(void **state)
 	finish(t);
 }
 
+/*
+ * Our SYN-ACK was lost and the peer retransmitted its SYN: the SYN-ACK that
+ * answers must echo the new SYN's timestamp (RFC 7323 4.3: the SYN covers
+ * Last.ACK.sent). Echoing the first SYN's would give the peer a first RTT
+ * sample a whole SYN timeout long (about 1 s), and so an RTO of seconds
+ * for the start of the connection.
+ */
+static void retransmitted_syn_updates_ts_recent(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct tseg syn = full_syn;
+	struct tout o, r;
+
+	syn.flags = F_SYN;
+	syn.seq = PEER;
+	ts_inject(t, &syn);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.tsecr, full_syn.tsval);
+	ts_advance(t, 900000);
+	syn.tsval = full_syn.tsval + 900;
+	ts_inject(t, &syn);
+	ts_expect(t, &r, F_SYN | F_ACK, o.seq, PEER + 1);
+	assert_true(r.ts);
+	assert_int_equal(r.tsecr, full_syn.tsval + 900);
+	/* Our own retransmission (no newer SYN) echoes the same. */
+	ts_advance(t, cfg.rto_init_us);
+	ts_expect(t, &r, F_SYN | F_ACK, o.seq, PEER + 1);
+	assert_int_equal(r.tsecr, full_syn.tsval + 900);
+	/* An older SYN (PAWS) changes nothing. */
+	syn.tsval = full_syn.tsval + 100;
+	ts_inject(t, &syn);
+	while (ts_pop(t, &r))
+		assert_int_equal(r.tsecr, full_syn.tsval + 900);
+	finish(t);
+}
+
 static void paws_drops_old_timestamps(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1513,6 +1550,7 @@ int main(void)
 	    cmocka_unit_test(closed_port_gets_rst),
 	    cmocka_unit_test(syn_flood_uses_cookies),
 	    cmocka_unit_test(syn_received_times_out),
+	    cmocka_unit_test(retransmitted_syn_updates_ts_recent),
 	    cmocka_unit_test(paws_drops_old_timestamps),
 	    cmocka_unit_test(bad_checksum_dropped),
 	    cmocka_unit_test(hostile_options_never_crash),
