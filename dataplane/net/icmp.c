@@ -10,6 +10,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/iface.h"
 
@@ -25,7 +26,7 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_MALFORMED);
 		return;
 	}
-	if (rte_raw_cksum_mbuf(m, hlen, len, &sum) != 0 || sum != 0xffff) {
+	if (dp_cksum_mbuf(m, hlen, len) != 0xffff) {
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_CKSUM);
 		return;
 	}

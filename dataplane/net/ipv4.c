@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/iface.h"
 #include "dataplane/net/ipv4.h"
@@ -119,10 +120,8 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 static uint16_t l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t l4_len)
 {
 	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
-	uint16_t data = 0;
 
-	rte_raw_cksum_mbuf(m, sizeof(*ip), l4_len, &data);
-	sum += data;
+	sum += dp_cksum_mbuf(m, sizeof(*ip), l4_len);
 	return (uint16_t)~__rte_raw_cksum_reduce(sum);
 }
 

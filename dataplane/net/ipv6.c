@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp6.h"
 #include "dataplane/net/iface.h"
 #include "dataplane/net/ipv6.h"
@@ -49,14 +50,13 @@ uint16_t dp_ipv6_l4_sum(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip,
 			uint32_t len, uint8_t proto)
 {
 	uint32_t sum, len_be = rte_cpu_to_be_32(len), proto_be = rte_cpu_to_be_32(proto);
-	uint16_t data;
 
+	if ((uint64_t)off + len > rte_pktmbuf_pkt_len(m))
+		return 0;
 	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
 	sum = __rte_raw_cksum(&len_be, 4, sum);
 	sum = __rte_raw_cksum(&proto_be, 4, sum);
-	if (rte_raw_cksum_mbuf(m, off, len, &data) != 0)
-		return 0;
-	sum += data;
+	sum += dp_cksum_mbuf(m, off, len);
 	return __rte_raw_cksum_reduce(sum);
 }
 

@@ -514,7 +514,14 @@ static void conn_input(struct dp_tcp_conn *c, struct dp_tcp_seg *g, struct rte_m
 			dp_timer_arm(&s->wheel, &c->rtx, s->now_us + s->cfg.time_wait_us);
 		if (c->state == DP_TCP_SYN_RCVD && (g->flags & TCP_SYN) && !(g->flags & TCP_ACK) &&
 		    g->seq == c->irs) {
-			/* The peer lost our SYN-ACK and retransmitted its SYN. */
+			/*
+			 * The peer lost our SYN-ACK and retransmitted its SYN. Echo the new
+			 * SYN's timestamp (RFC 7323 4.3: it covers Last.ACK.sent; PAWS
+			 * passed): the first one's would give the peer an RTT sample as
+			 * long as its SYN timeout, and an RTO of seconds after it.
+			 */
+			if (c->ts_ok && g->has_ts)
+				c->ts_recent = g->tsval;
 			dp_tcp_send_synack(c);
 			goto drop;
 		}

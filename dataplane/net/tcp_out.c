@@ -389,7 +389,17 @@ void dp_tcp_send_rst_reply(struct dp_tcp_stack *s, const struct dp_flow *f,
 int dp_tcp_retransmit_head(struct dp_tcp_conn *c)
 {
 	uint32_t len = c->sndq_len < c->snd_mss ? c->sndq_len : c->snd_mss;
-	bool fin = c->fin_sent && c->snd_una + len == c->fin_seq;
+	uint32_t sent = c->snd_max - c->snd_una;
+	bool fin;
+
+	/*
+	 * Only bytes already sent: queued ones the window held back are new data
+	 * for dp_tcp_output(). Past snd_max they would overrun the peer's window
+	 * and its ACK of them would be refused as acknowledging unsent data.
+	 */
+	if (len > sent)
+		len = sent;
+	fin = c->fin_sent && c->snd_una + len == c->fin_seq;
 
 	if (len == 0 && !fin)
 		return 0;

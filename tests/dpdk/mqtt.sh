@@ -55,7 +55,16 @@ for host in 198.18.0.2 2001:2::2; do
 		for i in $(seq 1 50); do echo "q1-$i"; done
 		for i in $(seq 1 50); do echo "q0-$i"; done
 	} >"$tmp/want"
-	cmp -s "$tmp/want" "$tmp/live" || fail "$host: messages missing or out of order: $(diff "$tmp/want" "$tmp/live" | head -5)"
+	if [ -n "$fault" ]; then
+		# MQTT orders messages per QoS only: while a loss holds QoS 1 messages
+		# back in the in-flight window, later QoS 0 ones may overtake them.
+		for q in start q1- q0-; do
+			cmp -s <(grep "^$q" "$tmp/want") <(grep "^$q" "$tmp/live") ||
+				fail "$host: $q messages missing or out of order: $(diff <(grep "^$q" "$tmp/want") <(grep "^$q" "$tmp/live") | head -5)"
+		done
+	else
+		cmp -s "$tmp/want" "$tmp/live" || fail "$host: messages missing or out of order: $(diff "$tmp/want" "$tmp/live" | head -5)"
+	fi
 
 	cl mosquitto_pub -h "$host" -t "$topic/big" -f "$tmp/big" -r -q 1 ||
 		fail "$host: 300 KB publish failed"

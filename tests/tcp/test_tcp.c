@@ -408,6 +408,47 @@ static void rto_backoff_and_retry_limit(void **state)
 	finish(t);
 }
 
+/*
+ * A retransmission resends only what was sent: queued bytes the window had
+ * held back stay for dp_tcp_output(). Sending them from the RTO path went
+ * past the peer's window and past snd_max, so the peer's ACK of them was
+ * refused as acknowledging unsent data (drop_bad_ack), with the data it
+ * carried, every time: the connection stalled until the retry limit.
+ */
+static void retransmission_stays_within_what_was_sent(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tseg syn = plain_syn;
+	struct tout o;
+	uint32_t iss;
+
+	syn.wnd = 300;
+	iss = ts_handshake(t, PEER, &syn);
+	assert_int_equal(ts_app_send(t, 900, 1), 0);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 300);
+	ts_expect_none(t);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(st->rto_timeouts, 1);
+	/* The peer acknowledges what the retransmission carried, with data of its own. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = o.seq + o.len, .wnd = 300, .data = "abc",
+	       .len = 3);
+	assert_int_equal(st->drop_bad_ack, 0);
+	assert_int_equal(t->rx_len, 3);
+	assert_int_equal(o.len, 300);
+	/* The rest goes out as the window allows. */
+	ts_expect(t, &o, F_ACK, iss + 300, PEER + 4);
+	assert_int_equal(o.len, 300);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 4, .ack = iss + 600, .wnd = 300);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 600, PEER + 4);
+	assert_int_equal(o.len, 300);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 4, .ack = iss + 900, .wnd = 300);
+	finish(t);
+}
+
 static void rto_from_measured_rtt(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -898,6 +939,43 @@ static void syn_received_times_out(void **state)
 	assert_int_equal(st->conn_timeout, 1);
 	assert_int_equal(st->conn_active, 0);
 	assert_int_equal(t->accepted, 0);
+	finish(t);
+}
+
+/*
+ * Our SYN-ACK was lost and the peer retransmitted its SYN: the SYN-ACK that
+ * answers must echo the new SYN's timestamp (RFC 7323 4.3: the SYN covers
+ * Last.ACK.sent). Echoing the first SYN's would give the peer a first RTT
+ * sample a whole SYN timeout long (about 1 s), and so an RTO of seconds
+ * for the start of the connection.
+ */
+static void retransmitted_syn_updates_ts_recent(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t = ts_new(&cfg, false, false);
+	struct tseg syn = full_syn;
+	struct tout o, r;
+
+	syn.flags = F_SYN;
+	syn.seq = PEER;
+	ts_inject(t, &syn);
+	assert_true(ts_pop(t, &o));
+	assert_int_equal(o.tsecr, full_syn.tsval);
+	ts_advance(t, 900000);
+	syn.tsval = full_syn.tsval + 900;
+	ts_inject(t, &syn);
+	ts_expect(t, &r, F_SYN | F_ACK, o.seq, PEER + 1);
+	assert_true(r.ts);
+	assert_int_equal(r.tsecr, full_syn.tsval + 900);
+	/* Our own retransmission (no newer SYN) echoes the same. */
+	ts_advance(t, cfg.rto_init_us);
+	ts_expect(t, &r, F_SYN | F_ACK, o.seq, PEER + 1);
+	assert_int_equal(r.tsecr, full_syn.tsval + 900);
+	/* An older SYN (PAWS) changes nothing. */
+	syn.tsval = full_syn.tsval + 100;
+	ts_inject(t, &syn);
+	while (ts_pop(t, &r))
+		assert_int_equal(r.tsecr, full_syn.tsval + 900);
 	finish(t);
 }
 
@@ -1502,6 +1580,7 @@ int main(void)
 	    cmocka_unit_test(sequence_wraps),
 	    cmocka_unit_test(rto_backoff_and_retry_limit),
 	    cmocka_unit_test(rto_from_measured_rtt),
+	    cmocka_unit_test(retransmission_stays_within_what_was_sent),
 	    cmocka_unit_test(congestion_avoidance_is_linear),
 	    cmocka_unit_test(fast_retransmit_and_newreno),
 	    cmocka_unit_test(zero_window_probes),
@@ -1513,6 +1592,7 @@ int main(void)
 	    cmocka_unit_test(closed_port_gets_rst),
 	    cmocka_unit_test(syn_flood_uses_cookies),
 	    cmocka_unit_test(syn_received_times_out),
+	    cmocka_unit_test(retransmitted_syn_updates_ts_recent),
 	    cmocka_unit_test(paws_drops_old_timestamps),
 	    cmocka_unit_test(bad_checksum_dropped),
 	    cmocka_unit_test(hostile_options_never_crash),
