@@ -70,6 +70,39 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	return rc;
 }
 
+/*
+ * How one worker's output reached mbufs (struct dp_dpdk_tx_stats) and its
+ * pool's mbufs in use (approximate while the worker runs: the count reads
+ * per-lcore caches unlocked).
+ */
+static int cmd_tx(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct dp_dpdk_worker *w;
+	unsigned long id;
+	char *end;
+	int rc = -EINVAL;
+
+	if (!params || !*params)
+		return -EINVAL;
+	id = strtoul(params, &end, 10);
+	if (*end)
+		return -EINVAL;
+	pthread_mutex_lock(&published_lock);
+	if (published && id < published->n_workers) {
+		w = published->workers[id];
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "zerocopy", published->zerocopy);
+		rte_tel_data_add_dict_u64(d, "bytes_copied", read_u64(&w->tx.bytes_copied));
+		rte_tel_data_add_dict_u64(d, "bytes_referenced", read_u64(&w->tx.bytes_referenced));
+		rte_tel_data_add_dict_u64(d, "msg_refs", read_u64(&w->tx.msg_refs));
+		rte_tel_data_add_dict_u64(d, "msg_unrefs", read_u64(&w->tx.msg_unrefs));
+		rte_tel_data_add_dict_u64(d, "pool_in_use", rte_mempool_in_use_count(w->pool));
+		rc = 0;
+	}
+	pthread_mutex_unlock(&published_lock);
+	return rc;
+}
+
 int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
 {
 	int rc = 0;
@@ -83,6 +116,11 @@ int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
 			rc = rte_telemetry_register_cmd(
 			    "/tern/net/stats", cmd_stats,
 			    "Counters of one dpdk worker's network stack. Parameter: worker id");
+		if (rc == 0)
+			rc = rte_telemetry_register_cmd(
+			    "/tern/net/tx", cmd_tx,
+			    "Output bytes copied and referenced, message references, mbufs in use "
+			    "of one dpdk worker. Parameter: worker id");
 		registered = rc == 0;
 	}
 	pthread_mutex_unlock(&published_lock);

@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp6.h"
 #include "dataplane/net/iface.h"
 #include "dataplane/net/ipv6.h"
@@ -250,7 +251,11 @@ int dp_ipv6_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struc
 		m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
 		th->cksum = rte_ipv6_phdr_cksum(ip, m->ol_flags);
 	} else {
-		th->cksum = (uint16_t)~dp_ipv6_l4_sum(m, ip, sizeof(*ip), l4_len, IPPROTO_TCP);
+		/* Chain-safe for odd-length segments, unlike rte_raw_cksum_mbuf (see ipv4.c). */
+		uint16_t ck = 0;
+
+		dp_cksum_l4(m, sizeof(*ip), l4_len, &flow->local, &flow->remote, IPPROTO_TCP, &ck);
+		th->cksum = ck;
 	}
 	return dp_net_eth_output(ifc, m, nh, RTE_ETHER_TYPE_IPV6);
 }
