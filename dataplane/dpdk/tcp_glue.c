@@ -39,8 +39,11 @@
 #include "dataplane/net/tcp.h"
 
 #define OUT_SEG_MAX 64
-/* Message ranges shorter than this are copied: an mbuf of their own costs more. */
-#define ZC_MIN_BYTES 256
+/*
+ * Message ranges shorter than this are copied: referencing costs two mbufs
+ * (carrier and external buffer), copying packs many small ones into one.
+ */
+#define ZC_MIN_BYTES 1024
 /* Bytes one external-buffer mbuf covers (mbuf lengths are 16-bit). */
 #define ZC_MBUF_MAX 32768
 
@@ -431,8 +434,8 @@ static int out_ref(struct dp_dpdk_worker *w, struct out_chain *o, struct tern_ms
 			return -ENOMEM;
 		rte_mbuf_ext_refcnt_update(&o->ref->shinfo, 1);
 		/*
-		 * No IOVA: the drivers zerocopy is enabled for read through buf_addr.
-		 * The message is immutable, so the mbuf may point into it read-only.
+		 * No IOVA: zero copy is on only for drivers that read through
+		 * buf_addr. The message is immutable, so pointing into it is safe.
 		 */
 		rte_pktmbuf_attach_extbuf(m, (void *)(uintptr_t)p, RTE_BAD_IOVA, (uint16_t)k,
 					  &o->ref->shinfo);
