@@ -7,14 +7,16 @@
  * only put the connection on the turn's dirty list; the end of the turn does
  * the work. Output goes from the engine's queue into one mbuf chain per
  * flush: header bytes (fixed header, packet id, properties of a delivery,
- * control packets) are copied; message bytes (payload, forwarded properties,
- * a 3.1.1 topic with its payload) are referenced where the port allows it
- * (dp_dpdk_shared.zerocopy): external-buffer mbufs pointing into the shared
- * message, whose shared info holds one message reference per flush and sits
- * in the data room of a pool mbuf (the carrier). The last of those mbufs to
- * be freed, on any lcore (TX through worker 0's ring frees on worker 0),
- * drops the reference and frees the carrier. The TCP layer then sends and
- * retransmits by attaching to the chain, never copying.
+ * control packets, message ranges under ZC_MIN_BYTES) are copied; message
+ * bytes (payload, forwarded properties, a 3.1.1 topic with its payload) are
+ * referenced where the port allows it (dp_dpdk_shared.zerocopy):
+ * external-buffer mbufs pointing into the shared message, whose shared info
+ * holds one message reference per flush and sits in the data room of a pool
+ * mbuf (the carrier). The last of those mbufs to be freed, on any lcore (TX
+ * through worker 0's ring frees on worker 0), drops the reference and frees
+ * the carrier. The TCP layer then sends and retransmits by attaching to the
+ * chain, never copying.
+ *
  * Input the engine paused stays queued as received chains until it resumes.
  * A connection whose engine side is closed (conn->tc NULL) lives on in the
  * stack until TCP's closed() callback, which puts it on the dead list; dead
