@@ -379,6 +379,50 @@ size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max)
 	return n;
 }
 
+/* The message an entry references, or NULL for a control packet. */
+static struct tern_msg *entry_msg(const struct entry *e)
+{
+	switch (e->kind) {
+	case ENTRY_PUBLISH:
+	case ENTRY_PUBLISH5:
+		return e->pub.msg;
+	case ENTRY_PUBLISH5X:
+		return e->pub5x.msg;
+	default:
+		return NULL;
+	}
+}
+
+/* True when p lies in m's wire bytes (topic, payload, property block). */
+static bool in_msg(const struct tern_msg *m, const void *p)
+{
+	const uint8_t *b = p;
+
+	return b >= m->wire && b < m->wire + tern_msg_wire_len(m) + m->props_block_len;
+}
+
+size_t tern_outq_segs(const struct tern_outq *q, struct tern_outq_seg *seg, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct tern_outq_chunk *c = q->head; c && n < max; c = c->next) {
+		for (unsigned i = c->first; i < c->count && n < max; i++) {
+			const struct entry *e = &c->e[i];
+			size_t skip = c == q->head && i == c->first ? c->head_off : 0;
+			struct tern_msg *m = entry_msg(e);
+			struct iovec iov[ENTRY_MAX_SEGS];
+			size_t k = entry_segs_from(
+			    e, skip, iov, max - n < ENTRY_MAX_SEGS ? max - n : ENTRY_MAX_SEGS);
+
+			for (size_t j = 0; j < k; j++)
+				seg[n++] = (struct tern_outq_seg){
+				    iov[j].iov_base, iov[j].iov_len,
+				    m && in_msg(m, iov[j].iov_base) ? m : NULL};
+		}
+	}
+	return n;
+}
+
 void tern_outq_consume(struct tern_outq *q, size_t n)
 {
 	struct tern_outq_chunk *c;

@@ -70,6 +70,30 @@ int tern_outq_push_publish5(struct tern_outq *q, struct tern_msg *msg, uint8_t q
  */
 size_t tern_outq_iov(const struct tern_outq *q, struct iovec *iov, size_t max);
 
+/*
+ * One piece of the queued bytes as tern_outq_segs() gives them. msg NULL: base
+ * points into the queue's own memory (fixed header, packet id, a delivery's
+ * own properties, control packets), valid until the next push/consume/clear:
+ * copy it. msg set: base lies inside that message's immutable wire bytes
+ * (topic, payload, forwarded properties); a caller that takes its own
+ * reference (tern_msg_ref) may keep using base after consuming the bytes,
+ * until it drops that reference, on any thread.
+ */
+struct tern_outq_seg {
+	const uint8_t *base;
+	size_t len; /* > 0 */
+	struct tern_msg *msg;
+};
+
+/*
+ * The same bytes as tern_outq_iov(), in the same order and starting at the
+ * same place, split where copied header bytes and shared message bytes meet:
+ * up to max pieces, oldest first. Returns the number filled (0 if empty); they
+ * stay valid until the next push/consume/clear (msg ranges: see above). For
+ * dataplanes that send message bytes by reference. Owning worker only.
+ */
+size_t tern_outq_segs(const struct tern_outq *q, struct tern_outq_seg *seg, size_t max);
+
 /* Mark n bytes as written (n <= bytes queued); fully written entries are released. */
 void tern_outq_consume(struct tern_outq *q, size_t n);
 

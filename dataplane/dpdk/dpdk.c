@@ -180,6 +180,23 @@ static void join_multicast(uint16_t port, const struct dp_net_iface *ifc)
 			 port);
 }
 
+/*
+ * True for drivers that copy every transmitted frame in software (the kernel
+ * or a shared ring does the I/O): they read mbuf data through its virtual
+ * address, so a payload in the broker's heap can be sent by reference. A NIC
+ * would DMA from buf_iova, which heap memory does not have.
+ */
+static bool driver_copies(const char *driver)
+{
+	static const char *const soft[] = {"net_af_packet", "net_tap",	"net_ring",
+					   "net_null",	    "net_pcap", "net_memif"};
+
+	for (size_t i = 0; i < RTE_DIM(soft); i++)
+		if (strcmp(driver, soft[i]) == 0)
+			return true;
+	return false;
+}
+
 static int configure_port(struct dp_dpdk *d, uint64_t *tx_offloads)
 {
 	struct dp_dpdk_shared *sh = &d->sh;
@@ -214,6 +231,8 @@ static int configure_port(struct dp_dpdk *d, uint64_t *tx_offloads)
 	    info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
 				    RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
 	*tx_offloads = conf.txmode.offloads;
+	sh->zerocopy =
+	    (*tx_offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) && driver_copies(info.driver_name);
 	rc = rte_eth_dev_configure(sh->port, nq, nq, &conf);
 	if (rc < 0)
 		return rc;
@@ -237,11 +256,13 @@ static int configure_port(struct dp_dpdk *d, uint64_t *tx_offloads)
 		sh->workers[i]->queue = sh->multi_queue ? (uint16_t)i : 0;
 	}
 	tern_log(TERN_LOG_NOTICE,
-		 "dpdk: port %u (%s): %u worker(s), %u queue pair(s)%s, tx checksum offload %s",
+		 "dpdk: port %u (%s): %u worker(s), %u queue pair(s)%s, tx checksum offload %s, "
+		 "payload zero-copy %s",
 		 sh->port, info.driver_name, sh->n_workers, nq,
 		 sh->multi_queue ? " with RSS"
 				 : (sh->n_workers > 1 ? ", worker 0 hands flows off" : ""),
-		 (*tx_offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) ? "on" : "off (software)");
+		 (*tx_offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) ? "on" : "off (software)",
+		 sh->zerocopy ? "on" : "off (copied)");
 	return 0;
 }
 

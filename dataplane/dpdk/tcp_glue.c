@@ -5,8 +5,18 @@
  * The engine may ask to write or close a connection from inside any call
  * (tern_conn_input from a recv callback, tern_worker_poll), so those requests
  * only put the connection on the turn's dirty list; the end of the turn does
- * the work. Output is copied from the engine's queue into mbufs once per
- * connection (the TCP layer then sends and retransmits without copying).
+ * the work. Output goes from the engine's queue into one mbuf chain per
+ * flush: header bytes (fixed header, packet id, properties of a delivery,
+ * control packets, message ranges under ZC_MIN_BYTES) are copied; message
+ * bytes (payload, forwarded properties, a 3.1.1 topic with its payload) are
+ * referenced where the port allows it (dp_dpdk_shared.zerocopy):
+ * external-buffer mbufs pointing into the shared message, whose shared info
+ * holds one message reference per flush and sits in the data room of a pool
+ * mbuf (the carrier). The last of those mbufs to be freed, on any lcore (TX
+ * through worker 0's ring frees on worker 0), drops the reference and frees
+ * the carrier. The TCP layer then sends and retransmits by attaching to the
+ * chain, never copying.
+ *
  * Input the engine paused stays queued as received chains until it resumes.
  * A connection whose engine side is closed (conn->tc NULL) lives on in the
  * stack until TCP's closed() callback, which puts it on the dead list; dead
@@ -17,20 +27,27 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include <rte_mbuf.h>
 
 #include "broker/alloc.h"
 #include "broker/config.h"
 #include "broker/log.h"
+#include "broker/msg.h"
 #include "broker/outq.h"
 #include "broker/transport.h"
 #include "dataplane/dpdk/tcp_glue.h"
 #include "dataplane/dpdk/worker.h"
 #include "dataplane/net/tcp.h"
 
-#define OUT_IOV_MAX 64
+#define OUT_SEG_MAX 64
+/*
+ * Message ranges shorter than this are copied: referencing costs two mbufs
+ * (carrier and external buffer), copying packs many small ones into one.
+ */
+#define ZC_MIN_BYTES 1024
+/* Bytes one external-buffer mbuf covers (mbuf lengths are 16-bit). */
+#define ZC_MBUF_MAX 32768
 
 enum conn_flag {
 	CONN_DIRTY = 1u << 0,	  /* on the dirty list */
@@ -56,7 +73,7 @@ struct dp_dpdk_tcp {
 	struct glue_conn *conns;
 	struct glue_conn *dirty;
 	struct glue_conn *dead;
-	struct iovec iov[OUT_IOV_MAX];
+	struct tern_outq_seg seg[OUT_SEG_MAX];
 };
 
 static void mark_dirty(struct glue_conn *c)
@@ -301,47 +318,186 @@ static const struct dp_tcp_ops tcp_ops = {
 
 /* ---- the turn ---- */
 
-/* Copy up to n bytes of the engine's queue into one mbuf chain. */
-static struct rte_mbuf *copy_out(struct dp_dpdk_worker *w, struct tern_outq *q, size_t n)
+/*
+ * One message referenced by external-buffer mbufs of one flush, stored in its
+ * carrier's data room. shinfo's refcnt counts the mbufs attached (the TCP
+ * layer's indirect mbufs included) plus one the builder holds while it may
+ * attach more.
+ */
+struct zc_ref {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct tern_msg *msg; /* the reference it holds */
+	struct rte_mbuf *carrier;
+	struct dp_dpdk_tx_stats *stats; /* of the worker that built it */
+};
+
+_Static_assert(sizeof(struct zc_ref) <= RTE_MBUF_DEFAULT_DATAROOM, "zc_ref fits a carrier");
+
+/* shinfo's free callback: the last mbuf is gone. Any lcore. */
+static void zc_free(void *addr, void *opaque)
+{
+	struct zc_ref *r = opaque;
+	struct tern_msg *msg = r->msg;
+	struct rte_mbuf *carrier = r->carrier;
+
+	(void)addr;
+	__atomic_fetch_add(&r->stats->msg_unrefs, 1, __ATOMIC_RELAXED);
+	/* r lives in the carrier: everything is read out of it before it goes. */
+	rte_pktmbuf_free(carrier);
+	tern_msg_unref(msg);
+}
+
+/* A chain being built for one dp_tcp_send. */
+struct out_chain {
+	struct rte_mbuf *head, *tail;
+	struct zc_ref *ref; /* the builder's reference, to the last message referenced */
+	size_t copied, referenced;
+};
+
+static void out_ref_drop(struct out_chain *o)
+{
+	if (o->ref && rte_mbuf_ext_refcnt_update(&o->ref->shinfo, -1) == 0)
+		zc_free(NULL, o->ref);
+	o->ref = NULL;
+}
+
+static int out_link(struct out_chain *o, struct rte_mbuf *m)
+{
+	if (!o->head) {
+		o->head = m;
+	} else {
+		if (o->head->nb_segs == RTE_MBUF_MAX_NB_SEGS)
+			return -EOVERFLOW;
+		o->tail->next = m;
+		o->head->nb_segs++;
+		o->head->pkt_len += m->data_len;
+	}
+	o->tail = m;
+	return 0;
+}
+
+/* Copy len bytes to the chain, filling its last mbuf first. */
+static int out_copy(struct rte_mempool *pool, struct out_chain *o, const uint8_t *p, size_t len)
+{
+	o->copied += len;
+	while (len) {
+		struct rte_mbuf *t = o->tail;
+		size_t room = t && !RTE_MBUF_HAS_EXTBUF(t) ? rte_pktmbuf_tailroom(t) : 0, k;
+
+		if (room == 0) {
+			t = rte_pktmbuf_alloc(pool);
+			if (!t)
+				return -ENOMEM;
+			/* The TCP layer prepends its own header mbuf: no headroom needed. */
+			t->data_off = 0;
+			if (out_link(o, t) < 0) {
+				rte_pktmbuf_free(t);
+				return -EOVERFLOW;
+			}
+			room = rte_pktmbuf_tailroom(t);
+		}
+		k = len < room ? len : room;
+		memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len), p, k);
+		t->data_len = (uint16_t)(t->data_len + k);
+		o->head->pkt_len += (uint32_t)k;
+		p += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/* Reference len bytes of msg at p: external-buffer mbufs sharing one zc_ref. */
+static int out_ref(struct dp_dpdk_worker *w, struct out_chain *o, struct tern_msg *msg,
+		   const uint8_t *p, size_t len)
+{
+	if (!o->ref || o->ref->msg != msg) {
+		struct rte_mbuf *carrier = rte_pktmbuf_alloc(w->pool);
+		struct zc_ref *r;
+
+		if (!carrier)
+			return -ENOMEM;
+		out_ref_drop(o);
+		r = rte_pktmbuf_mtod(carrier, struct zc_ref *);
+		r->shinfo.free_cb = zc_free;
+		r->shinfo.fcb_opaque = r;
+		rte_mbuf_ext_refcnt_set(&r->shinfo, 1);
+		r->msg = tern_msg_ref(msg);
+		r->carrier = carrier;
+		r->stats = &w->tx;
+		w->tx.msg_refs++;
+		o->ref = r;
+	}
+	o->referenced += len;
+	while (len) {
+		size_t k = len < ZC_MBUF_MAX ? len : ZC_MBUF_MAX;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+		if (!m)
+			return -ENOMEM;
+		rte_mbuf_ext_refcnt_update(&o->ref->shinfo, 1);
+		/*
+		 * No IOVA: zero copy is on only for drivers that read through
+		 * buf_addr. The message is immutable, so pointing into it is safe.
+		 */
+		rte_pktmbuf_attach_extbuf(m, (void *)(uintptr_t)p, RTE_BAD_IOVA, (uint16_t)k,
+					  &o->ref->shinfo);
+		m->data_len = (uint16_t)k;
+		m->pkt_len = (uint32_t)k;
+		if (out_link(o, m) < 0) {
+			rte_pktmbuf_free(m);
+			return -EOVERFLOW;
+		}
+		p += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/*
+ * Whether a queued piece goes by reference: a message range long enough to
+ * be worth an mbuf of its own, or the rest of a large payload an earlier
+ * flush cut (so that no payload byte is ever copied). The payload is the
+ * last range of every delivery layout.
+ */
+static bool by_reference(const struct tern_outq_seg *s)
+{
+	const struct tern_msg *m = s->msg;
+	const uint8_t *payload = tern_msg_payload(m);
+
+	return s->len >= ZC_MIN_BYTES || (m->payload_len >= ZC_MIN_BYTES && s->base > payload &&
+					  s->base + s->len == payload + m->payload_len);
+}
+
+/*
+ * Up to n bytes of the engine's queue as one mbuf chain (NULL when the pool
+ * ran dry); *copied and *referenced say how its bytes got there.
+ */
+static struct rte_mbuf *build_out(struct dp_dpdk_worker *w, struct tern_outq *q, size_t n,
+				  size_t *copied, size_t *referenced)
 {
 	struct dp_dpdk_tcp *t = w->tcp;
-	struct rte_mbuf *head = NULL, *m = NULL;
-	size_t niov = tern_outq_iov(q, t->iov, OUT_IOV_MAX), left = n;
+	struct out_chain o = {0};
+	size_t nseg = tern_outq_segs(q, t->seg, OUT_SEG_MAX), left = n;
+	int rc = 0;
 
-	for (size_t i = 0; i < niov && left; i++) {
-		const uint8_t *p = t->iov[i].iov_base;
-		size_t len = t->iov[i].iov_len < left ? t->iov[i].iov_len : left;
+	for (size_t i = 0; i < nseg && left && rc == 0; i++) {
+		const struct tern_outq_seg *s = &t->seg[i];
+		size_t len = s->len < left ? s->len : left;
 
 		left -= len;
-		while (len) {
-			size_t room = m ? rte_pktmbuf_tailroom(m) : 0, k;
-
-			if (room == 0) {
-				m = rte_pktmbuf_alloc(w->pool);
-				if (!m)
-					goto fail;
-				/* The TCP layer prepends its own header mbuf: no headroom needed.
-				 */
-				m->data_off = 0;
-				if (!head)
-					head = m;
-				else if (rte_pktmbuf_chain(head, m) < 0) {
-					rte_pktmbuf_free(m);
-					goto fail;
-				}
-				room = rte_pktmbuf_tailroom(m);
-			}
-			k = len < room ? len : room;
-			/* Appending to the head fills its last segment and keeps the totals. */
-			memcpy(rte_pktmbuf_append(head, (uint16_t)k), p, k);
-			p += k;
-			len -= k;
-		}
+		if (w->sh->zerocopy && s->msg && by_reference(s))
+			rc = out_ref(w, &o, s->msg, s->base, len);
+		else
+			rc = out_copy(w->pool, &o, s->base, len);
 	}
-	return head;
-fail:
-	rte_pktmbuf_free(head);
-	return NULL;
+	out_ref_drop(&o);
+	if (rc < 0) {
+		rte_pktmbuf_free(o.head);
+		return NULL;
+	}
+	*copied = o.copied;
+	*referenced = o.referenced;
+	return o.head;
 }
 
 /* Send what the window and send space take; returns bytes handed to TCP. */
@@ -352,6 +508,7 @@ static size_t flush_out(struct glue_conn *c)
 
 	while (!tern_outq_empty(q)) {
 		size_t space = dp_tcp_send_space(c->tcp), n = tern_outq_bytes(q);
+		size_t copied, referenced;
 		struct rte_mbuf *m;
 
 		/*
@@ -360,7 +517,7 @@ static size_t flush_out(struct glue_conn *c)
 		 */
 		if (n > space)
 			n = space ? space : 1;
-		m = copy_out(c->w, q, n);
+		m = build_out(c->w, q, n, &copied, &referenced);
 		if (!m)
 			break; /* pool empty: the next turn tries again */
 		n = rte_pktmbuf_pkt_len(m);
@@ -368,6 +525,8 @@ static size_t flush_out(struct glue_conn *c)
 			rte_pktmbuf_free(m);
 			break;
 		}
+		c->w->tx.bytes_copied += copied;
+		c->w->tx.bytes_referenced += referenced;
 		tern_outq_consume(q, n);
 		total += n;
 		tern_conn_wrote(c->tc, n);
@@ -525,4 +684,10 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 	dp_tcp_stack_free(t->stack);
 	tern_free(t);
 	w->tcp = NULL;
+	/* After the stack freed its send queues; mbufs still in TX rings may owe unrefs. */
+	tern_log(TERN_LOG_NOTICE,
+		 "dpdk: worker %u tx: bytes_copied=%" PRIu64 " bytes_referenced=%" PRIu64
+		 " msg_refs=%" PRIu64 " msg_unrefs=%" PRIu64,
+		 w->id, w->tx.bytes_copied, w->tx.bytes_referenced, w->tx.msg_refs,
+		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED));
 }

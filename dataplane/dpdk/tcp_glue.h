@@ -4,7 +4,9 @@
  * broker engine (broker/transport.h) on one DPDK worker: a TCP stack per
  * worker listening on the config's listeners, accepted connections handed to
  * tern_conn_accept, received bytes to tern_conn_input, the engine's output
- * queue copied into mbuf chains for dp_tcp_send at the end of each turn.
+ * queue turned into mbuf chains for dp_tcp_send at the end of each turn
+ * (header bytes copied, message payloads referenced where the port allows:
+ * see tcp_glue.c and dp_dpdk_shared.zerocopy).
  * Built only together with the TCP layer (meson checks for tcp.h).
  */
 #ifndef DP_DPDK_TCP_GLUE_H

@@ -40,9 +40,12 @@ static uint64_t read_u64(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+typedef void (*fill_fn)(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker *w,
+			struct rte_tel_data *d);
+
+/* A per-worker command: params is the worker id; fill runs under the lock. */
+static int worker_cmd(const char *params, struct rte_tel_data *d, fill_fn fill)
 {
-	const struct dp_dpdk_worker *w;
 	unsigned long id;
 	char *end;
 	int rc = -EINVAL;
@@ -54,20 +57,49 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		return -EINVAL;
 	pthread_mutex_lock(&published_lock);
 	if (published && id < published->n_workers) {
-		w = published->workers[id];
 		rte_tel_data_start_dict(d);
-		for (unsigned c = 0; c < DP_NET_COUNTER_MAX; c++)
-			rte_tel_data_add_dict_u64(d, dp_net_counter_name(c),
-						  read_u64(&w->ifc.counters[c]));
-		rte_tel_data_add_dict_u64(d, "handed_off", read_u64(&w->handed_off));
-		rte_tel_data_add_dict_u64(d, "drop_handoff", read_u64(&w->drop_handoff));
-		rte_tel_data_add_dict_u64(d, "fault_dropped",
-					  read_u64(&w->rx_fault.dropped) +
-					      read_u64(&w->tx_fault.dropped));
+		fill(published, published->workers[id], d);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&published_lock);
 	return rc;
+}
+
+static void fill_stats(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker *w,
+		       struct rte_tel_data *d)
+{
+	for (unsigned c = 0; c < DP_NET_COUNTER_MAX; c++)
+		rte_tel_data_add_dict_u64(d, dp_net_counter_name(c), read_u64(&w->ifc.counters[c]));
+	rte_tel_data_add_dict_u64(d, "handed_off", read_u64(&w->handed_off));
+	rte_tel_data_add_dict_u64(d, "drop_handoff", read_u64(&w->drop_handoff));
+	rte_tel_data_add_dict_u64(d, "fault_dropped",
+				  read_u64(&w->rx_fault.dropped) + read_u64(&w->tx_fault.dropped));
+}
+
+static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return worker_cmd(params, d, fill_stats);
+}
+
+/*
+ * How one worker's output reached mbufs (struct dp_dpdk_tx_stats) and its
+ * pool's mbufs in use (approximate while the worker runs: the count reads
+ * per-lcore caches unlocked).
+ */
+static void fill_tx(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker *w,
+		    struct rte_tel_data *d)
+{
+	rte_tel_data_add_dict_u64(d, "zerocopy", sh->zerocopy);
+	rte_tel_data_add_dict_u64(d, "bytes_copied", read_u64(&w->tx.bytes_copied));
+	rte_tel_data_add_dict_u64(d, "bytes_referenced", read_u64(&w->tx.bytes_referenced));
+	rte_tel_data_add_dict_u64(d, "msg_refs", read_u64(&w->tx.msg_refs));
+	rte_tel_data_add_dict_u64(d, "msg_unrefs", read_u64(&w->tx.msg_unrefs));
+	rte_tel_data_add_dict_u64(d, "pool_in_use", rte_mempool_in_use_count(w->pool));
+}
+
+static int cmd_tx(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	return worker_cmd(params, d, fill_tx);
 }
 
 int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
@@ -83,6 +115,11 @@ int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
 			rc = rte_telemetry_register_cmd(
 			    "/tern/net/stats", cmd_stats,
 			    "Counters of one dpdk worker's network stack. Parameter: worker id");
+		if (rc == 0)
+			rc = rte_telemetry_register_cmd(
+			    "/tern/net/tx", cmd_tx,
+			    "Output bytes copied and referenced, message references, mbufs in use "
+			    "of one dpdk worker. Parameter: worker id");
 		registered = rc == 0;
 	}
 	pthread_mutex_unlock(&published_lock);

@@ -2,7 +2,9 @@
 /*
  * The stack's per-worker counters in DPDK telemetry: /tern/net/workers gives
  * the worker count, /tern/net/stats,N worker N's counters (the names of
- * dp_net_counter_name plus the hand-off and fault layer counters).
+ * dp_net_counter_name plus the hand-off and fault layer counters),
+ * /tern/net/tx,N how worker N's output reached mbufs (copied or referenced
+ * bytes, message references taken and dropped) and its pool's mbufs in use.
  */
 #ifndef DP_DPDK_TELEMETRY_H
 #define DP_DPDK_TELEMETRY_H

@@ -36,9 +36,28 @@ struct dp_dpdk_shared {
 	bool multi_queue;	  /* one queue pair per worker, RSS */
 	struct rte_ring *tx_ring; /* single-queue port: frames for worker 0 to send (MP/SC) */
 	struct dp_dpdk_worker *workers[DP_DPDK_MAX_WORKERS];
+	/*
+	 * Message bytes go out by reference (external-buffer mbufs pointing into
+	 * the broker's heap): only where the port's driver copies frames in
+	 * software, since heap memory has no DMA mapping for a NIC.
+	 */
+	bool zerocopy;
 	bool fault; /* fault layer enabled */
 	struct dp_fault_config fault_cfg;
 	volatile bool stop;
+};
+
+/*
+ * How one worker's engine output reached mbufs (tcp_glue.c). The worker lcore
+ * writes all but msg_unrefs, which the external buffers' free callback adds to
+ * atomically on whichever lcore frees the last mbuf of a delivery. Readers on
+ * other threads load them relaxed.
+ */
+struct dp_dpdk_tx_stats {
+	uint64_t bytes_copied;	   /* engine output bytes copied into mbufs */
+	uint64_t bytes_referenced; /* message bytes sent by reference, not copied */
+	uint64_t msg_refs;	   /* message references taken by external buffers */
+	uint64_t msg_unrefs;	   /* and dropped again when their mbufs were freed */
 };
 
 /* Owned by its lcore once launched; the main lcore reads it only after the stop. */
@@ -58,6 +77,7 @@ struct dp_dpdk_worker {
 	volatile int started;	 /* 1 bound to the broker, -errno failed */
 	uint64_t handed_off;	 /* frames passed to another worker's inbox */
 	uint64_t drop_handoff;	 /* frames dropped because that inbox was full */
+	struct dp_dpdk_tx_stats tx;
 	struct dp_net_iface ifc;
 } __rte_cache_aligned;
 

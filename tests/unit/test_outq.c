@@ -327,6 +327,74 @@ static void test_partial_consume_every_offset(void **state)
 		tern_msg_unref(msgs[i]);
 }
 
+/*
+ * tern_outq_segs over q with at most max pieces: the bytes must be a prefix
+ * of what the iovecs give (all of it when max is large), and a piece tagged
+ * with a message must lie inside that message's wire bytes, one without must
+ * not. Returns the bytes of message pieces.
+ */
+static size_t check_segs(const struct tern_outq *q, size_t max)
+{
+	struct tern_outq_seg *seg = calloc(max, sizeof(*seg));
+	uint8_t *flat;
+	size_t len = flatten(q, 1024, &flat), n, at = 0, shared = 0;
+
+	assert_non_null(seg);
+	n = tern_outq_segs(q, seg, max);
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++) {
+		const struct tern_msg *m = seg[i].msg;
+
+		assert_true(seg[i].len > 0);
+		assert_true(at + seg[i].len <= len);
+		assert_memory_equal(seg[i].base, flat + at, seg[i].len);
+		at += seg[i].len;
+		if (m) {
+			assert_true(seg[i].base >= m->wire);
+			assert_true(seg[i].base + seg[i].len <=
+				    m->wire + tern_msg_wire_len(m) + m->props_block_len);
+			shared += seg[i].len;
+		}
+	}
+	if (max >= 1024)
+		assert_int_equal(at, len);
+	free(seg);
+	free(flat);
+	return shared;
+}
+
+static void test_segs_match_iov(void **state)
+{
+	struct tern_msg *msgs[3] = {make_msg("a/b", 0, 1), make_msg("x", 7, 2),
+				    make_msg("long/topic/name", 40, 3)};
+	static const uint8_t props[] = {0x0b, 0x05}; /* subscription identifier 5 */
+	struct tern_outq_pub5 plain = {0}, own = {.props = props, .props_len = sizeof(props)};
+	struct model md = {0};
+	struct tern_outq q;
+	size_t total;
+
+	(void)state;
+	build_mixed(&q, &md, msgs, 23);
+	/* 5.0 deliveries: the message's property block, and one with properties of its own. */
+	assert_int_equal(tern_outq_push_publish5(&q, msgs[2], 1, false, false, 9, &plain), 0);
+	assert_int_equal(tern_outq_push_publish5(&q, msgs[2], 0, false, false, 0, &own), 0);
+	total = tern_outq_bytes(&q);
+	/* Every payload byte is shared: 8 deliveries of msgs[2] at least carry its 40 bytes. */
+	assert_true(check_segs(&q, 1024) >= 8 * 40);
+	for (size_t off = 0; off < total; off++) {
+		tern_outq_consume(&q, 1);
+		check_segs(&q, 1024);
+		check_segs(&q, 1 + off % 4);
+	}
+	assert_true(tern_outq_empty(&q));
+	assert_int_equal(tern_outq_segs(&q, NULL, 0), 0);
+	model_free(&md);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(msgs[i]->refs, 1);
+		tern_msg_unref(msgs[i]);
+	}
+}
+
 static void test_iov_max_limits(void **state)
 {
 	struct tern_msg *msgs[3] = {make_msg("a", 3, 1), make_msg("b/c", 0, 2),
@@ -461,6 +529,7 @@ int main(void)
 	    cmocka_unit_test(test_publish_iov_layout),
 	    cmocka_unit_test(test_partial_consume_every_offset),
 	    cmocka_unit_test(test_iov_max_limits),
+	    cmocka_unit_test(test_segs_match_iov),
 	    cmocka_unit_test(test_refs_released_progressively),
 	    cmocka_unit_test(test_streaming),
 	    cmocka_unit_test(test_publish_too_large),
