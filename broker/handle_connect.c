@@ -318,6 +318,7 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 	if (s->n_subs)
 		tern_security_refresh_session(w, s);
 	s->conn = c;
+	tern_session_unschedule(w, s);
 	c->session = s;
 	c->state = TERN_CONN_ACTIVE;
 	tern_conn_input_may_resume(c); /* paused while the session was on its way */

@@ -189,6 +189,7 @@ void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
 
 	/* Last touches here: from now on the session belongs to dest. */
 	tern_session_drop_group(w, s, w->id);
+	tern_session_unschedule(w, s);
 	cds_list_del(&s->worker_node);
 	post_handshake(w->broker->workers[dest], s, TERN_INBOX_ADOPT);
 }
@@ -279,6 +280,7 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 	pthread_mutex_unlock(&w->broker->registry_lock);
 	cds_list_add(&s->worker_node, &w->sessions);
 	s->offline_since_ms = w->now_ms;
+	tern_session_schedule(w, s);
 	if (s->handover_incomplete) {
 		s->handover_incomplete = false;
 		if (tern_session_resubscribe_all(w, s) < 0)

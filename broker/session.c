@@ -47,7 +47,10 @@ struct tern_session *tern_session_create(struct tern_worker *w, const char *clie
 			      ? w->broker->cfg.max_inflight_messages
 			      : UINT16_MAX;
 	cds_lfht_node_init(&s->registry_node);
+	tern_deadline_init(&s->deadline);
 	cds_list_add(&s->worker_node, &w->sessions);
+	/* Unattached, it expires at the next sweep, as any offline session without expiry. */
+	tern_session_schedule(w, s);
 	__atomic_add_fetch(&w->broker->sessions, 1, __ATOMIC_RELAXED);
 	return s;
 }
@@ -143,6 +146,7 @@ void tern_session_destroy(struct tern_worker *w, struct tern_session *s)
 	tern_free(s->inflight);
 	tern_free(s->queue);
 	tern_free(s->qos2_in);
+	tern_session_unschedule(w, s);
 	cds_list_del(&s->worker_node);
 	__atomic_sub_fetch(&w->broker->sessions, 1, __ATOMIC_RELAXED);
 	/* Registry lookups on other workers may still see the node until a grace period. */
@@ -633,6 +637,36 @@ void tern_session_detach(struct tern_worker *w, struct tern_session *s)
 {
 	s->conn = NULL;
 	s->offline_since_ms = w->now_ms;
+	tern_session_schedule(w, s);
+}
+
+void tern_session_schedule_at(struct tern_worker *w, struct tern_session *s, uint64_t at_ms)
+{
+	if (tern_deadline_set(&w->deadlines, &s->deadline, at_ms) < 0)
+		w->deadlines_lost = true;
+}
+
+void tern_session_schedule(struct tern_worker *w, struct tern_session *s)
+{
+	uint64_t at = UINT64_MAX;
+
+	if (!s->conn) {
+		if (s->will)
+			at = s->will_at_ms;
+		/* The sweep ends it once more than expiry_s seconds have passed. */
+		if (s->expiry_s != TERN_SESSION_NEVER_EXPIRES &&
+		    s->offline_since_ms + (uint64_t)s->expiry_s * 1000u + 1 < at)
+			at = s->offline_since_ms + (uint64_t)s->expiry_s * 1000u + 1;
+	}
+	if (at == UINT64_MAX)
+		tern_session_unschedule(w, s);
+	else
+		tern_session_schedule_at(w, s, at);
+}
+
+void tern_session_unschedule(struct tern_worker *w, struct tern_session *s)
+{
+	tern_deadline_cancel(&w->deadlines, &s->deadline);
 }
 
 void tern_session_delay_will(struct tern_worker *w, struct tern_session *s, struct tern_msg *will,
@@ -641,6 +675,7 @@ void tern_session_delay_will(struct tern_worker *w, struct tern_session *s, stru
 	tern_session_cancel_will(s);
 	s->will = tern_msg_ref(will);
 	s->will_at_ms = w->now_ms + (uint64_t)delay * 1000u;
+	tern_session_schedule(w, s);
 }
 
 void tern_session_cancel_will(struct tern_session *s)
@@ -658,4 +693,5 @@ void tern_session_publish_will(struct tern_worker *w, struct tern_session *s)
 	s->will = NULL;
 	tern_route_publish(w, will);
 	tern_msg_unref(will);
+	tern_session_schedule(w, s);
 }

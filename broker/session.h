@@ -16,6 +16,7 @@
 #include <urcu/rculfhash.h>
 #include <urcu-qsbr.h>
 
+#include "broker/deadline.h"
 #include "broker/subindex.h"
 #include "broker/via.h"
 #include "broker/worker.h"
@@ -97,6 +98,8 @@ struct tern_session {
 	/* A 5.0 will waiting for its delay while the session is offline (or NULL). */
 	struct tern_msg *will;
 	uint64_t will_at_ms;
+	/* In the home worker's deadlines while offline with a will or an expiry */
+	struct tern_deadline deadline;
 
 	struct tern_session_sub *subs; /* dense; subindex maps filter -> position */
 	size_t n_subs, cap_subs;
@@ -171,6 +174,21 @@ void tern_session_resume(struct tern_worker *w, struct tern_session *s);
 
 /* The connection went away; the session stays (offline). Home worker only. */
 void tern_session_detach(struct tern_worker *w, struct tern_session *s);
+
+/*
+ * Queue s in its home worker's deadline heap at its next due time (a delayed
+ * will or its expiry) while it is offline; take it out while it is connected
+ * or has neither. Call after changing s->conn, s->will, s->expiry_s or
+ * s->offline_since_ms. Cannot fail: without memory for the heap the worker
+ * falls back to sweeping every session. Home worker only.
+ */
+void tern_session_schedule(struct tern_worker *w, struct tern_session *s);
+
+/* Queue s at at_ms whatever its state (a retry). Same contract as _schedule. */
+void tern_session_schedule_at(struct tern_worker *w, struct tern_session *s, uint64_t at_ms);
+
+/* Take s out of its home worker's deadline heap (it leaves or ends). Home worker only. */
+void tern_session_unschedule(struct tern_worker *w, struct tern_session *s);
 
 /*
  * Hold a will (reference taken) until the session has been offline for delay

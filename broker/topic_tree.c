@@ -551,3 +551,8 @@ size_t tern_topic_tree_node_count(const struct tern_topic_tree *tree)
 {
 	return tern_topic_trie_nodes(&tree->trie);
 }
+
+size_t tern_topic_tree_buckets(const struct tern_topic_tree *tree)
+{
+	return tern_topic_trie_buckets(&tree->trie);
+}

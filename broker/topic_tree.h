@@ -104,4 +104,11 @@ size_t tern_topic_tree_count(const struct tern_topic_tree *tree);
  * Thread-safe. */
 size_t tern_topic_tree_node_count(const struct tern_topic_tree *tree);
 
+/*
+ * Buckets of the trie's hash of literal levels (it grows with the nodes and
+ * never shrinks), for benchmarks and tests checking that it keeps up. Call
+ * with no writer running.
+ */
+size_t tern_topic_tree_buckets(const struct tern_topic_tree *tree);
+
 #endif

@@ -20,9 +20,19 @@
  * hash stays complete, so a node without an array (many children, or an
  * allocation that failed) is looked up there.
  *
- * The table resizes itself (CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING: chain
- * length alone grows it too little for 10^6 nodes). Resizing needs grace
- * periods, so it only makes progress while readers pass quiescent states.
+ * The writer grows the table itself, synchronously, by cds_lfht_resize:
+ * whenever the literal nodes outnumber HT_LOAD_MAX per bucket, the bucket
+ * count is multiplied by HT_GROW. liburcu's own lazy resizing
+ * (CDS_LFHT_AUTO_RESIZE) runs on a background thread that the inserting
+ * writer starves on a loaded machine; the table then stayed near its initial
+ * 1024 buckets while 10^6 nodes arrived, every add and lookup walked chains of
+ * hundreds of nodes, and a tree of 10^6 subscriptions took minutes to build.
+ * A grow needs no grace period (cds_lfht_resize puts the caller offline and
+ * links new bucket nodes), so it cannot deadlock with workers waiting for the
+ * writer lock. The table never shrinks: a shrink waits for a grace period,
+ * which a writer holding the lock that online workers wait on must not do;
+ * the bucket array (8 bytes a bucket) stays at its high-water mark while the
+ * nodes themselves are freed.
  */
 #define _LGPL_SOURCE /* inline rcu_dereference on the match path */
 #include <errno.h>
@@ -39,6 +49,8 @@
 #include "broker/topic_trie.h"
 
 #define HT_INIT_BUCKETS 1024
+#define HT_LOAD_MAX	2 /* literal nodes per bucket before the table grows */
+#define HT_GROW		4 /* growth factor: a few resizes on the way to 10^6 */
 #define KIDS_MAX	8
 
 struct kid {
@@ -170,8 +182,8 @@ int tern_topic_trie_init(struct tern_topic_trie *t, size_t node_size,
 	memset(t, 0, sizeof(*t));
 	t->node_size = node_size;
 	t->empty = empty;
-	t->ht = cds_lfht_new(HT_INIT_BUCKETS, HT_INIT_BUCKETS, 0,
-			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	t->ht = cds_lfht_new(HT_INIT_BUCKETS, HT_INIT_BUCKETS, 0, 0, NULL);
+	t->n_buckets = HT_INIT_BUCKETS;
 	if (!t->ht)
 		return -ENOMEM;
 	t->root = node_new(t, NULL, (const uint8_t *)"", 0);
@@ -323,6 +335,16 @@ struct tern_topic_trie_node *tern_topic_trie_find(const struct tern_topic_trie *
 	}
 }
 
+/* Keep chains short: grow the table once the literal nodes outrun its buckets. */
+static void ht_maybe_grow(struct tern_topic_trie *t)
+{
+	if (t->n_hashed <= (size_t)HT_LOAD_MAX * t->n_buckets)
+		return;
+	t->n_buckets *= HT_GROW;
+	cds_lfht_resize(t->ht, t->n_buckets);
+	__atomic_store_n(&t->n_resizes, t->n_resizes + 1, __ATOMIC_RELAXED);
+}
+
 static struct tern_topic_trie_node *link_child(struct tern_topic_trie *t,
 					       struct tern_topic_trie_node *parent,
 					       const uint8_t *s, size_t len)
@@ -338,6 +360,7 @@ static struct tern_topic_trie_node *link_child(struct tern_topic_trie *t,
 		rcu_assign_pointer(parent->hash, c);
 	} else {
 		cds_lfht_add(t->ht, level_hash(parent, s, len), &c->hnode);
+		t->n_hashed++;
 		literal = true;
 	}
 	cds_list_add_tail_rcu(&c->sibling, &parent->children);
@@ -346,6 +369,7 @@ static struct tern_topic_trie_node *link_child(struct tern_topic_trie *t,
 		/* Readers peeking n_literal must find the node once they see the count. */
 		kids_rebuild(parent, parent->n_literal + 1);
 		CMM_STORE_SHARED(parent->n_literal, parent->n_literal + 1);
+		ht_maybe_grow(t);
 	}
 	return c;
 }
@@ -392,6 +416,7 @@ void tern_topic_trie_prune(struct tern_topic_trie *t, struct tern_topic_trie_nod
 			rcu_assign_pointer(parent->hash, NULL);
 		} else {
 			cds_lfht_del(t->ht, &n->hnode);
+			t->n_hashed--;
 			literal = true;
 		}
 		cds_list_del_rcu(&n->sibling);

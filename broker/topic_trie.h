@@ -50,6 +50,9 @@ struct tern_topic_trie {
 	struct tern_topic_trie_node *root;
 	size_t node_size; /* the user's node struct, which starts with a tern_topic_trie_node */
 	size_t n_nodes;	  /* written by the writer, read with relaxed loads */
+	size_t n_hashed;  /* writer only: nodes in ht */
+	size_t n_buckets; /* writer only: the size ht was last resized to */
+	size_t n_resizes; /* written by the writer, read with relaxed loads */
 	tern_topic_trie_empty_fn empty;
 };
 
@@ -103,6 +106,16 @@ void tern_topic_trie_prune(struct tern_topic_trie *t, struct tern_topic_trie_nod
 static inline size_t tern_topic_trie_nodes(const struct tern_topic_trie *t)
 {
 	return __atomic_load_n(&t->n_nodes, __ATOMIC_RELAXED);
+}
+
+/*
+ * Buckets of the hash of literal nodes (the writer grows it as nodes arrive,
+ * never shrinks it) and how many times it grew. Writer only, or with no
+ * writer running (tests, benchmarks).
+ */
+static inline size_t tern_topic_trie_buckets(const struct tern_topic_trie *t)
+{
+	return t->n_buckets;
 }
 
 /* End of the level that starts at p: the next '/' or end. */

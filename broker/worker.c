@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <urcu-qsbr.h>
+#include <urcu/compiler.h>
 #include <urcu/wfcqueue.h>
 
 #include "broker/alloc.h"
@@ -54,6 +55,7 @@ struct tern_worker *tern_worker_create(struct tern_broker *b, unsigned id)
 	w->proto_log.burst = PROTO_LOG_BURST;
 	CDS_INIT_LIST_HEAD(&w->conns);
 	CDS_INIT_LIST_HEAD(&w->sessions);
+	tern_deadline_heap_init(&w->deadlines);
 	CDS_INIT_LIST_HEAD(&w->arrivals);
 	CDS_INIT_LIST_HEAD(&w->resumed);
 	CDS_INIT_LIST_HEAD(&w->claim_retries);
@@ -199,28 +201,47 @@ static void sweep_conns(struct tern_worker *w)
 	}
 }
 
-/* Offline sessions: publish delayed wills that are due, end expired sessions. */
+/* One offline session: publish its will if due, end it if expired. */
+static void sweep_session(struct tern_worker *w, struct tern_session *s)
+{
+	if (s->conn)
+		return;
+	if (s->will && w->now_ms >= s->will_at_ms)
+		tern_session_publish_will(w, s);
+	if (s->expiry_s == TERN_SESSION_NEVER_EXPIRES ||
+	    w->now_ms - s->offline_since_ms <= (uint64_t)s->expiry_s * 1000u) {
+		tern_session_schedule(w, s);
+		return;
+	}
+	if (tern_registry_remove(w, s) == 0) {
+		tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.", s->client_id);
+		/* The end of the session cuts a will delay short [MQTT-3.1.3-9]. */
+		tern_session_publish_will(w, s);
+		tern_session_destroy(w, s);
+		return;
+	}
+	/* Claimed by a connection right now: look again at the next sweep, as before. */
+	tern_session_schedule_at(w, s, w->now_ms + SWEEP_INTERVAL_MS);
+}
+
+/*
+ * Offline sessions whose delayed will or expiry is due, taken from the
+ * worker's deadline heap: the cost follows the due work, not the number of
+ * sessions. Only after a session could not be queued (out of memory) does it
+ * walk them all, as a fallback that keeps every deadline.
+ */
 static void sweep_sessions(struct tern_worker *w)
 {
-	struct tern_session *s, *tmp;
+	struct tern_deadline *d;
 
-	cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node)
-	{
-		if (s->conn)
-			continue;
-		if (s->will && w->now_ms >= s->will_at_ms)
-			tern_session_publish_will(w, s);
-		if (s->expiry_s == TERN_SESSION_NEVER_EXPIRES ||
-		    w->now_ms - s->offline_since_ms <= (uint64_t)s->expiry_s * 1000u)
-			continue;
-		if (tern_registry_remove(w, s) == 0) {
-			tern_log(TERN_LOG_NOTICE, "Expiring client %s due to timeout.",
-				 s->client_id);
-			/* The end of the session cuts a will delay short [MQTT-3.1.3-9]. */
-			tern_session_publish_will(w, s);
-			tern_session_destroy(w, s);
-		}
+	if (w->deadlines_lost) {
+		struct tern_session *s, *tmp;
+
+		w->deadlines_lost = false;
+		cds_list_for_each_entry_safe(s, tmp, &w->sessions, worker_node) sweep_session(w, s);
 	}
+	while ((d = tern_deadline_pop_due(&w->deadlines, w->now_ms)))
+		sweep_session(w, caa_container_of(d, struct tern_session, deadline));
 }
 
 /* Only the waiting connections, not every connection: a storm must not cost O(n) a turn. */
@@ -347,6 +368,7 @@ void tern_worker_destroy(struct tern_worker *w)
 		tern_session_destroy(w, s);
 	}
 	tern_outbox_fini(&w->outbox);
+	tern_deadline_heap_fini(&w->deadlines);
 	tern_free(w->matched);
 	tern_free(w);
 }

@@ -16,6 +16,7 @@
 #include <urcu/list.h>
 #include <urcu/wfcqueue.h>
 
+#include "broker/deadline.h"
 #include "broker/log.h"
 #include "broker/outbox.h"
 #include "broker/via.h"
@@ -115,6 +116,11 @@ struct tern_worker {
 	uint64_t next_sweep_ms;		    /* next keepalive/connect-timeout/expiry sweep */
 	uint64_t next_sys_ms;		    /* next $SYS publication (worker 0) */
 	uint64_t match_gen; /* de-duplicates overlapping subscriptions per publish; ==id mod 64 */
+
+	/* Offline sessions by next due delayed will or expiry (session.c) */
+	struct tern_deadline_heap deadlines;
+	bool deadlines_lost; /* a session could not be queued (no memory): sweep them all */
+
 	struct tern_match *matched; /* scratch: sessions matched by one publish */
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id; /* for generated client ids */

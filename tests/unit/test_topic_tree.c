@@ -439,6 +439,7 @@ static void test_many_children(void **state)
 	static int subs[N];
 	char topic[64];
 	struct coll c;
+	size_t peak;
 
 	(void)state;
 	for (int i = 0; i < N; i++) {
@@ -447,6 +448,9 @@ static void test_many_children(void **state)
 	}
 	assert_int_equal(tern_topic_tree_count(t), N);
 	assert_int_equal(tern_topic_tree_node_count(t), 1 + 1 + 2 * N);
+	/* The hash of literal levels grew with them: at most 2 nodes a bucket. */
+	peak = tern_topic_tree_buckets(t);
+	assert_true(peak >= 1024 && 2 * peak >= tern_topic_tree_node_count(t));
 	for (int i = 0; i < N; i += 7) {
 		snprintf(topic, sizeof(topic), "dev/%d/telemetry", i);
 		assert_true(match(t, topic, (unsigned)i % 4, &c) == UINT64_C(1) << (i % 4));
@@ -461,6 +465,8 @@ static void test_many_children(void **state)
 	}
 	assert_int_equal(tern_topic_tree_count(t), 0);
 	assert_int_equal(tern_topic_tree_node_count(t), 1);
+	/* It never shrinks (a shrink would wait for a grace period under the writer lock). */
+	assert_int_equal(tern_topic_tree_buckets(t), peak);
 	tern_topic_tree_destroy(t);
 	drain_rcu();
 }
