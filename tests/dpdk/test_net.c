@@ -36,6 +36,7 @@ static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
 static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static uint8_t our4[4] = {198, 18, 0, 2}, peer4[4] = {198, 18, 0, 1}, gw4[4] = {198, 18, 0, 254};
+static uint8_t bcast4[4] = {198, 18, 0, 255};
 static uint8_t far4[4] = {198, 19, 5, 5}, other4[4] = {198, 18, 0, 9};
 static uint8_t our6[16] = {0x20, 0x01, 0, 2, [15] = 2}, peer6[16] = {0x20, 0x01, 0, 2, [15] = 1};
 
@@ -377,6 +378,12 @@ static void test_arp_not_ours_and_malformed(void **state)
 	inject(f, 30); /* truncated */
 	assert_int_equal(cnt(DP_NET_DROP_ARP_MALFORMED), 3);
 	assert_int_equal(n_captured, 0);
+
+	/* A sender claiming our subnet's broadcast address is never learned (fuzz_net). */
+	inject(f, arp(f, 1, peer_mac, bcast4, zero, our4));
+	p = v4(bcast4);
+	assert_null(dp_neigh_lookup(&ifc->neigh4, &p));
+	release_captured();
 }
 
 /* A TCP segment as the TCP layer hands it to ip_output (data at the TCP header). */
@@ -606,6 +613,15 @@ static void test_ipv4_drops(void **state)
 	inject(f, n + 8);
 	assert_int_equal(cnt(DP_NET_DROP_IP_SRC), 1);
 
+	/* Our subnet's broadcast as source (fuzz_net): a reply would go to everyone. */
+	n = echo4(f, 8, 0);
+	memcpy(f + 14 + 12, bcast4, 4);
+	f[14 + 10] = f[14 + 11] = 0;
+	put16(f + 14 + 10, cksum(f + 14, 20));
+	inject(f, n);
+	assert_int_equal(cnt(DP_NET_DROP_IP_SRC), 2);
+	assert_int_equal(n_captured, 0);
+
 	n = echo4(f, 8, 0);
 	f[14 + 20 + 4] ^= 1; /* ICMP checksum now wrong */
 	inject(f, n);
@@ -622,7 +638,7 @@ static void test_ipv4_drops(void **state)
 	assert_int_equal(cnt(DP_NET_DROP_ETH_TYPE), 1);
 
 	assert_int_equal(n_captured, 0);
-	assert_int_equal(cnt(DP_NET_RX_PACKETS), 13);
+	assert_int_equal(cnt(DP_NET_RX_PACKETS), 14);
 }
 
 static void check_na(const uint8_t *r, uint32_t len, const uint8_t *target, const uint8_t *dst,
