@@ -455,6 +455,17 @@ static uint16_t cap_tx(void *ctx, struct rte_mbuf **pkts, uint16_t n)
 	if (h->refuse && ++h->tx_calls % 3 == 0)
 		taken = n / 2;
 	for (uint16_t i = 0; i < taken; i++) {
+		if (getenv("TERN_FUZZ_LOG")) {
+			fprintf(stderr, "tx %u bytes in %u segments:", pkts[i]->pkt_len,
+				pkts[i]->nb_segs);
+			for (const struct rte_mbuf *seg = pkts[i]; seg != NULL; seg = seg->next) {
+				fprintf(stderr, " |");
+				for (uint16_t k = 0; k < seg->data_len; k++)
+					fprintf(stderr, "%02x",
+						rte_pktmbuf_mtod(seg, const uint8_t *)[k]);
+			}
+			fputc('\n', stderr);
+		}
 		check_frame(pkts[i]);
 		rte_pktmbuf_free(pkts[i]);
 	}
