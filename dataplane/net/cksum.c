@@ -81,6 +81,14 @@ static uint16_t chain_sum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
 	return (uint16_t)sum;
 }
 
+int dp_cksum_raw(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out)
+{
+	if ((uint64_t)off + len > m->pkt_len)
+		return -EINVAL;
+	*out = chain_sum(m, off, len);
+	return 0;
+}
+
 int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const struct dp_ip_addr *src,
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out)
 {

@@ -43,6 +43,14 @@ int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const stru
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out);
 
 /*
+ * One's-complement sum (folded, not complemented, no pseudo-header) of the
+ * len bytes of m starting at off, across segments of any length: what
+ * ICMPv4 checks (0xffff over a valid message). Returns 0 and sets *out, or
+ * -EINVAL if off + len runs past the chain. Any thread.
+ */
+int dp_cksum_raw(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out);
+
+/*
  * True when the L4 packet of len bytes at off in m carries a valid checksum
  * for src, dst and proto. A chain shorter than off + len is invalid. Any thread.
  */

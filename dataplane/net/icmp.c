@@ -10,6 +10,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/iface.h"
 
@@ -25,7 +26,8 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_MALFORMED);
 		return;
 	}
-	if (rte_raw_cksum_mbuf(m, hlen, len, &sum) != 0 || sum != 0xffff) {
+	/* Not rte_raw_cksum_mbuf: wrong over odd-length segments (cksum.h). */
+	if (dp_cksum_raw(m, hlen, len, &sum) != 0 || sum != 0xffff) {
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_CKSUM);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 
+#include "dataplane/net/cksum.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/iface.h"
 #include "dataplane/net/ipv4.h"
@@ -105,17 +106,6 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	}
 }
 
-/* The TCP checksum over the pseudo-header and the (possibly chained) segment. */
-static uint16_t l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t l4_len)
-{
-	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
-	uint16_t data = 0;
-
-	rte_raw_cksum_mbuf(m, sizeof(*ip), l4_len, &data);
-	sum += data;
-	return (uint16_t)~__rte_raw_cksum_reduce(sum);
-}
-
 int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
 		       const struct dp_ip_addr *nh)
 {
@@ -155,7 +145,14 @@ int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struc
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
 		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
-		th->cksum = l4_cksum(m, ip, l4_len);
+		/*
+		 * The payload is a chain of the send queue's byte ranges, often of odd
+		 * lengths: dp_cksum_l4, not rte_raw_cksum_mbuf (cksum.h).
+		 */
+		uint16_t ck = 0;
+
+		dp_cksum_l4(m, sizeof(*ip), l4_len, &flow->local, &flow->remote, IPPROTO_TCP, &ck);
+		th->cksum = ck;
 	}
 	return dp_net_eth_output(ifc, m, nh, RTE_ETHER_TYPE_IPV4);
 }
