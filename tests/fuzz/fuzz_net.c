@@ -103,6 +103,7 @@ struct app {
 	bool closing;	  /* dp_tcp_close() called */
 	bool peer_closed; /* peer_closed() seen: no recv() may follow */
 	uint32_t rx_seq;  /* sequence number the next received byte carries */
+	uint32_t tx_seq;  /* sequence number the next byte sent will occupy */
 	uint32_t held;
 };
 
@@ -287,6 +288,12 @@ static void check_tcp(const uint8_t *t, size_t len, int family, const uint8_t *s
 		CHECK(get16(t) == LISTEN_PORT, "a segment from port %u, not a reset", get16(t));
 	(void)src;
 	seq = get32(t + 4);
+	/* What we send is what the application queued at that sequence number. */
+	if (get16(t) == LISTEN_PORT && !(flags & 0x06))
+		for (size_t i = hl; i < len; i++)
+			CHECK(t[i] == pattern(seq + (uint32_t)(i - hl)),
+			      "sent byte at seq %u is 0x%02x, queued 0x%02x",
+			      seq + (uint32_t)(i - hl), t[i], pattern(seq + (uint32_t)(i - hl)));
 	end = seq + (uint32_t)(len - hl) + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
 	sl = slot_of(family, dst, get16(t + 2));
 	if (sl == NULL || get16(t) != LISTEN_PORT)
@@ -486,6 +493,7 @@ static void *app_accepted(void *ctx, struct dp_tcp_conn *c)
 		a->used = true;
 		a->c = c;
 		a->rx_seq = c->irs + 1;
+		a->tx_seq = c->iss + 1;
 		return a;
 	}
 	return NULL;
@@ -564,7 +572,7 @@ static void op_app(struct input *in)
 		return;
 	switch (action % 4) {
 	case 0: {
-		size_t len = ((size_t)arg + 1) * 24;
+		size_t len = ((size_t)arg + 1) * 24, sent = 0;
 		struct rte_mbuf *head = NULL;
 		int rc;
 
@@ -577,12 +585,13 @@ static void op_app(struct input *in)
 				break;
 			p = (uint8_t *)rte_pktmbuf_append(m, n);
 			for (uint16_t i = 0; i < n; i++)
-				p[i] = (uint8_t)(i + arg);
+				p[i] = pattern(a->tx_seq + (uint32_t)(sent + i));
 			if (head == NULL)
 				head = m;
 			else
 				CHECK(rte_pktmbuf_chain(head, m) == 0, "chain too long");
 			len -= n;
+			sent += n;
 		}
 		if (head == NULL)
 			return;
@@ -591,6 +600,8 @@ static void op_app(struct input *in)
 		CHECK(rc != 0 || !a->closing, "send accepted after close");
 		if (rc != 0)
 			rte_pktmbuf_free(head);
+		else
+			a->tx_seq += (uint32_t)sent;
 		break;
 	}
 	case 1:
