@@ -93,7 +93,8 @@ struct slot {
 	uint32_t stack_nxt; /* highest sequence the stack sent it, plus one */
 	uint32_t stack_ack; /* the stack's last acknowledgment to it */
 	uint32_t stack_tsval;
-	uint32_t tsval; /* its own timestamp clock */
+	uint32_t tsval;	   /* its own timestamp clock */
+	uint32_t peer_ack; /* the last acknowledgment it sent (duplicate ACKs repeat it) */
 };
 
 /* The application's side of one accepted connection. */
@@ -787,7 +788,10 @@ static void op_tcp(struct input *in)
 	uint8_t *f, *t;
 
 	seq = rel((smode & 4) ? sl->isn : sl->stack_ack, smode, sdelta);
-	ack = rel(sl->stack_nxt, amode, adelta);
+	/* amode bit 2: relative to its own last ACK, so duplicate ACKs are one op each */
+	ack = rel((amode & 4) ? sl->peer_ack : sl->stack_nxt, amode, adelta);
+	if (flags & 0x10)
+		sl->peer_ack = ack;
 	if (opts & 1) {
 		static const uint16_t mss[4] = {1460, 536, 1, 65535};
 

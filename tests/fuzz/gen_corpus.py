@@ -196,10 +196,12 @@ SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 O_MSS, O_WS, O_SACK, O_TS = 1, 2, 4, 8
 
 
-def tcp(slot, flags, seq_delta=0, ack_delta=0, ln=0, opts=O_TS, isn=False, wnd=0xff):
+def tcp(slot, flags, seq_delta=0, ack_delta=0, ln=0, opts=O_TS, isn=False, wnd=0xff, dup=False):
     """A segment from slot: seq relative to what the stack acknowledged (or the slot's ISN),
-    ack relative to what the stack sent; deltas are one signed byte."""
-    out = bytes([N_TCP, slot, flags, 4 if isn else 0, seq_delta & 0xff, 0, ack_delta & 0xff,
+    ack relative to what the stack sent (dup: to the slot's own last ACK); deltas are one
+    signed byte."""
+    out = bytes([N_TCP, slot, flags, 4 if isn else 0, seq_delta & 0xff, 4 if dup else 0,
+                 ack_delta & 0xff,
                  wnd, opts, ln])
     if opts & O_MSS:
         out += bytes([0])
@@ -241,6 +243,9 @@ def net_seeds():
         ('arp-nd', bytes([0x40]) + bytes([N_ARP, 0, 1, 0, N_ARP, 1, 0, 2, N_ND, 0, 0, 1,
                                           N_ND, 1, 2, 3]) +
          tcp(0, SYN, isn=True) + tcp(1, SYN, isn=True) + bytes([N_ANSWER]) + advance(0x8f)),
+        ('fast-retransmit', bytes([0]) + tcp(0, SYN, isn=True, opts=O_MSS | O_SACK | O_TS) +
+         tcp(0, ACK) + app(0, 200) + tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) +
+         tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) + tcp(0, ACK) + advance(0x9f)),
         ('far-peer', bytes([0]) + tcp(4, SYN, isn=True) + tcp(5, SYN, isn=True) +
          tcp(4, ACK) + tcp(5, ACK) + app(0, 255) + advance(0x9f)),
     ]
