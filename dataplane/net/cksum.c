@@ -47,12 +47,11 @@ uint16_t dp_cksum_pseudo(const struct dp_ip_addr *src, const struct dp_ip_addr *
 }
 
 /*
- * Folded one's-complement sum of len bytes at off across the chain. Not
- * rte_raw_cksum_mbuf(): DPDK 22.11 truncates a segment's unreduced sum to
+ * Not rte_raw_cksum_mbuf(): DPDK 22.11 truncates a segment's unreduced sum to
  * 16 bits before swapping it when the segment starts at an odd offset,
  * which gives wrong sums for chains with odd-length segments.
  */
-static uint16_t chain_sum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
+uint16_t dp_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len)
 {
 	uint64_t sum = 0;
 	uint32_t done = 0;
@@ -81,14 +80,6 @@ static uint16_t chain_sum(const struct rte_mbuf *m, uint32_t off, uint32_t len)
 	return (uint16_t)sum;
 }
 
-int dp_cksum_raw(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out)
-{
-	if ((uint64_t)off + len > m->pkt_len)
-		return -EINVAL;
-	*out = chain_sum(m, off, len);
-	return 0;
-}
-
 int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const struct dp_ip_addr *src,
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out)
 {
@@ -96,7 +87,7 @@ int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const stru
 
 	if ((uint64_t)off + len > m->pkt_len)
 		return -EINVAL;
-	sum = pseudo_sum(src, dst, proto, len) + chain_sum(m, off, len);
+	sum = pseudo_sum(src, dst, proto, len) + dp_cksum_mbuf(m, off, len);
 	*out = (uint16_t)~__rte_raw_cksum_reduce(sum);
 	return 0;
 }

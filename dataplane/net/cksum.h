@@ -31,6 +31,14 @@ uint16_t dp_cksum_pseudo(const struct dp_ip_addr *src, const struct dp_ip_addr *
 			 uint32_t l4_len);
 
 /*
+ * Folded one's complement sum (not complemented) of the len bytes of m
+ * starting at off, across segments of any length; bytes past the chain's
+ * end count as absent. Use it instead of DPDK 22.11's rte_raw_cksum_mbuf,
+ * which is wrong when a segment starts at an odd offset. Any thread.
+ */
+uint16_t dp_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len);
+
+/*
  * Full L4 checksum of the len bytes of m starting at off (across segments),
  * including the pseudo-header. With the checksum field zeroed, the result is
  * the value to store; over a received packet (field included) a valid
@@ -41,14 +49,6 @@ uint16_t dp_cksum_pseudo(const struct dp_ip_addr *src, const struct dp_ip_addr *
  */
 int dp_cksum_l4(const struct rte_mbuf *m, uint32_t off, uint32_t len, const struct dp_ip_addr *src,
 		const struct dp_ip_addr *dst, uint8_t proto, uint16_t *out);
-
-/*
- * One's-complement sum (folded, not complemented, no pseudo-header) of the
- * len bytes of m starting at off, across segments of any length: what
- * ICMPv4 checks (0xffff over a valid message). Returns 0 and sets *out, or
- * -EINVAL if off + len runs past the chain. Any thread.
- */
-int dp_cksum_raw(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *out);
 
 /*
  * True when the L4 packet of len bytes at off in m carries a valid checksum

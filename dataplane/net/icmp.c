@@ -26,8 +26,7 @@ void dp_icmp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_MALFORMED);
 		return;
 	}
-	/* Not rte_raw_cksum_mbuf: wrong over odd-length segments (cksum.h). */
-	if (dp_cksum_raw(m, hlen, len, &sum) != 0 || sum != 0xffff) {
+	if (dp_cksum_mbuf(m, hlen, len) != 0xffff) {
 		dp_net_drop(ifc, m, DP_NET_DROP_ICMP_CKSUM);
 		return;
 	}

@@ -106,6 +106,15 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	}
 }
 
+/* The TCP checksum over the pseudo-header and the (possibly chained) segment. */
+static uint16_t l4_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t l4_len)
+{
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
+
+	sum += dp_cksum_mbuf(m, sizeof(*ip), l4_len);
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+}
+
 int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struct dp_flow *flow,
 		       const struct dp_ip_addr *nh)
 {
@@ -145,14 +154,7 @@ int dp_ipv4_output_tcp(struct dp_net_iface *ifc, struct rte_mbuf *m, const struc
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
 		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
-		/*
-		 * The payload is a chain of the send queue's byte ranges, often of odd
-		 * lengths: dp_cksum_l4, not rte_raw_cksum_mbuf (cksum.h).
-		 */
-		uint16_t ck = 0;
-
-		dp_cksum_l4(m, sizeof(*ip), l4_len, &flow->local, &flow->remote, IPPROTO_TCP, &ck);
-		th->cksum = ck;
+		th->cksum = l4_cksum(m, ip, l4_len);
 	}
 	return dp_net_eth_output(ifc, m, nh, RTE_ETHER_TYPE_IPV4);
 }

@@ -49,15 +49,15 @@ void dp_ipv6_mcast_mac(const struct dp_ip_addr *g, struct rte_ether_addr *mac)
 uint16_t dp_ipv6_l4_sum(const struct rte_mbuf *m, const struct rte_ipv6_hdr *ip, uint32_t off,
 			uint32_t len, uint8_t proto)
 {
-	struct dp_ip_addr src = {.family = AF_INET6}, dst = {.family = AF_INET6};
-	uint16_t ck;
+	uint32_t sum, len_be = rte_cpu_to_be_32(len), proto_be = rte_cpu_to_be_32(proto);
 
-	memcpy(src.v6, ip->src_addr, 16);
-	memcpy(dst.v6, ip->dst_addr, 16);
-	/* Not rte_raw_cksum_mbuf: wrong over odd-length segments (cksum.h). */
-	if (dp_cksum_l4(m, off, len, &src, &dst, proto, &ck) != 0)
+	if ((uint64_t)off + len > rte_pktmbuf_pkt_len(m))
 		return 0;
-	return (uint16_t)~ck;
+	sum = __rte_raw_cksum(ip->src_addr, 32, 0);
+	sum = __rte_raw_cksum(&len_be, 4, sum);
+	sum = __rte_raw_cksum(&proto_be, 4, sum);
+	sum += dp_cksum_mbuf(m, off, len);
+	return __rte_raw_cksum_reduce(sum);
 }
 
 static bool accept_dst(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst, bool *mcast)
