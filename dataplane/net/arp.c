@@ -46,8 +46,12 @@ void dp_arp_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	sip.v4 = a->arp_data.arp_sip;
 	tip.v4 = a->arp_data.arp_tip;
 	for_us = dp_net_iface_is_local(ifc, &tip);
-	/* Sender 0.0.0.0 is an address probe (RFC 5227): nothing to learn. */
-	if (sip.v4 != 0 && !dp_net_iface_is_local(ifc, &sip))
+	/*
+	 * Sender 0.0.0.0 is an address probe (RFC 5227): nothing to learn. Nor
+	 * from a broadcast or other impossible sender: packets queued for it
+	 * would go out to a broadcast address.
+	 */
+	if (!dp_net_iface_bad_source4(ifc, sip.v4))
 		dp_neigh_update(ifc, &ifc->neigh4, &sip, &a->arp_data.arp_sha, for_us);
 	if (ifc->learn_only) {
 		rte_pktmbuf_free(m);

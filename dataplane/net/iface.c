@@ -163,6 +163,27 @@ bool dp_net_iface_is_local(const struct dp_net_iface *ifc, const struct dp_ip_ad
 	return false;
 }
 
+bool dp_net_iface_bad_source4(const struct dp_net_iface *ifc, uint32_t a_be)
+{
+	uint32_t h = rte_be_to_cpu_32(a_be);
+	struct dp_ip_addr a = {.family = AF_INET, .v4 = a_be};
+
+	if (h == 0 || (h >> 28) >= 0xe || (h >> 24) == 127 || dp_net_iface_is_local(ifc, &a))
+		return true;
+	for (unsigned i = 0; i < ifc->n_addrs; i++) {
+		const struct dp_net_addr_entry *e = &ifc->addrs[i];
+		uint32_t mask;
+
+		/* /31 and /32 have no broadcast address (RFC 3021). */
+		if (e->addr.family != AF_INET || e->prefix_len > 30)
+			continue;
+		mask = UINT32_MAX << (32 - e->prefix_len);
+		if ((h & mask) == (rte_be_to_cpu_32(e->addr.v4) & mask) && (h | mask) == UINT32_MAX)
+			return true;
+	}
+	return false;
+}
+
 static bool prefix_match(const struct dp_net_addr_entry *e, const struct dp_ip_addr *a)
 {
 	const uint8_t *x, *y;

@@ -160,6 +160,14 @@ static inline void dp_net_iface_set_time(struct dp_net_iface *ifc, uint64_t now_
 bool dp_net_iface_is_local(const struct dp_net_iface *ifc, const struct dp_ip_addr *a);
 
 /*
+ * True when a_be (IPv4, network byte order) cannot be a peer's own address,
+ * so nothing from it is answered or learned: 0.0.0.0, broadcast, multicast
+ * and 240/4, loopback, one of ours, or the directed broadcast of one of our
+ * prefixes (RFC 1122 3.2.1.3, 3.2.2). Owner lcore.
+ */
+bool dp_net_iface_bad_source4(const struct dp_net_iface *ifc, uint32_t a_be);
+
+/*
  * The neighbour to send to for dst: dst itself when on link, else the
  * gateway of its family. Returns 0 or -ENETUNREACH (off link, no gateway).
  */

@@ -19,16 +19,6 @@
 
 #define IPV4_MIN_HDR 20
 
-static bool bad_source(const struct dp_net_iface *ifc, uint32_t src_be)
-{
-	uint32_t s = rte_be_to_cpu_32(src_be);
-
-	if (s == 0 || s == UINT32_MAX || (s >> 28) == 0xe || (s >> 24) == 127)
-		return true;
-	struct dp_ip_addr a = {.family = AF_INET, .v4 = src_be};
-	return dp_net_iface_is_local(ifc, &a);
-}
-
 static bool cksum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, unsigned hlen)
 {
 	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
@@ -81,7 +71,7 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_drop(ifc, m, DP_NET_DROP_IP_FRAG);
 		return;
 	}
-	if (bad_source(ifc, ip->src_addr)) {
+	if (dp_net_iface_bad_source4(ifc, ip->src_addr)) {
 		dp_net_drop(ifc, m, DP_NET_DROP_IP_SRC);
 		return;
 	}

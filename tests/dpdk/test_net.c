@@ -36,6 +36,7 @@ static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
 static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static uint8_t our4[4] = {198, 18, 0, 2}, peer4[4] = {198, 18, 0, 1}, gw4[4] = {198, 18, 0, 254};
+static uint8_t bcast4[4] = {198, 18, 0, 255};
 static uint8_t far4[4] = {198, 19, 5, 5}, other4[4] = {198, 18, 0, 9};
 static uint8_t our6[16] = {0x20, 0x01, 0, 2, [15] = 2}, peer6[16] = {0x20, 0x01, 0, 2, [15] = 1};
 
@@ -377,6 +378,12 @@ static void test_arp_not_ours_and_malformed(void **state)
 	inject(f, 30); /* truncated */
 	assert_int_equal(cnt(DP_NET_DROP_ARP_MALFORMED), 3);
 	assert_int_equal(n_captured, 0);
+
+	/* A sender claiming our subnet's broadcast address is never learned (fuzz_net). */
+	inject(f, arp(f, 1, peer_mac, bcast4, zero, our4));
+	p = v4(bcast4);
+	assert_null(dp_neigh_lookup(&ifc->neigh4, &p));
+	release_captured();
 }
 
 /* A TCP segment as the TCP layer hands it to ip_output (data at the TCP header). */
@@ -513,6 +520,85 @@ static void test_ip_output_routes_via_gateway(void **state)
 	assert_int_equal(cnt(DP_NET_DROP_NO_ROUTE), 1);
 }
 
+/* Append len bytes of a high-valued pattern to m as a new segment of the chain. */
+static void chain_bytes(struct rte_mbuf *m, size_t len)
+{
+	struct rte_mbuf *seg = rte_pktmbuf_alloc(pool);
+	uint8_t *p;
+
+	assert_non_null(seg);
+	p = (uint8_t *)rte_pktmbuf_append(seg, (uint16_t)len);
+	assert_non_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(0xf0 + i * 7);
+	assert_int_equal(rte_pktmbuf_chain(m, seg), 0);
+}
+
+/*
+ * TCP over both families and ICMP echo, with chains whose segments have odd
+ * lengths (the send queue's byte ranges): every checksum must verify. DPDK
+ * 22.11's rte_raw_cksum_mbuf gets these wrong (fuzz_net found it on TX).
+ */
+static void test_checksums_over_odd_chains(void **state)
+{
+	uint8_t f[1024], zero[6] = {0}, buf[1024];
+	struct dp_flow fl4 = flow4(peer4), fl6 = fl4;
+	struct rte_mbuf *m;
+	const uint8_t *r;
+	uint32_t len;
+
+	(void)state;
+	/* The peers introduce themselves, so the segments go out at once. */
+	inject(f, arp(f, 1, peer_mac, peer4, zero, our4));
+	inject(f, ns6(f, our6, our6, true, 255));
+	release_captured();
+	fl6.local = v6(our6);
+	fl6.remote = v6(peer6);
+
+	m = tcp_segment(7);
+	chain_bytes(m, 301);
+	chain_bytes(m, 1);
+	assert_int_equal(dp_net_ip_output(ifc, m, &fl4), 0);
+	m = tcp_segment(7);
+	chain_bytes(m, 301);
+	chain_bytes(m, 1);
+	assert_int_equal(dp_net_ip_output(ifc, m, &fl6), 0);
+	dp_net_iface_flush(ifc);
+	assert_int_equal(n_captured, 2);
+	len = rte_pktmbuf_pkt_len(captured[0]);
+	assert_int_equal(len, 14 + 20 + 20 + 7 + 301 + 1);
+	r = rte_pktmbuf_read(captured[0], 0, len, buf);
+	assert_int_equal(
+	    fold(pseudo4(our4, peer4, 6, (uint16_t)(len - 34)) + sum16(r + 34, len - 34, 0)),
+	    0xffff);
+	len = rte_pktmbuf_pkt_len(captured[1]);
+	assert_int_equal(len, 14 + 40 + 20 + 7 + 301 + 1);
+	r = rte_pktmbuf_read(captured[1], 0, len, buf);
+	assert_int_equal(fold(pseudo6(our6, peer6, 6, len - 54) + sum16(r + 54, len - 54, 0)),
+			 0xffff);
+	release_captured();
+
+	/* An echo request that arrives as two segments split at an odd byte is answered. */
+	len = (uint32_t)echo4(f, 401, 0);
+	m = rte_pktmbuf_alloc(pool);
+	assert_non_null(m);
+	memcpy(rte_pktmbuf_append(m, 14 + 20 + 8 + 3), f, 14 + 20 + 8 + 3);
+	{
+		struct rte_mbuf *seg = rte_pktmbuf_alloc(pool);
+		uint32_t tail = len - (14 + 20 + 8 + 3);
+
+		assert_non_null(seg);
+		memcpy(rte_pktmbuf_append(seg, (uint16_t)tail), f + len - tail, tail);
+		assert_int_equal(rte_pktmbuf_chain(m, seg), 0);
+	}
+	dp_net_iface_input(ifc, m);
+	dp_net_iface_flush(ifc);
+	assert_int_equal(cnt(DP_NET_DROP_ICMP_CKSUM), 0);
+	assert_int_equal(cnt(DP_NET_ICMP_ECHO_REPLIES), 1);
+	assert_int_equal(n_captured, 1);
+	release_captured();
+}
+
 static void test_icmp_echo_reply(void **state)
 {
 	uint8_t f[256];
@@ -606,6 +692,15 @@ static void test_ipv4_drops(void **state)
 	inject(f, n + 8);
 	assert_int_equal(cnt(DP_NET_DROP_IP_SRC), 1);
 
+	/* Our subnet's broadcast as source (fuzz_net): a reply would go to everyone. */
+	n = echo4(f, 8, 0);
+	memcpy(f + 14 + 12, bcast4, 4);
+	f[14 + 10] = f[14 + 11] = 0;
+	put16(f + 14 + 10, cksum(f + 14, 20));
+	inject(f, n);
+	assert_int_equal(cnt(DP_NET_DROP_IP_SRC), 2);
+	assert_int_equal(n_captured, 0);
+
 	n = echo4(f, 8, 0);
 	f[14 + 20 + 4] ^= 1; /* ICMP checksum now wrong */
 	inject(f, n);
@@ -622,7 +717,7 @@ static void test_ipv4_drops(void **state)
 	assert_int_equal(cnt(DP_NET_DROP_ETH_TYPE), 1);
 
 	assert_int_equal(n_captured, 0);
-	assert_int_equal(cnt(DP_NET_RX_PACKETS), 13);
+	assert_int_equal(cnt(DP_NET_RX_PACKETS), 14);
 }
 
 static void check_na(const uint8_t *r, uint32_t len, const uint8_t *target, const uint8_t *dst,
@@ -1039,6 +1134,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_arp_pending_bound_and_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_output_routes_via_gateway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_icmp_echo_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checksums_over_odd_chains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv4_drops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nd_ns_na, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nd_resolve_and_flush, setup, teardown),

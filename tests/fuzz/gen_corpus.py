@@ -189,10 +189,73 @@ def acl_seeds():
     return sorted(files.items())
 
 
+# ---- net: byte 0 configuration bits, then operations (fuzz_net.c's comment and enum kind)
+
+N_TCP, N_ADVANCE, N_RAW, N_IP, N_ARP, N_ND, N_PING, N_ANSWER, N_APP = range(9)
+SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
+O_MSS, O_WS, O_SACK, O_TS = 1, 2, 4, 8
+
+
+def tcp(slot, flags, seq_delta=0, ack_delta=0, ln=0, opts=O_TS, isn=False, wnd=0xff, dup=False):
+    """A segment from slot: seq relative to what the stack acknowledged (or the slot's ISN),
+    ack relative to what the stack sent (dup: to the slot's own last ACK); deltas are one
+    signed byte."""
+    out = bytes([N_TCP, slot, flags, 4 if isn else 0, seq_delta & 0xff, 4 if dup else 0,
+                 ack_delta & 0xff,
+                 wnd, opts, ln])
+    if opts & O_MSS:
+        out += bytes([0])
+    if opts & O_WS:
+        out += bytes([7])
+    return out
+
+
+def advance(b):
+    return bytes([N_ADVANCE, b])
+
+
+def app(action, arg=0, idx=0):
+    return bytes([N_APP, idx, action, arg])
+
+
+def session_ops(slot):
+    syn = tcp(slot, SYN, isn=True, opts=O_MSS | O_WS | O_SACK | O_TS)
+    return (syn + tcp(slot, ACK) + tcp(slot, ACK | PSH, ln=100) + advance(0x5a) +
+            tcp(slot, ACK, seq_delta=100, ln=50) + tcp(slot, ACK, ln=120) +
+            app(0, 40) + tcp(slot, ACK) + app(0, 200) + advance(0x8f) + tcp(slot, ACK) +
+            tcp(slot, FIN | ACK) + advance(0x5a) + tcp(slot, ACK) + advance(0xf9))
+
+
+def net_seeds():
+    return [
+        ('handshake-v4', bytes([0]) + session_ops(0)),
+        ('handshake-v6', bytes([0]) + session_ops(1)),
+        ('plain-v4', bytes([0]) + tcp(2, SYN, isn=True, opts=0) + bytes([N_ANSWER]) +
+         tcp(2, ACK, opts=0) +
+         tcp(2, ACK, ln=200, opts=0) + tcp(2, ACK, seq_delta=-50, ln=100, opts=0) +
+         app(1) + tcp(2, ACK, opts=0) + tcp(2, FIN | ACK, opts=0) + advance(0xf9)),
+        ('cookies', bytes([1]) + tcp(0, SYN, isn=True) + tcp(8, SYN, isn=True) +
+         tcp(1, SYN, isn=True) + tcp(8, ACK) + tcp(0, ACK) + tcp(8, ACK | PSH, ln=10) +
+         tcp(8, RST)),
+        ('rst-in-window', bytes([0]) + tcp(0, SYN, isn=True) + tcp(0, ACK) +
+         tcp(0, RST, seq_delta=5) + tcp(0, RST)),
+        ('ping', bytes([0]) + bytes([N_PING, 0, 32, 0, N_PING, 1, 32, 0, N_PING, 3, 8, 0])),
+        ('arp-nd', bytes([0x40]) + bytes([N_ARP, 0, 1, 0, N_ARP, 1, 0, 2, N_ND, 0, 0, 1,
+                                          N_ND, 1, 2, 3]) +
+         tcp(0, SYN, isn=True) + tcp(1, SYN, isn=True) + bytes([N_ANSWER]) + advance(0x8f)),
+        ('fast-retransmit', bytes([0]) + tcp(0, SYN, isn=True, opts=O_MSS | O_SACK | O_TS) +
+         tcp(0, ACK) + app(0, 200) + tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) +
+         tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) + tcp(0, ACK) + advance(0x9f)),
+        ('far-peer', bytes([0]) + tcp(4, SYN, isn=True) + tcp(5, SYN, isn=True) +
+         tcp(4, ACK) + tcp(5, ACK) + app(0, 255) + advance(0x9f)),
+    ]
+
+
 def main():
     write('codec', codec_seeds())
     write('config', config_seeds())
     write('session', session_seeds())
+    write('net', net_seeds())
     write('passwd', passwd_seeds())
     write('acl', acl_seeds())
 
