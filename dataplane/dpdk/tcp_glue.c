@@ -526,3 +526,8 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 	tern_free(t);
 	w->tcp = NULL;
 }
+
+const struct dp_tcp_stats *dp_dpdk_tcp_stats(const struct dp_dpdk_worker *w)
+{
+	return w->tcp ? dp_tcp_stack_stats(w->tcp->stack) : NULL;
+}

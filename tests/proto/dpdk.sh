@@ -30,9 +30,11 @@ cleanup() {
 			kill -KILL "$pid" 2>/dev/null || true
 		done <"$tmp/pids"
 	fi
-	for ns in $(ip netns list | awk '{print $1}'); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
 		case "$ns" in "$prefix"-*) ip netns del "$ns" 2>/dev/null || true ;; esac
 	done
+	# EAL leaves its (empty) runtime folder behind even with --no-shconf.
+	rm -rf -- "/var/run/dpdk/$prefix"-*
 	rm -rf "$tmp"
 	exit "$rc"
 }
