@@ -52,6 +52,17 @@ struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 	char *save = NULL, *tok;
 	int argc = 0, rc;
 
+	/* Before EAL: a TLS listener served as plain TCP would leak what TLS should protect. */
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		if (tern_listener_is_tls(&cfg->listeners[i])) {
+			tern_log(TERN_LOG_ERR,
+				 "listener %u: TLS is not implemented on the dpdk dataplane "
+				 "(use dataplane sock for TLS listeners)",
+				 cfg->listeners[i].port);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	d = tern_calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
