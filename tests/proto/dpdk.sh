@@ -5,7 +5,7 @@
 # broker it starts a namespace with one end of a veth pair for net_af_packet
 # (see DpdkSite there). Root only: anyone else fails, never skips. On every exit
 # path the brokers are killed by PID and the namespaces removed by name.
-# Usage: dpdk.sh PYTHON TEST.py
+# Usage: dpdk.sh PYTHON TEST.py [UNITTEST_ARGS...] (e.g. -k NAME to run only some tests)
 set -euo pipefail
 
 python="${1:?usage: dpdk.sh PYTHON TEST.py}"
@@ -45,7 +45,7 @@ ip -n "$ns_cl" link set lo up
 : >"$tmp/pids"
 # In the background so that a TERM from meson runs the trap at once.
 ip netns exec "$ns_cl" env TERN_TEST_DATAPLANE=dpdk TERN_DPDK_NS_PREFIX="$prefix" \
-	TERN_DPDK_PIDFILE="$tmp/pids" "$python" "$test_py" &
+	TERN_DPDK_PIDFILE="$tmp/pids" "$python" "$test_py" "${@:3}" &
 child=$!
 rc=0
 wait "$child" || rc=$?
