@@ -44,16 +44,24 @@ READY_TIMEOUT = 30.0 if DPDK else 10.0
 
 
 class DpdkSite:
-    """Where one tern broker runs on the dpdk dataplane: a network namespace of its
-    own (NS_PREFIX-bK) holding one end of a veth pair, which tern drives through
+    """Where one tern broker runs on the dpdk dataplane: a network namespace
+    (NS_PREFIX-bK) holding one end of a veth pair, which tern drives through
     net_af_packet (the kernel there has no address and no IPv6, so it stays silent);
     the other end stays in the test's namespace with 198.18.K.1/24 and
-    2001:2:0:K::1/64, and tern answers on .2 of each. Every broker of a test gets
-    the next K, so brokers side by side never share a link. The namespace goes with
-    the broker (deleting it deletes both veth ends); dpdk.sh removes whatever a
-    killed test left, by the PIDs in TERN_DPDK_PIDFILE and the namespace prefix."""
+    2001:2:18:K::1/64, and tern answers on .2 of each. Brokers side by side get
+    different sites, so they never share a link; a stopped broker's site is reused
+    by the next one (a namespace costs more to make than a broker to start). The
+    kernel side knows tern's MAC from the start (permanent neighbour entries), so
+    the first SYN need not wait for ARP or ND while tern is still starting. dpdk.sh
+    removes the namespaces and kills brokers a killed test left behind, by the PIDs
+    in TERN_DPDK_PIDFILE and the namespace prefix."""
 
     numbers = itertools.count(1)
+    free = []  # sites of stopped brokers
+
+    @classmethod
+    def take(cls):
+        return cls.free.pop() if cls.free else cls()
 
     def __init__(self):
         self.k = next(DpdkSite.numbers)
@@ -82,11 +90,16 @@ class DpdkSite:
         # veth leaves TCP checksums to "hardware"; af_packet would hand tern unfilled ones.
         subprocess.run(['ethtool', '-K', self.peer, 'tx', 'off'], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        mac = subprocess.run(['ip', 'netns', 'exec', self.ns, 'cat',
+                              '/sys/class/net/tern0/address'], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        for addr in (self.v4, self.v6):
+            ip('neigh', 'replace', addr, 'lladdr', mac, 'dev', self.peer, 'nud', 'permanent')
 
-    def destroy(self):
+    def release(self):
+        """The broker on this site stopped: keep the link for the next one."""
         if self.up:
-            subprocess.run(['ip', 'netns', 'del', self.ns], check=False)
-            self.up = False
+            DpdkSite.free.append(self)
 
     def config_lines(self, user_lines):
         """tern's dpdk lines: one worker lcore per configured worker (default 1)."""
@@ -233,7 +246,7 @@ class Broker:
         self.log_path = os.path.join(self.dir.name, 'broker.log')
         self.conf_path = os.path.join(self.dir.name, 'broker.conf')
         self.exit_status = None
-        self.site = DpdkSite() if DPDK and self.kind == 'tern' else None
+        self.site = DpdkSite.take() if DPDK and self.kind == 'tern' else None
 
     def host(self, host):
         """The address to reach this broker on, for a loopback one a test names: the
@@ -309,7 +322,8 @@ class Broker:
             with open(self.log_path, 'ab') as log:
                 env = dict(os.environ, **self.env) if self.env else None
                 if self.site:
-                    self.site.create()
+                    if not self.site.up:
+                        self.site.create()
                     DPDK_PORTS[self.port] = DPDK_PORTS[self.port2] = self.site
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -328,12 +342,14 @@ class Broker:
     def wait_ready(self, timeout=READY_TIMEOUT):
         deadline = time.monotonic() + timeout
         pending = set(self.endpoints())
+        # A SYN tern missed while starting is retried by the kernel only after 1 s.
+        probe_timeout = 0.1 if self.site else 0.5
         while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
             for host, port in list(pending):
                 try:
-                    socket.create_connection((host, port), timeout=0.5).close()
+                    socket.create_connection((host, port), timeout=probe_timeout).close()
                     pending.discard((host, port))
                 except OSError:
                     pass
@@ -377,7 +393,6 @@ class Broker:
         if self.site:
             DPDK_PORTS.pop(self.port, None)
             DPDK_PORTS.pop(self.port2, None)
-            self.site.destroy()
 
     def sanitizer_report(self):
         """The first line of a sanitizer report in the broker's log, or None."""
@@ -403,6 +418,9 @@ class Broker:
 
     def close(self):
         self.stop()
+        if self.site:
+            self.site.release()
+            self.site = None
         self.dir.cleanup()
 
 

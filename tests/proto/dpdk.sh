@@ -40,6 +40,21 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# What an earlier run killed with SIGKILL (meson's timeout) could not remove:
+# namespaces of this script whose PID is gone, and EAL's folders.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+	case "$ns" in
+	tern-dpdkproto-*-*)
+		old="${ns#tern-dpdkproto-}"
+		old="${old%%-*}"
+		if ! kill -0 "$old" 2>/dev/null; then
+			ip netns del "$ns" 2>/dev/null || true
+			rm -rf -- "/var/run/dpdk/tern-dpdkproto-$old"-*
+		fi
+		;;
+	esac
+done
+
 ip netns add "$ns_cl"
 ip -n "$ns_cl" link set lo up
 : >"$tmp/pids"
