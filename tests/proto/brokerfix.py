@@ -50,9 +50,7 @@ class DpdkSite:
     the other end stays in the test's namespace with 198.18.K.1/24 and
     2001:2:18:K::1/64, and tern answers on .2 of each. Brokers side by side get
     different sites, so they never share a link; a stopped broker's site is reused
-    by the next one (a namespace costs more to make than a broker to start). The
-    kernel side knows tern's MAC from the start (permanent neighbour entries), so
-    the first SYN need not wait for ARP or ND while tern is still starting. dpdk.sh
+    by the next one (a namespace costs more to make than a broker to start). dpdk.sh
     removes the namespaces and kills brokers a killed test left behind, by the PIDs
     in TERN_DPDK_PIDFILE and the namespace prefix."""
 
@@ -90,11 +88,6 @@ class DpdkSite:
         # veth leaves TCP checksums to "hardware"; af_packet would hand tern unfilled ones.
         subprocess.run(['ethtool', '-K', self.peer, 'tx', 'off'], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        mac = subprocess.run(['ip', 'netns', 'exec', self.ns, 'cat',
-                              '/sys/class/net/tern0/address'], check=True,
-                             capture_output=True, text=True).stdout.strip()
-        for addr in (self.v4, self.v6):
-            ip('neigh', 'replace', addr, 'lladdr', mac, 'dev', self.peer, 'nud', 'permanent')
 
     def release(self):
         """The broker on this site stopped: keep the link for the next one."""
@@ -124,7 +117,7 @@ class DpdkSite:
         return {'127.0.0.1': self.v4, '::1': self.v6, 'localhost': self.v4}.get(host, host)
 
 
-# port -> DpdkSite of the running dpdk broker listening on it (see redirect()).
+# port -> DpdkSite of the running dpdk broker listening on it (see dpdk_address()).
 DPDK_PORTS = {}
 
 
