@@ -61,6 +61,11 @@ struct tern_broker {
 	int64_t listener_conns[TERN_CONFIG_MAX_LISTENERS];
 	struct tern_ratelimit accept_rate[TERN_CONFIG_MAX_LISTENERS];
 	pthread_mutex_t accept_lock;
+
+	/* The dataplane's $SYS topics (sys.h): set by the main thread before the workers run. */
+	void (*sys_source)(void *ctx, struct tern_worker *w,
+			   void (*emit)(struct tern_worker *w, const char *topic, uint64_t value));
+	void *sys_source_ctx;
 };
 
 /*

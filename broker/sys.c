@@ -135,4 +135,12 @@ void tern_sys_publish(struct tern_worker *w)
 	publish_limits(w);
 	for (i = 0; i < b->n_workers; i++)
 		publish_worker(w, b->workers[i]);
+	if (b->sys_source)
+		b->sys_source(b->sys_source_ctx, w, publish_u64);
+}
+
+void tern_sys_set_source(struct tern_broker *b, tern_sys_source_fn fn, void *ctx)
+{
+	b->sys_source = fn;
+	b->sys_source_ctx = ctx;
 }

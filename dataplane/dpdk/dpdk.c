@@ -21,8 +21,10 @@
 #include "broker/alloc.h"
 #include "broker/config.h"
 #include "broker/log.h"
+#include "broker/sys.h"
 #include "broker/transport.h"
 #include "dataplane/dpdk/dpdk.h"
+#include "dataplane/dpdk/stats.h"
 #include "dataplane/dpdk/telemetry.h"
 #include "dataplane/dpdk/worker.h"
 #include "dataplane/net/ipv6.h"
@@ -50,6 +52,17 @@ struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 	char *save = NULL, *tok;
 	int argc = 0, rc;
 
+	/* Before EAL: a TLS listener served as plain TCP would leak what TLS should protect. */
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		if (tern_listener_is_tls(&cfg->listeners[i])) {
+			tern_log(TERN_LOG_ERR,
+				 "listener %u: TLS is not implemented on the dpdk dataplane "
+				 "(use dataplane sock for TLS listeners)",
+				 cfg->listeners[i].port);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	d = tern_calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
@@ -360,6 +373,8 @@ int dp_dpdk_start(struct dp_dpdk *d, struct tern_broker *b)
 	if (rc < 0)
 		goto fail;
 	d->port_started = true;
+	/* sh outlives the workers, the only callers (worker 0 publishes $SYS). */
+	tern_sys_set_source(b, dp_dpdk_stats_sys, sh);
 	for (i = 0; i < sh->n_workers; i++) {
 		rc = rte_eal_remote_launch(dp_dpdk_worker_main, sh->workers[i],
 					   sh->workers[i]->lcore);

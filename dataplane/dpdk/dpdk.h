@@ -20,7 +20,7 @@ struct dp_dpdk;
  * Initialise EAL with cfg->dpdk_eal and check cfg->dpdk_port, before the
  * broker is created (it needs dp_dpdk_worker_count workers). Call once per
  * process, from the main thread. Returns NULL with errno set and the reason
- * logged: EINVAL (EAL refused the arguments, fewer than two lcores, bad
+ * logged: EINVAL (a TLS listener, EAL refused the arguments, fewer than two lcores, bad
  * address), ENODEV (no such port), ENOMEM.
  */
 struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg);

@@ -691,3 +691,8 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 		 w->id, w->tx.bytes_copied, w->tx.bytes_referenced, w->tx.msg_refs,
 		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED));
 }
+
+const struct dp_tcp_stats *dp_dpdk_tcp_stats(const struct dp_dpdk_worker *w)
+{
+	return w->tcp ? dp_tcp_stack_stats(w->tcp->stack) : NULL;
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct dp_dpdk_worker;
+struct dp_tcp_stats;
 struct tern_transport_ops;
 
 /* The transport ops the worker passes to tern_worker_start. */
@@ -39,5 +40,8 @@ void dp_dpdk_tcp_turn(struct dp_dpdk_worker *w, uint64_t now_us);
  * reset it, free the stack. Worker lcore, before tern_worker_finish.
  */
 void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w);
+
+/* The worker's TCP counters, NULL before dp_dpdk_tcp_start or after the stop. Worker lcore. */
+const struct dp_tcp_stats *dp_dpdk_tcp_stats(const struct dp_dpdk_worker *w);
 
 #endif

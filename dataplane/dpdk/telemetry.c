@@ -4,16 +4,18 @@
  * DPDK 22.11 passes no context to a callback, so the one published set of
  * workers is a process-wide pointer under a mutex: the telemetry thread reads
  * under it, and the main lcore withdraws it under it before freeing the
- * workers. Counters are read while workers write them (single writer, aligned
- * 64-bit words: a reader sees an old or a new value, never a torn one).
+ * workers. Counters come from stats.c, which reads them while workers write.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <rte_telemetry.h>
 
+#include "dataplane/dpdk/stats.h"
 #include "dataplane/dpdk/telemetry.h"
 
 static pthread_mutex_t published_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,6 +40,18 @@ static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data 
 static uint64_t read_u64(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* One counter under its telemetry key: the net group's names bare, others prefixed. */
+static void add_stat(struct rte_tel_data *d, const struct dp_dpdk_stat *st)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	if (strcmp(st->group, "net") == 0)
+		snprintf(key, sizeof(key), "%s", st->name);
+	else
+		snprintf(key, sizeof(key), "%s_%s", st->group, st->name);
+	rte_tel_data_add_dict_u64(d, key, st->value);
 }
 
 typedef void (*fill_fn)(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker *w,
@@ -65,15 +79,41 @@ static int worker_cmd(const char *params, struct rte_tel_data *d, fill_fn fill)
 	return rc;
 }
 
+static int cmd_total(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_dpdk_stat st[DP_DPDK_STATS_MAX], sum[DP_DPDK_STATS_MAX];
+	unsigned n = 0;
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&published_lock);
+	if (published) {
+		for (unsigned i = 0; i < published->n_workers; i++) {
+			n = dp_dpdk_stats_read(published->workers[i], st);
+			for (unsigned k = 0; k < n; k++) {
+				if (i == 0)
+					sum[k] = st[k];
+				else
+					sum[k].value += st[k].value;
+			}
+		}
+		rte_tel_data_start_dict(d);
+		for (unsigned k = 0; k < n; k++)
+			add_stat(d, &sum[k]);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&published_lock);
+	return rc;
+}
+
 static void fill_stats(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker *w,
 		       struct rte_tel_data *d)
 {
-	for (unsigned c = 0; c < DP_NET_COUNTER_MAX; c++)
-		rte_tel_data_add_dict_u64(d, dp_net_counter_name(c), read_u64(&w->ifc.counters[c]));
-	rte_tel_data_add_dict_u64(d, "handed_off", read_u64(&w->handed_off));
-	rte_tel_data_add_dict_u64(d, "drop_handoff", read_u64(&w->drop_handoff));
-	rte_tel_data_add_dict_u64(d, "fault_dropped",
-				  read_u64(&w->rx_fault.dropped) + read_u64(&w->tx_fault.dropped));
+	struct dp_dpdk_stat st[DP_DPDK_STATS_MAX];
+	unsigned n = dp_dpdk_stats_read(w, st);
+
+	rte_tel_data_add_dict_u64(d, "lcore", w->lcore);
+	for (unsigned k = 0; k < n; k++)
+		add_stat(d, &st[k]);
 }
 
 static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -120,6 +160,10 @@ int dp_dpdk_telemetry_publish(struct dp_dpdk_shared *sh)
 			    "/tern/net/tx", cmd_tx,
 			    "Output bytes copied and referenced, message references, mbufs in use "
 			    "of one dpdk worker. Parameter: worker id");
+		if (rc == 0)
+			rc = rte_telemetry_register_cmd("/tern/net/total", cmd_total,
+							"Counters of the network stack summed over "
+							"the dpdk workers. No parameters");
 		registered = rc == 0;
 	}
 	pthread_mutex_unlock(&published_lock);

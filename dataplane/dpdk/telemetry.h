@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The stack's per-worker counters in DPDK telemetry: /tern/net/workers gives
- * the worker count, /tern/net/stats,N worker N's counters (the names of
- * dp_net_counter_name plus the hand-off and fault layer counters),
+ * the worker count, /tern/net/stats,N worker N's counters (its lcore, then
+ * those of stats.h: group "net" under their own names, the others as
+ * tcp_NAME and fault_NAME), /tern/net/total the same summed over workers,
  * /tern/net/tx,N how worker N's output reached mbufs (copied or referenced
  * bytes, message references taken and dropped) and its pool's mbufs in use.
  */

@@ -27,6 +27,7 @@
 
 #include "broker/log.h"
 #include "broker/transport.h"
+#include "dataplane/dpdk/stats.h"
 #include "dataplane/dpdk/worker.h"
 #ifdef TERN_DPDK_TCP
 #include "dataplane/dpdk/tcp_glue.h"
@@ -34,6 +35,8 @@
 
 #define IDLE_TURNS_BEFORE_SLEEP 1024
 #define IDLE_SLEEP_NS		50000
+/* How often the TCP counters are copied where $SYS and telemetry read them. */
+#define STATS_SNAPSHOT_US 100000
 
 /* The Toeplitz key most NICs default to, so a software hash matches theirs. */
 static const uint8_t rss_key[40] = {
@@ -220,7 +223,7 @@ static uint64_t now_us(void)
 int dp_dpdk_worker_main(void *arg)
 {
 	struct dp_dpdk_worker *w = arg;
-	uint64_t next_timer_us = 0, now;
+	uint64_t next_timer_us = 0, next_stats_us = 0, now;
 	unsigned idle = 0;
 	int rc;
 
@@ -257,6 +260,10 @@ int dp_dpdk_worker_main(void *arg)
 #ifdef TERN_DPDK_TCP
 		dp_dpdk_tcp_turn(w, now);
 #endif
+		if (now >= next_stats_us) {
+			dp_dpdk_stats_snapshot(w);
+			next_stats_us = now + STATS_SNAPSHOT_US;
+		}
 		dp_net_iface_flush(&w->ifc);
 		tern_worker_quiescent(w->tw);
 		if (work) {
@@ -270,6 +277,7 @@ int dp_dpdk_worker_main(void *arg)
 		}
 	}
 #ifdef TERN_DPDK_TCP
+	dp_dpdk_stats_snapshot(w);
 	dp_dpdk_tcp_stop(w);
 #endif
 	dp_net_iface_flush(&w->ifc);

@@ -16,6 +16,7 @@
 
 #include "dataplane/net/fault.h"
 #include "dataplane/net/iface.h"
+#include "dataplane/net/tcp.h"
 
 #define DP_DPDK_MAX_WORKERS 64
 #define DP_DPDK_BURST	    32
@@ -78,6 +79,8 @@ struct dp_dpdk_worker {
 	uint64_t handed_off;	 /* frames passed to another worker's inbox */
 	uint64_t drop_handoff;	 /* frames dropped because that inbox was full */
 	struct dp_dpdk_tx_stats tx;
+	/* The TCP layer's counters as of the last dp_dpdk_stats_snapshot, for readers. */
+	struct dp_tcp_stats tcp_stats;
 	struct dp_net_iface ifc;
 } __rte_cache_aligned;
 

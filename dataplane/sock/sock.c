@@ -8,12 +8,14 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "broker/alloc.h"
 #include "broker/config.h"
 #include "broker/log.h"
+#include "broker/sys.h"
 #include "broker/transport.h"
 #include "dataplane/sock/listen.h"
 #include "dataplane/sock/sock.h"
@@ -153,6 +155,32 @@ static int start_threads(struct dp_sock *s)
 	return 0;
 }
 
+/*
+ * $SYS source (broker/sys.h) while TLS listeners exist: TLS handshakes, done
+ * and failed, summed and per worker. Worker 0's thread, while s runs.
+ */
+static void sys_tls(void *ctx, struct tern_worker *tw,
+		    void (*emit)(struct tern_worker *tw, const char *topic, uint64_t value))
+{
+	const struct dp_sock *s = ctx;
+	uint64_t done = 0, failed = 0;
+	char topic[96];
+
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		struct dp_sock_stats st;
+
+		dp_sock_stats(s, i, &st);
+		done += st.tls_handshakes;
+		failed += st.tls_handshake_failures;
+		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/tls/handshakes", i);
+		emit(tw, topic, st.tls_handshakes);
+		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/tls/handshake_failures", i);
+		emit(tw, topic, st.tls_handshake_failures);
+	}
+	emit(tw, "$SYS/broker/tls/handshakes", done);
+	emit(tw, "$SYS/broker/tls/handshake_failures", failed);
+}
+
 struct dp_sock *dp_sock_start(struct tern_broker *b, const struct tern_config *cfg)
 {
 	struct dp_sock *s;
@@ -202,6 +230,9 @@ struct dp_sock *dp_sock_start(struct tern_broker *b, const struct tern_config *c
 			goto err;
 		}
 	}
+	/* Before the threads: worker 0 may publish $SYS as soon as it runs. */
+	if (s->n_tls)
+		tern_sys_set_source(b, sys_tls, s);
 	err = start_threads(s);
 	if (err < 0)
 		goto err_stop;
@@ -209,6 +240,7 @@ struct dp_sock *dp_sock_start(struct tern_broker *b, const struct tern_config *c
 
 err_stop:
 	stop_threads(s);
+	tern_sys_set_source(b, NULL, NULL);
 err:
 	destroy(s);
 	errno = -err;
@@ -220,6 +252,7 @@ void dp_sock_stop(struct dp_sock *s)
 	if (!s)
 		return;
 	stop_threads(s);
+	tern_sys_set_source(s->b, NULL, NULL);
 	destroy(s);
 }
 

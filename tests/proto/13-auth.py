@@ -82,14 +82,15 @@ class Auth(BrokerTestCase):
     def test_mosquitto_clients(self):
         """The worked example of the README: mosquitto_sub/pub with -u/-P."""
         b = self.passwd_broker()
-        sub = subprocess.Popen(['mosquitto_sub', '-h', '127.0.0.1', '-p', str(b.port), '-u',
+        host = b.host('127.0.0.1')  # tern's own address on the dpdk dataplane
+        sub = subprocess.Popen(['mosquitto_sub', '-h', host, '-p', str(b.port), '-u',
                                 'alice', '-P', 'secret', '-t', 'sensors/#', '-v', '-C', '1',
                                 '-W', '10'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(sub.kill)
         deadline = time.monotonic() + 10
         got = ''
         while time.monotonic() < deadline and sub.poll() is None:
-            rc, out, err = run(['mosquitto_pub', '-h', '127.0.0.1', '-p', str(b.port), '-u',
+            rc, out, err = run(['mosquitto_pub', '-h', host, '-p', str(b.port), '-u',
                                 'bob', '-P', 'hunter2', '-t', 'sensors/t1', '-m', '21.5'])
             self.assertEqual(rc, 0, err)
             try:
@@ -97,7 +98,7 @@ class Auth(BrokerTestCase):
             except subprocess.TimeoutExpired:
                 continue
         self.assertEqual(got, 'sensors/t1 21.5\n')
-        rc, out, err = run(['mosquitto_pub', '-h', '127.0.0.1', '-p', str(b.port), '-u', 'bob',
+        rc, out, err = run(['mosquitto_pub', '-h', host, '-p', str(b.port), '-u', 'bob',
                             '-P', 'wrong', '-t', 't', '-m', 'x'])
         self.assertNotEqual(rc, 0)
         self.assertIn('not authorised', err)

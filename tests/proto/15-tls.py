@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brokerfix  # noqa: E402
 import rawmqtt as r  # noqa: E402
 from brokerfix import BrokerTestCase, is_tern, main, not_checked  # noqa: E402
+from sysmon import SysMonitor  # noqa: E402
 
 TIMEOUT = 10.0
 CERTS = None  # directory with the generated files, set up once for the module
@@ -259,7 +260,7 @@ class Tls(BrokerTestCase):
             self.assertEqual((rc, out), (0, 'tls/topic hello world\n'), err)
 
     def test_mosquitto_clients_wrong_ca(self):
-        self.start_tls()
+        self.start_tls(config_lines=['sys_interval 1'])
         pub = run(['mosquitto_pub', '-t', 't', '-m', 'x', '-p', str(self.broker.tls_port),
                    '-h', '127.0.0.1', '--cafile', path('other-ca.crt')])
         self.assertNotEqual(pub.returncode, 0)
@@ -268,6 +269,16 @@ class Tls(BrokerTestCase):
         # The broker closed only that connection: TLS clients still get through.
         c = self.tls_raw()
         c.connect_ok('after-wrong-ca')
+        if not is_tern():
+            not_checked("tern's $SYS/broker/tls/... handshake counters")
+            return
+        # Both counted in $SYS, in the total and on some worker.
+        mon = SysMonitor(self.raw(connect='sys-monitor'))
+        mon.wait_for('tls/handshake_failures 1, tls/handshakes 1', lambda: (
+            mon.num('tls/handshake_failures'), mon.num('tls/handshakes')) == (1, 1))
+        self.assertEqual(sum(int(v) for t, v in mon.values.items()
+                             if t.startswith('$SYS/broker/workers/') and
+                             t.endswith('/tls/handshake_failures')), 1)
 
     # 2. Mutual TLS.
 

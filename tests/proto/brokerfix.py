@@ -5,8 +5,13 @@ free port on 127.0.0.1 and ::1; stop it by PID; show its log when a test fails.
 
 Every test module does `from brokerfix import BrokerTestCase, main` and runs
 standalone: `/usr/bin/python3 tests/proto/01-connect.py` exits 0 on pass.
+
+With TERN_TEST_DATAPLANE=dpdk (set by tests/proto/dpdk.sh, which runs the test as
+root in a network namespace of its own) tern runs on `dataplane dpdk` instead:
+see DpdkSite below.
 """
 
+import itertools
 import os
 import signal
 import socket
@@ -31,6 +36,106 @@ SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime
 TERN_ONLY_KEYS = ('workers', 'connect_timeout', 'dataplane', 'max_output_bytes',
                   'max_connection_rate', 'max_publish_rate', 'max_publish_bytes_rate',
                   'max_subscriptions')
+
+
+DPDK = os.environ.get('TERN_TEST_DATAPLANE') == 'dpdk'
+# EAL start-up and the first ARP exchange take longer than a kernel listen().
+READY_TIMEOUT = 30.0 if DPDK else 10.0
+
+
+class DpdkSite:
+    """Where one tern broker runs on the dpdk dataplane: a network namespace
+    (NS_PREFIX-bK) holding one end of a veth pair, which tern drives through
+    net_af_packet (the kernel there has no address and no IPv6, so it stays silent);
+    the other end stays in the test's namespace with 198.18.K.1/24 and
+    2001:2:18:K::1/64, and tern answers on .2 of each. Brokers side by side get
+    different sites, so they never share a link; a stopped broker's site is reused
+    by the next one (a namespace costs more to make than a broker to start). dpdk.sh
+    removes the namespaces and kills brokers a killed test left behind, by the PIDs
+    in TERN_DPDK_PIDFILE and the namespace prefix."""
+
+    numbers = itertools.count(1)
+    free = []  # sites of stopped brokers
+
+    @classmethod
+    def take(cls):
+        return cls.free.pop() if cls.free else cls()
+
+    def __init__(self):
+        self.k = next(DpdkSite.numbers)
+        if self.k > 500:
+            raise RuntimeError('more than 500 dpdk brokers in one test')
+        prefix = os.environ['TERN_DPDK_NS_PREFIX']
+        self.ns = '%s-b%d' % (prefix, self.k)
+        self.file_prefix = '%s-%d' % (prefix, self.k)
+        self.peer = 'tpd%d' % self.k  # in the test's namespace; at most 15 bytes
+        octets = (18 + self.k // 256, self.k % 256)
+        self.v4 = '198.%d.%d.2' % octets
+        self.v6 = '2001:2:%d:%d::2' % octets
+        self.up = False
+
+    def create(self):
+        def ip(*args):
+            subprocess.run(('ip',) + args, check=True, stdout=subprocess.DEVNULL)
+        ip('netns', 'add', self.ns)
+        self.up = True
+        ip('link', 'add', 'tern0', 'netns', self.ns, 'type', 'veth', 'peer', 'name', self.peer)
+        ip('netns', 'exec', self.ns, 'sysctl', '-qw', 'net.ipv6.conf.tern0.disable_ipv6=1')
+        ip('-n', self.ns, 'link', 'set', 'tern0', 'up')
+        ip('addr', 'add', self.v4[:-1] + '1/24', 'dev', self.peer)
+        ip('addr', 'add', self.v6[:-1] + '1/64', 'dev', self.peer, 'nodad')
+        ip('link', 'set', self.peer, 'up')
+        # veth leaves TCP checksums to "hardware"; af_packet would hand tern unfilled ones.
+        subprocess.run(['ethtool', '-K', self.peer, 'tx', 'off'], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def release(self):
+        """The broker on this site stopped: keep the link for the next one."""
+        if self.up:
+            DpdkSite.free.append(self)
+
+    def config_lines(self, user_lines):
+        """tern's dpdk lines: one worker lcore per configured worker (default 1)."""
+        workers = 1
+        for l in user_lines:
+            words = l.split()
+            if len(words) == 2 and words[0] == 'workers':
+                workers = int(words[1])
+        ncpu = os.cpu_count() or 1
+        lcores = ','.join(['0@0'] + ['%d@%d' % (i, min(i, ncpu - 1))
+                                     for i in range(1, workers + 1)])
+        return ['dataplane dpdk',
+                'dpdk_eal --lcores=%s --no-huge -m 256 --no-pci --no-shconf --file-prefix=%s '
+                '--vdev=net_af_packet0,iface=tern0,qpairs=%d' % (lcores, self.file_prefix,
+                                                                 workers),
+                'dpdk_port 0',
+                'dpdk_address %s/24' % self.v4,
+                'dpdk_address %s/64' % self.v6]
+
+    def host(self, host):
+        """tern's address for a loopback one the tests name (others unchanged)."""
+        return {'127.0.0.1': self.v4, '::1': self.v6, 'localhost': self.v4}.get(host, host)
+
+
+# port -> DpdkSite of the running dpdk broker listening on it (see dpdk_address()).
+DPDK_PORTS = {}
+
+
+def dpdk_address(address):
+    """A connect() address with a loopback host on a dpdk broker's port turned into
+    that broker's address on its veth; anything else unchanged."""
+    if isinstance(address, tuple) and len(address) >= 2 and address[1] in DPDK_PORTS:
+        return (DPDK_PORTS[address[1]].host(address[0]),) + tuple(address[1:])
+    return address
+
+
+if DPDK:
+    # The tests name 127.0.0.1 and ::1 everywhere (raw sockets, paho, mqtt5); every
+    # one of them connects through socket.socket, so the redirect is made there once
+    # rather than in each test.
+    _connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+    socket.socket.connect = lambda self, a: _connect(self, dpdk_address(a))
+    socket.socket.connect_ex = lambda self, a: _connect_ex(self, dpdk_address(a))
 
 
 def broker_kind():
@@ -99,6 +204,14 @@ def free_port():
     raise RuntimeError('no free port')
 
 
+def dpdk_listener(line, site):
+    """A config line with a `listener PORT 127.0.0.1|::1` moved to tern's veth address."""
+    words = line.split()
+    if len(words) == 3 and words[0] == 'listener':
+        return 'listener %s %s' % (words[1], site.host(words[2]))
+    return line
+
+
 class Broker:
     """One broker process with its own config file, port and log.
 
@@ -126,6 +239,12 @@ class Broker:
         self.log_path = os.path.join(self.dir.name, 'broker.log')
         self.conf_path = os.path.join(self.dir.name, 'broker.conf')
         self.exit_status = None
+        self.site = DpdkSite.take() if DPDK and self.kind == 'tern' else None
+
+    def host(self, host):
+        """The address to reach this broker on, for a loopback one a test names: the
+        same one, or with the dpdk dataplane tern's address on its veth."""
+        return self.site.host(host) if self.site else host
 
     def path(self, name):
         """Absolute path of side file name in the broker's folder."""
@@ -160,6 +279,10 @@ class Broker:
         lines = [] if self.own_listeners() else \
             ['listener %d 127.0.0.1' % port, 'listener %d ::1' % port]
         user = [self.expand(l) for l in self.config_lines]
+        if self.site:
+            lines = [] if self.own_listeners() else \
+                ['listener %d %s' % (port, self.site.v4), 'listener %d %s' % (port, self.site.v6)]
+            user = self.site.config_lines(user) + [dpdk_listener(l, self.site) for l in user]
         if self.kind == 'mosquitto':
             user = [l for l in user if l.split()[0] not in TERN_ONLY_KEYS]
             if not any(l.split()[0] == 'allow_anonymous' for l in user):
@@ -173,6 +296,9 @@ class Broker:
     def argv(self):
         if self.kind == 'mosquitto':
             return [MOSQUITTO, '-c', self.conf_path]
+        if self.site:  # ip execs tern: the PID stays tern's
+            return ['ip', 'netns', 'exec', self.site.ns, os.environ['TERN_BIN'], '-c',
+                    self.conf_path]
         return [os.environ['TERN_BIN'], '-c', self.conf_path]
 
     def start(self):
@@ -182,14 +308,21 @@ class Broker:
         for _ in range(3):  # a port grabbed by someone else between free_port() and bind
             self.port = free_port()
             self.port2 = free_port()
-            while self.port2 == self.port:
-                self.port2 = free_port()
+            while self.port2 == self.port or {self.port, self.port2} & DPDK_PORTS.keys():
+                self.port, self.port2 = free_port(), free_port()
             with open(self.conf_path, 'w') as f:
                 f.write(self.config_text(self.port))
             with open(self.log_path, 'ab') as log:
                 env = dict(os.environ, **self.env) if self.env else None
+                if self.site:
+                    if not self.site.up:
+                        self.site.create()
+                    DPDK_PORTS[self.port] = DPDK_PORTS[self.port2] = self.site
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, env=env)
+                if self.site:
+                    with open(os.environ['TERN_DPDK_PIDFILE'], 'a') as f:
+                        f.write('%d\n' % self.proc.pid)
             if self.wait_ready():
                 return self
             last = self.log()
@@ -199,15 +332,17 @@ class Broker:
         raise RuntimeError('broker did not start:\n%s\nconfig:\n%s' %
                            (last, self.config_text(self.port)))
 
-    def wait_ready(self, timeout=10.0):
+    def wait_ready(self, timeout=READY_TIMEOUT):
         deadline = time.monotonic() + timeout
         pending = set(self.endpoints())
+        # A SYN tern missed while starting is retried by the kernel only after 1 s.
+        probe_timeout = 0.1 if self.site else 0.5
         while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
             for host, port in list(pending):
                 try:
-                    socket.create_connection((host, port), timeout=0.5).close()
+                    socket.create_connection((host, port), timeout=probe_timeout).close()
                     pending.discard((host, port))
                 except OSError:
                     pass
@@ -248,6 +383,9 @@ class Broker:
                 self.proc.wait()
         self.exit_status = self.proc.returncode
         self.proc = None
+        if self.site:
+            DPDK_PORTS.pop(self.port, None)
+            DPDK_PORTS.pop(self.port2, None)
 
     def sanitizer_report(self):
         """The first line of a sanitizer report in the broker's log, or None."""
@@ -273,6 +411,9 @@ class Broker:
 
     def close(self):
         self.stop()
+        if self.site:
+            self.site.release()
+            self.site = None
         self.dir.cleanup()
 
 

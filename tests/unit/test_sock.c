@@ -28,6 +28,7 @@
 
 #include "broker/config.h"
 #include "broker/outq.h"
+#include "broker/sys.h"
 #include "broker/transport.h"
 #include "dataplane/sock/sock.h"
 
@@ -92,6 +93,14 @@ static void check_thread(const struct tern_worker *w)
 {
 	if (!w->running || !pthread_equal(w->thread, pthread_self()))
 		INC(fk.wrong_thread);
+}
+
+/* The fake engine has no $SYS: a dataplane's source of topics is accepted and unused. */
+void tern_sys_set_source(struct tern_broker *b, tern_sys_source_fn fn, void *ctx)
+{
+	(void)b;
+	(void)fn;
+	(void)ctx;
 }
 
 unsigned tern_broker_worker_count(const struct tern_broker *b)
