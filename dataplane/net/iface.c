@@ -36,6 +36,7 @@ static const char *const counter_names[DP_NET_COUNTER_MAX] = {
     [DP_NET_IP_OPTIONS] = "ip_options",
     [DP_NET_IP6_EXT_SKIPPED] = "ip6_ext_skipped",
     [DP_NET_NEIGH_RESOLVED] = "neigh_resolved",
+    [DP_NET_NEIGH_LEARNED] = "neigh_learned",
     [DP_NET_DROP_ETH_SHORT] = "drop_eth_short",
     [DP_NET_DROP_ETH_NOT_OURS] = "drop_eth_not_ours",
     [DP_NET_DROP_ETH_TYPE] = "drop_eth_type",
@@ -224,6 +225,18 @@ int dp_net_iface_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_add
 		return -ENETUNREACH;
 	*nh = *gw;
 	return 0;
+}
+
+void dp_net_iface_heard_from(struct dp_net_iface *ifc, const struct dp_ip_addr *src,
+			     const struct rte_ether_addr *mac)
+{
+	struct dp_ip_addr nh;
+
+	if (dp_net_iface_next_hop(ifc, src, &nh) < 0)
+		return;
+	/* Frames from off link come through a router: they may confirm it, never name it. */
+	dp_neigh_confirm(ifc, src->family == AF_INET ? &ifc->neigh4 : &ifc->neigh6, &nh, mac,
+			 dp_ip_addr_equal(&nh, src));
 }
 
 int dp_net_iface_source_for(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,

@@ -45,6 +45,7 @@ enum dp_net_counter {
 	DP_NET_IP_OPTIONS,
 	DP_NET_IP6_EXT_SKIPPED,
 	DP_NET_NEIGH_RESOLVED,
+	DP_NET_NEIGH_LEARNED, /* INCOMPLETE entries completed from a TCP frame */
 	DP_NET_DROP_ETH_SHORT,
 	DP_NET_DROP_ETH_NOT_OURS,
 	DP_NET_DROP_ETH_TYPE,
@@ -173,6 +174,14 @@ bool dp_net_iface_bad_source4(const struct dp_net_iface *ifc, uint32_t a_be);
  */
 int dp_net_iface_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
 			  struct dp_ip_addr *nh);
+
+/*
+ * A TCP segment from src reached us in a frame from mac: confirm src's next
+ * hop in the neighbour cache (dp_neigh_confirm; an INCOMPLETE entry is
+ * completed only when src is on link). Owner lcore.
+ */
+void dp_net_iface_heard_from(struct dp_net_iface *ifc, const struct dp_ip_addr *src,
+			     const struct rte_ether_addr *mac);
 
 /* True if a is inside one of ifc's prefixes of its family (or IPv6 link-local). */
 bool dp_net_iface_on_link(const struct dp_net_iface *ifc, const struct dp_ip_addr *a);

@@ -173,6 +173,7 @@ void dp_nd_input_ns(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t off)
 void dp_nd_input_na(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t off, bool mcast)
 {
 	const struct rte_ether_addr *tlla;
+	const struct rte_ether_hdr *eth;
 	struct dp_ip_addr target = {.family = AF_INET6};
 	const uint8_t *msg;
 
@@ -186,8 +187,21 @@ void dp_nd_input_na(struct dp_net_iface *ifc, struct rte_mbuf *m, uint32_t off, 
 		return;
 	}
 	memcpy(target.v6, msg + 8, 16);
-	if (tlla && rte_is_unicast_ether_addr(tlla) && !dp_net_iface_is_local(ifc, &target))
+	if (dp_net_iface_is_local(ifc, &target)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (tlla && rte_is_unicast_ether_addr(tlla)) {
 		dp_neigh_update(ifc, &ifc->neigh6, &target, tlla, false);
+	} else if (!tlla && (msg[4] & NA_FLAG_S)) {
+		/*
+		 * Linux answers a unicast NS (our reachability probe) without the
+		 * TLLA; RFC 4861 7.2.5: a solicited NA still confirms the MAC we
+		 * have, here the one the frame came from. It names none to learn.
+		 */
+		eth = rte_pktmbuf_mtod_offset(m, const struct rte_ether_hdr *, -(int)sizeof(*eth));
+		dp_neigh_confirm(ifc, &ifc->neigh6, &target, &eth->src_addr, false);
+	}
 	rte_pktmbuf_free(m);
 }
 

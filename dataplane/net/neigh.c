@@ -148,6 +148,19 @@ int dp_neigh_output(struct dp_net_iface *ifc, struct dp_neigh_table *t, struct r
 	return 0;
 }
 
+/* e is at mac, confirmed now: REACHABLE, and whatever waited goes out in order. */
+static void make_reachable(struct dp_net_iface *ifc, struct dp_neigh_table *t,
+			   struct dp_neigh_entry *e, const struct rte_ether_addr *mac)
+{
+	rte_ether_addr_copy(mac, &e->mac);
+	e->state = DP_NEIGH_REACHABLE;
+	e->probes = 0;
+	e->expires_us = ifc->now_us + t->reachable_us;
+	for (unsigned i = 0; i < e->n_pending; i++)
+		send_to(ifc, e, e->pending[i]);
+	e->n_pending = 0;
+}
+
 void dp_neigh_update(struct dp_net_iface *ifc, struct dp_neigh_table *t,
 		     const struct dp_ip_addr *ip, const struct rte_ether_addr *mac, bool create)
 {
@@ -160,13 +173,27 @@ void dp_neigh_update(struct dp_net_iface *ifc, struct dp_neigh_table *t,
 	}
 	if (e->state == DP_NEIGH_INCOMPLETE)
 		dp_net_count(ifc, DP_NET_NEIGH_RESOLVED);
-	rte_ether_addr_copy(mac, &e->mac);
-	e->state = DP_NEIGH_REACHABLE;
-	e->probes = 0;
-	e->expires_us = ifc->now_us + t->reachable_us;
-	for (unsigned i = 0; i < e->n_pending; i++)
-		send_to(ifc, e, e->pending[i]);
-	e->n_pending = 0;
+	make_reachable(ifc, t, e, mac);
+}
+
+void dp_neigh_confirm(struct dp_net_iface *ifc, struct dp_neigh_table *t,
+		      const struct dp_ip_addr *ip, const struct rte_ether_addr *mac, bool fill)
+{
+	struct dp_neigh_entry *e;
+
+	if (t->count == 0 || !rte_is_unicast_ether_addr(mac))
+		return;
+	e = dp_neigh_lookup(t, ip);
+	if (!e)
+		return;
+	if (e->state == DP_NEIGH_INCOMPLETE) {
+		if (!fill)
+			return;
+		dp_net_count(ifc, DP_NET_NEIGH_LEARNED);
+	} else if (!rte_is_same_ether_addr(&e->mac, mac)) {
+		return;
+	}
+	make_reachable(ifc, t, e, mac);
 }
 
 uint64_t dp_neigh_timers(struct dp_net_iface *ifc, struct dp_neigh_table *t)

@@ -10,8 +10,20 @@
  * solicitation goes out every DP_NEIGH_RETRY_US up to DP_NEIGH_MAX_PROBES
  * times, then the entry and its packets are dropped) or has a MAC. A MAC older
  * than the reachable time is still used, but the first use after expiry
- * sends probes; without an answer the entry is removed. When the table is
- * full the entry under a rotating clock hand is evicted.
+ * sends unicast probes while the packets still go to that MAC; without an
+ * answer the entry is removed. When the table is full the entry under a
+ * rotating clock hand is evicted.
+ *
+ * Traffic confirms too (RFC 4861 7.3.1, RFC 1122 2.3.2.1): a TCP segment to
+ * us from the MAC an entry holds restarts its reachable time and ends its
+ * probing, so a neighbour we are talking to never lapses into re-resolution
+ * (which would queue a window's worth of segments behind the 8 slots and
+ * drop the rest). Trust: an on-link host can forge a frame as easily as an
+ * ARP reply, so a segment is believed as much as ARP, with two limits: it
+ * never replaces a MAC that ARP/ND gave (a forger cannot move a resolved
+ * neighbour) and never creates an entry (a flood of forged sources cannot
+ * churn the table). It may complete an INCOMPLETE one for an on-link sender
+ * (the SYN that made us answer it), and the ARP/ND reply still overrides.
  */
 #ifndef DP_NET_NEIGH_H
 #define DP_NET_NEIGH_H
@@ -88,6 +100,18 @@ int dp_neigh_output(struct dp_net_iface *ifc, struct dp_neigh_table *t, struct r
  */
 void dp_neigh_update(struct dp_net_iface *ifc, struct dp_neigh_table *t,
 		     const struct dp_ip_addr *ip, const struct rte_ether_addr *mac, bool create);
+
+/*
+ * A frame from mac carried ip's traffic to us (a TCP segment; ip is the
+ * sender's next hop: itself on link, else the gateway). An entry with a MAC
+ * equal to mac becomes REACHABLE for another reachable time (probing stops);
+ * an entry with another MAC, or none, is left alone. When fill is true an
+ * INCOMPLETE entry takes mac, becomes REACHABLE and sends its queue (counted
+ * as neigh_learned); callers pass fill only for a sender on link. A
+ * group mac is ignored. Owner lcore.
+ */
+void dp_neigh_confirm(struct dp_net_iface *ifc, struct dp_neigh_table *t,
+		      const struct dp_ip_addr *ip, const struct rte_ether_addr *mac, bool fill);
 
 /* Retries and expiry at ifc->now_us; returns microseconds until the next due event. */
 uint64_t dp_neigh_timers(struct dp_net_iface *ifc, struct dp_neigh_table *t);

@@ -440,6 +440,14 @@ static void check_tcp4(const uint8_t *r, uint32_t len, const uint8_t *dmac, cons
 	    0xffff);
 }
 
+/* Output one 1-byte segment to fl and flush; returns how many frames went out. */
+static unsigned send_one(const struct dp_flow *fl)
+{
+	assert_int_equal(dp_net_ip_output(ifc, tcp_segment(1), fl), 0);
+	dp_net_iface_flush(ifc);
+	return n_captured;
+}
+
 static void test_arp_resolve_and_flush(void **state)
 {
 	uint8_t f[128];
@@ -790,22 +798,84 @@ static void test_nd_ns_na(void **state)
 	assert_int_equal(cnt(DP_NET_ND_ADVERTS), 3);
 }
 
-/* The peer's solicited NA for peer6: resolves it. */
-static void inject_na(void)
+/* The peer's solicited NA for peer6 from mac, with its TLLA (mac) when tlla. */
+static void inject_na_from(const uint8_t *mac, bool tlla)
 {
 	uint8_t f[128];
-	size_t n = eth(f, our_mac, peer_mac, 0x86dd);
+	size_t n = eth(f, our_mac, mac, 0x86dd), len = tlla ? 32 : 24;
 
-	n += ip6(f + n, peer6, our6, 58, 32, 255);
-	memset(f + n, 0, 32);
+	n += ip6(f + n, peer6, our6, 58, len, 255);
+	memset(f + n, 0, len);
 	f[n] = 136;
 	f[n + 4] = 0x60;
 	memcpy(f + n + 8, peer6, 16);
-	f[n + 24] = 2;
-	f[n + 25] = 1;
-	memcpy(f + n + 26, peer_mac, 6);
-	put16(f + n + 2, (uint16_t)~fold(pseudo6(peer6, our6, 58, 32) + sum16(f + n, 32, 0)));
-	inject(f, n + 32);
+	if (tlla) {
+		f[n + 24] = 2;
+		f[n + 25] = 1;
+		memcpy(f + n + 26, mac, 6);
+	}
+	put16(f + n + 2,
+	      (uint16_t)~fold(pseudo6(peer6, our6, 58, (uint32_t)len) + sum16(f + n, len, 0)));
+	inject(f, n + len);
+}
+
+/* The peer's solicited NA for peer6: resolves it. */
+static void inject_na(void)
+{
+	inject_na_from(peer_mac, true);
+}
+
+/*
+ * Linux answers our unicast reachability probe with a solicited NA without
+ * the TLLA: that confirms the MAC we have (RFC 4861 7.2.5), so the entry
+ * stays instead of being dropped after the probes.
+ */
+static void test_nd_probe_confirmed_without_tlla(void **state)
+{
+	static const uint8_t forger[6] = {0x02, 0, 0, 0, 0, 0x66};
+	uint8_t f[256];
+	struct dp_flow fl = {.local = v6(our6), .remote = v6(peer6)};
+	struct dp_ip_addr p = v6(peer6);
+	const uint64_t t = 1000000 + DP_NEIGH_REACHABLE_US_DEFAULT;
+	struct dp_neigh_entry *e;
+	unsigned probes = 0;
+	const uint8_t *r;
+	uint32_t len;
+
+	(void)state;
+	inject(f, ns6(f, our6, our6, true, 255));
+	release_captured();
+	dp_net_iface_set_time(ifc, t);
+	assert_int_equal(send_one(&fl), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		r = frame(i, &len);
+		assert_memory_equal(r, peer_mac, 6);
+		if (r[14 + 6] == 58) {
+			probes++;
+			assert_int_equal(r[54], 135);
+			assert_memory_equal(r + 14 + 24, peer6, 16); /* unicast to the peer */
+		}
+	}
+	assert_int_equal(probes, 1);
+	release_captured();
+	e = dp_neigh_lookup(&ifc->neigh6, &p);
+	assert_int_equal(e->state, DP_NEIGH_PROBING);
+	/* Someone else's bare NA confirms nothing. */
+	inject_na_from(forger, false);
+	assert_int_equal(e->state, DP_NEIGH_PROBING);
+	inject_na_from(peer_mac, false);
+	assert_int_equal(e->state, DP_NEIGH_REACHABLE);
+	assert_int_equal(e->expires_us, t + DP_NEIGH_REACHABLE_US_DEFAULT);
+	assert_memory_equal(e->mac.addr_bytes, peer_mac, 6);
+	/* No more probes, and the entry outlives them. */
+	for (unsigned s = 1; s <= DP_NEIGH_MAX_PROBES + 1; s++) {
+		dp_net_iface_set_time(ifc, t + s * DP_NEIGH_RETRY_US);
+		dp_net_iface_timers(ifc);
+		dp_net_iface_flush(ifc);
+		assert_int_equal(n_captured, 0);
+	}
+	assert_ptr_equal(dp_neigh_lookup(&ifc->neigh6, &p), e);
+	assert_int_equal(send_one(&fl), 1);
 }
 
 static void test_nd_resolve_and_flush(void **state)
@@ -1016,6 +1086,158 @@ static void test_tcp_dispatch(void **state)
 	assert_int_equal(cnt(DP_NET_RX_TCP), 1);
 }
 
+/* A TCP segment (an ACK, 40000 -> 1883) from src in a frame from mac. */
+static void inject_tcp4(const uint8_t *src, const uint8_t *mac)
+{
+	uint8_t f[128];
+	size_t n = eth(f, our_mac, mac, 0x0800);
+
+	n += ip4(f + n, src, our4, 6, 20, 0);
+	memset(f + n, 0, 20);
+	put16(f + n, 40000);
+	put16(f + n + 2, 1883);
+	f[n + 12] = 5 << 4;
+	f[n + 13] = 0x10;
+	inject(f, n + 20);
+}
+
+/*
+ * A live flow whose peer never answers our unicast probes (lost, or a host
+ * that ignores them) but keeps sending segments: its entry must never lapse
+ * into re-resolution, where a burst would queue 8 segments and drop the rest.
+ * Once the segments stop, expiry and probing work as before.
+ */
+static void test_tcp_keeps_live_neighbour(void **state)
+{
+	uint8_t f[128], zero[6] = {0};
+	struct dp_flow fl = flow4(peer4);
+	struct dp_ip_addr p = v4(peer4);
+	const uint64_t t0 = 1000000, reach = DP_NEIGH_REACHABLE_US_DEFAULT;
+	unsigned requests = 0, s;
+	uint64_t t = t0;
+	const uint8_t *r;
+	uint32_t len;
+
+	(void)state;
+	memset(&tcp_seen, 0, sizeof(tcp_seen));
+	dp_net_iface_set_tcp(ifc, fake_tcp_input, &tcp_seen);
+	inject(f, arp(f, 1, peer_mac, peer4, zero, our4));
+	release_captured();
+	/* Twice the reachable time, a second apart: each segment goes straight out, no probe. */
+	for (s = 1; s <= 2 * reach / 1000000; s++) {
+		t = t0 + s * 1000000;
+		dp_net_iface_set_time(ifc, t);
+		dp_net_iface_timers(ifc);
+		inject_tcp4(peer4, peer_mac);
+		assert_int_equal(send_one(&fl), 1);
+		r = frame(0, &len);
+		check_tcp4(r, len, peer_mac, peer4, 1);
+		release_captured();
+	}
+	assert_int_equal(tcp_seen.calls, 2 * reach / 1000000);
+	assert_int_equal(dp_neigh_lookup(&ifc->neigh4, &p)->state, DP_NEIGH_REACHABLE);
+	/* A burst three queues long leaves at once, in order, to the known MAC. */
+	for (unsigned i = 0; i < 3 * DP_NEIGH_PENDING_MAX; i++)
+		assert_int_equal(dp_net_ip_output(ifc, tcp_segment(i + 1), &fl), 0);
+	dp_net_iface_flush(ifc);
+	assert_int_equal(n_captured, 3 * DP_NEIGH_PENDING_MAX);
+	for (unsigned i = 0; i < n_captured; i++) {
+		r = frame(i, &len);
+		check_tcp4(r, len, peer_mac, peer4, i + 1);
+	}
+	assert_int_equal(cnt(DP_NET_DROP_NEIGH_QUEUE), 0);
+	assert_int_equal(cnt(DP_NET_ARP_REQUESTS), 0);
+	release_captured();
+
+	/* Silence past the reachable time: the next send probes by unicast, then the entry goes. */
+	t += reach;
+	dp_net_iface_set_time(ifc, t);
+	assert_int_equal(send_one(&fl), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		r = frame(i, &len);
+		assert_memory_equal(r, peer_mac, 6);
+		if (get16(r + 12) == 0x0806) {
+			requests++;
+			assert_memory_equal(r + 14 + 24, peer4, 4);
+		}
+	}
+	assert_int_equal(requests, 1);
+	release_captured();
+	for (s = 1; s <= DP_NEIGH_MAX_PROBES; s++) {
+		dp_net_iface_set_time(ifc, t + s * DP_NEIGH_RETRY_US);
+		dp_net_iface_timers(ifc);
+		dp_net_iface_flush(ifc);
+		requests += n_captured;
+		release_captured();
+	}
+	assert_int_equal(requests, DP_NEIGH_MAX_PROBES);
+	assert_null(dp_neigh_lookup(&ifc->neigh4, &p));
+}
+
+/*
+ * What a TCP frame may teach: it completes an INCOMPLETE on-link entry
+ * (sending its queue), confirms only the MAC an entry already has, never
+ * creates an entry, and never completes a gateway's entry.
+ */
+static void test_tcp_learn_limits(void **state)
+{
+	static const uint8_t forger[6] = {0x02, 0, 0, 0, 0, 0x66},
+			     gw_mac[6] = {0x02, 0, 0, 0, 0, 0xfe};
+	uint8_t f[128];
+	struct dp_flow fl = flow4(peer4), far = flow4(far4);
+	struct dp_ip_addr p = v4(peer4), o = v4(other4), g = v4(gw4);
+	struct dp_neigh_entry *e;
+	const uint8_t *r;
+	uint32_t len;
+
+	(void)state;
+	memset(&tcp_seen, 0, sizeof(tcp_seen));
+	dp_net_iface_set_tcp(ifc, fake_tcp_input, &tcp_seen);
+	/* Our SYN-ACK waits for ARP; the peer's next segment names its MAC. */
+	assert_int_equal(send_one(&fl), 1); /* the broadcast request */
+	release_captured();
+	inject_tcp4(peer4, peer_mac);
+	assert_int_equal(n_captured, 1);
+	r = frame(0, &len);
+	check_tcp4(r, len, peer_mac, peer4, 1);
+	release_captured();
+	assert_int_equal(cnt(DP_NET_NEIGH_LEARNED), 1);
+	e = dp_neigh_lookup(&ifc->neigh4, &p);
+	assert_int_equal(e->state, DP_NEIGH_REACHABLE);
+	assert_int_equal(e->expires_us, 1000000 + DP_NEIGH_REACHABLE_US_DEFAULT);
+
+	/* A forged segment from another MAC moves nothing, and does not confirm either. */
+	dp_net_iface_set_time(ifc, 2000000);
+	inject_tcp4(peer4, forger);
+	assert_memory_equal(e->mac.addr_bytes, peer_mac, 6);
+	assert_int_equal(e->expires_us, 1000000 + DP_NEIGH_REACHABLE_US_DEFAULT);
+	/* The real peer's does confirm. */
+	inject_tcp4(peer4, peer_mac);
+	assert_int_equal(e->expires_us, 2000000 + DP_NEIGH_REACHABLE_US_DEFAULT);
+	/* No entry for a sender we never sent to. */
+	inject_tcp4(other4, forger);
+	assert_null(dp_neigh_lookup(&ifc->neigh4, &o));
+
+	/* Off link: the frame comes from some router; the gateway's entry waits for ARP. */
+	assert_int_equal(send_one(&far), 1);
+	release_captured();
+	inject_tcp4(far4, forger);
+	assert_int_equal(n_captured, 0);
+	e = dp_neigh_lookup(&ifc->neigh4, &g);
+	assert_int_equal(e->state, DP_NEIGH_INCOMPLETE);
+	inject(f, arp(f, 2, gw_mac, gw4, our_mac, our4));
+	assert_int_equal(n_captured, 1);
+	r = frame(0, &len);
+	check_tcp4(r, len, gw_mac, far4, 1);
+	release_captured();
+	/* Once resolved, the gateway's frames for far peers confirm it. */
+	dp_net_iface_set_time(ifc, 3000000);
+	inject_tcp4(far4, gw_mac);
+	assert_int_equal(e->expires_us, 3000000 + DP_NEIGH_REACHABLE_US_DEFAULT);
+	assert_int_equal(cnt(DP_NET_NEIGH_LEARNED), 1);
+	assert_int_equal(tcp_seen.calls, 6);
+}
+
 static void test_announce_and_learn(void **state)
 {
 	uint8_t f[128];
@@ -1142,6 +1364,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_icmp6_echo_and_ext, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_dispatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_announce_and_learn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_keeps_live_neighbour, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_learn_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nd_probe_confirmed_without_tlla, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_refused_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_frames_counted, setup, teardown),
 	};

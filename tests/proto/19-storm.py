@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawmqtt as r  # noqa: E402
-from brokerfix import BrokerTestCase, main  # noqa: E402
+from brokerfix import BrokerTestCase, dpdk_address, main  # noqa: E402
 from sysmon import SysMonitor  # noqa: E402
 
 CLIENTS = 10000
@@ -32,7 +32,7 @@ def raise_nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def connect_wave(port, ids, keep):
+def connect_wave(host, port, ids, keep):
     """Open a connection per client id at once (non-blocking), CONNECT each and wait for
     its CONNACK. keep: return the sockets still open; else disconnect each right after
     its CONNACK (odd ones with DISCONNECT, even ones by just closing).
@@ -43,7 +43,7 @@ def connect_wave(port, ids, keep):
     for cid in ids:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
-        s.connect_ex(('127.0.0.1', port))
+        s.connect_ex((host, port))
         pending[s] = [cid, b'']
         sel.register(s, selectors.EVENT_WRITE)
     deadline = time.monotonic() + 120
@@ -111,21 +111,21 @@ def closed_by_broker(socks, timeout=30, enough=None):
     return closed
 
 
-def storm(port, n, takeover, dup):
-    """The storm process: n clients connect and drop at once; then takeover clients
-    connect and stay, and the same ids connect again at once, taking their sessions
-    over (the broker must close the first connections); then dup connections with one
-    client id at once. Prints the counts."""
+def storm(host, port, n, takeover, dup):
+    """The storm process, connecting to host (the broker's address): n clients connect
+    and drop at once; then takeover clients connect and stay, and the same ids connect
+    again at once, taking their sessions over (the broker must close the first
+    connections); then dup connections with one client id at once. Prints the counts."""
     raise_nofile()
-    ok, failed, stuck, _ = connect_wave(port, ['storm-%d' % i for i in range(n)], False)
+    ok, failed, stuck, _ = connect_wave(host, port, ['storm-%d' % i for i in range(n)], False)
     ids = ['again-%d' % i for i in range(takeover)]
-    ok1, failed1, stuck1, first = connect_wave(port, ids, True)
-    ok2, failed2, stuck2, second = connect_wave(port, ids, True)
+    ok1, failed1, stuck1, first = connect_wave(host, port, ids, True)
+    ok2, failed2, stuck2, second = connect_wave(host, port, ids, True)
     closed = closed_by_broker(first)
     for s in first + second:
         s.close()
     # One client id from many sockets at once: each takes the session over in turn.
-    okd, faild, stuckd, dups = connect_wave(port, ['dup'] * dup, True)
+    okd, faild, stuckd, dups = connect_wave(host, port, ['dup'] * dup, True)
     closedd = closed_by_broker(dups, timeout=10, enough=dup - 1)
     for s in dups:
         s.close()
@@ -143,7 +143,10 @@ class Storm(BrokerTestCase):
         sub = self.raw(connect='pair-sub')
         sub.subscribe_ok([('pair/t', 1)])
         pub = self.raw(connect='pair-pub')
-        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--storm',
+        # The storm process knows nothing of a dpdk broker's address (brokerfix's
+        # redirect of 127.0.0.1 lives in this process): it gets it here.
+        host = dpdk_address(('127.0.0.1', self.broker.port))[0]
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--storm', host,
                                  str(self.broker.port), str(CLIENTS), str(TAKEOVERS),
                                  str(DUPLICATES)],
                                 stdout=subprocess.PIPE, text=True)
@@ -188,7 +191,7 @@ class Storm(BrokerTestCase):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 6 and sys.argv[1] == '--storm':
-        storm(*(int(a) for a in sys.argv[2:]))
+    if len(sys.argv) == 7 and sys.argv[1] == '--storm':
+        storm(sys.argv[2], *(int(a) for a in sys.argv[3:]))
     else:
         main()
