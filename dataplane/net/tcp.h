@@ -197,6 +197,11 @@ struct dp_tcp_stats {
 	uint64_t drop_backlog;	   /* SYN dropped: backlog full and no cookies, or table full */
 	uint64_t drop_rst_ignored; /* RST outside the receive window */
 	uint64_t drop_after_close; /* payload received after dp_tcp_close() */
+	uint64_t sack_blocks_out;  /* SACK blocks sent in our ACKs */
+	uint64_t sack_blocks_in;   /* SACK blocks received and taken into the scoreboard */
+	uint64_t sack_blocks_bad;  /* SACK blocks received and ignored (outside the window) */
+	uint64_t sack_recoveries;  /* loss recoveries driven by the SACK scoreboard */
+	uint64_t sack_retransmits; /* segments retransmitted from the SACK scoreboard */
 };
 
 /* One counter of struct dp_tcp_stats, for exporters ($SYS, telemetry). */

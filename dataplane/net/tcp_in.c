@@ -61,6 +61,19 @@ static void parse_opts(struct dp_tcp_seg *g, const uint8_t *opt, size_t len)
 			if (olen == 2)
 				g->sack_ok = true;
 			break;
+		case 5:
+			/* SACK blocks (RFC 2018 3): kept raw, tcp_sack.c validates them. */
+			if (olen >= 10 && (olen - 2) % 8 == 0) {
+				g->nsack = (uint8_t)((olen - 2) / 8);
+				for (unsigned int b = 0; b < g->nsack; b++) {
+					uint32_t v[2];
+
+					memcpy(v, opt + i + 2 + b * 8, 8);
+					g->sack[b][0] = rte_be_to_cpu_32(v[0]);
+					g->sack[b][1] = rte_be_to_cpu_32(v[1]);
+				}
+			}
+			break;
 		case 8:
 			if (olen == 10) {
 				uint32_t v, e;
@@ -296,6 +309,8 @@ static bool receive_data(struct dp_tcp_conn *c, uint32_t seq, struct rte_mbuf *m
 	if (m != NULL && seq != c->rcv_nxt) {
 		if (dp_tcp_ofo_insert(c, seq, m) != 0)
 			s->stats.drop_ofo_full++;
+		else
+			dp_tcp_sack_note_ofo(c, seq);
 		/* RFC 5681 4.2: an out-of-order segment is acknowledged at once (a duplicate ACK).
 		 */
 		c->ack_now = true;
@@ -366,6 +381,10 @@ static void new_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 			c->cwnd = c->ssthresh < flight ? c->ssthresh : flight;
 			c->in_recovery = false;
 			c->dupacks = 0;
+			dp_tcp_sack_exit(c);
+		} else if (c->sack.recovery) {
+			/* RFC 6675: no deflation; the pipe decides what goes next. */
+			dp_tcp_sack_recover(c);
 		} else {
 			/* Partial ACK: resend the next hole, deflate by what was acknowledged. */
 			s->stats.fast_retransmits++;
@@ -391,12 +410,17 @@ static void dup_ack(struct dp_tcp_conn *c)
 	struct dp_tcp_stack *s = c->stack;
 
 	c->dupacks++;
+	if (c->in_recovery && c->sack.recovery) {
+		dp_tcp_sack_recover(c);
+		return;
+	}
 	if (c->in_recovery) {
 		/* RFC 6582 3.2 step 4: inflate for each segment that left the network. */
 		c->cwnd += c->snd_mss;
 		return;
 	}
-	if (c->dupacks != 3)
+	/* RFC 6675 5 (2): SACKed segments above snd_una also say it is lost. */
+	if (c->dupacks < 3 && !dp_tcp_sack_head_lost(c))
 		return;
 	/* Step 2: a new loss episode only once the ACK covers the previous recovery point. */
 	if (SEQ_LT(c->snd_una, c->recover))
@@ -405,6 +429,8 @@ static void dup_ack(struct dp_tcp_conn *c)
 	c->recover = c->snd_max;
 	c->in_recovery = true;
 	s->stats.fast_retransmits++;
+	if (dp_tcp_sack_enter(c))
+		return;
 	dp_tcp_retransmit_head(c);
 	c->cwnd = c->ssthresh + 3u * c->snd_mss;
 }
@@ -414,6 +440,7 @@ static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 {
 	struct dp_tcp_stack *s = c->stack;
 	uint32_t wnd = (uint32_t)g->wnd << c->snd_wscale;
+	bool sacked;
 
 	if (SEQ_GT(g->ack, c->snd_max)) {
 		s->stats.drop_bad_ack++;
@@ -426,8 +453,14 @@ static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 		dp_tcp_send_challenge_ack(c);
 		return false;
 	}
+	sacked = dp_tcp_sack_update(c, g);
 	if (SEQ_GT(g->ack, c->snd_una)) {
 		new_ack(c, g);
+		/* RFC 6675 5: newly SACKed data counts as a duplicate ACK, cumulative or not. */
+		if (sacked && !c->in_recovery)
+			dup_ack(c);
+	} else if (sacked) {
+		dup_ack(c);
 	} else if (g->ack == c->snd_una && g->len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
 		   wnd == c->snd_wnd && c->snd_una != c->snd_max && !c->persist && c->snd_wnd > 0) {
 		dup_ack(c);

@@ -36,6 +36,8 @@ static size_t opts_len(const struct dp_tcp_hdr_fields *e)
 		n += e->ts ? 12 : 4;
 	if (e->wscale >= 0)
 		n += 4;
+	if (e->nsack > 0)
+		n += 4 + 8u * e->nsack;
 	return n;
 }
 
@@ -68,6 +70,19 @@ static void put_opts(uint8_t *p, const struct dp_tcp_hdr_fields *e)
 		*p++ = 3;
 		*p++ = 3;
 		*p++ = (uint8_t)e->wscale;
+	}
+	if (e->nsack > 0) {
+		*p++ = 1;
+		*p++ = 1;
+		*p++ = 5;
+		*p++ = (uint8_t)(2 + 8 * e->nsack);
+		for (unsigned int i = 0; i < e->nsack; i++) {
+			uint32_t v[2] = {rte_cpu_to_be_32(e->sack[i][0]),
+					 rte_cpu_to_be_32(e->sack[i][1])};
+
+			memcpy(p, v, 8);
+			p += 8;
+		}
 	}
 }
 
@@ -165,6 +180,9 @@ static int conn_emit(struct dp_tcp_conn *c, uint32_t seq, uint8_t flags, struct 
 	};
 
 	e.wnd = (flags & TCP_RST) ? 0 : dp_tcp_rcv_window(c, false);
+	if ((flags & (TCP_ACK | TCP_RST)) == TCP_ACK)
+		e.nsack = (uint8_t)dp_tcp_sack_fill(
+		    c, e.sack, c->ts_ok ? DP_TCP_SACK_BLOCKS_TS : DP_TCP_SACK_BLOCKS_MAX);
 	if (flags & TCP_ACK) {
 		c->last_ack_sent = c->rcv_nxt;
 		c->unacked = 0;
@@ -277,6 +295,12 @@ static bool output_state(const struct dp_tcp_conn *c)
 	}
 }
 
+/* How far past snd_una new data may go: the peer's window and cwnd. */
+static uint32_t send_wnd(const struct dp_tcp_conn *c)
+{
+	return c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+}
+
 unsigned int dp_tcp_output(struct dp_tcp_conn *c)
 {
 	struct dp_tcp_stack *s = c->stack;
@@ -287,7 +311,7 @@ unsigned int dp_tcp_output(struct dp_tcp_conn *c)
 	for (;;) {
 		uint32_t off = c->snd_nxt - c->snd_una;
 		uint32_t avail = off < c->sndq_len ? c->sndq_len - off : 0;
-		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+		uint32_t wnd = c->sack.recovery ? dp_tcp_sack_output_wnd(c) : send_wnd(c);
 		uint32_t usable =
 		    SEQ_LT(c->snd_nxt, c->snd_una + wnd) ? c->snd_una + wnd - c->snd_nxt : 0;
 		uint32_t len = avail;
@@ -407,6 +431,13 @@ int dp_tcp_retransmit_head(struct dp_tcp_conn *c)
 	c->rtt_timing = false;
 	xmit(c, c->snd_una, len, fin);
 	return (int)(len + (fin ? 1u : 0u));
+}
+
+int dp_tcp_retransmit_range(struct dp_tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	/* Karn: a retransmitted segment gives no RTT sample. */
+	c->rtt_timing = false;
+	return xmit(c, seq, len, false);
 }
 
 void dp_tcp_sndq_drop(struct dp_tcp_conn *c, uint32_t bytes)
@@ -550,6 +581,7 @@ void dp_tcp_rtx_timeout(struct dp_tcp_conn *c)
 	c->in_recovery = false;
 	c->dupacks = 0;
 	c->recover = c->snd_max;
+	dp_tcp_sack_reset(c);
 	backoff(c);
 	/* Go back N: resend from snd_una, one segment now (cwnd is one SMSS). */
 	n = dp_tcp_retransmit_head(c);

@@ -515,6 +515,11 @@ const struct dp_tcp_stat_desc dp_tcp_stat_descs[] = {
     STAT(drop_backlog, "SYNs or cookie ACKs dropped: backlog or table full"),
     STAT(drop_rst_ignored, "RSTs outside the receive window"),
     STAT(drop_after_close, "payload received after the application closed"),
+    STAT(sack_blocks_out, "SACK blocks sent"),
+    STAT(sack_blocks_in, "SACK blocks received and used"),
+    STAT(sack_blocks_bad, "SACK blocks received and ignored: outside the window"),
+    STAT(sack_recoveries, "loss recoveries driven by SACK"),
+    STAT(sack_retransmits, "segments retransmitted from the SACK scoreboard"),
 };
 
 const size_t dp_tcp_stat_count = sizeof(dp_tcp_stat_descs) / sizeof(dp_tcp_stat_descs[0]);

@@ -12,6 +12,7 @@
 
 #include "dataplane/net/syncookie.h"
 #include "dataplane/net/tcp.h"
+#include "dataplane/net/tcp_sack.h"
 #include "dataplane/net/tcp_timer.h"
 
 #define DP_TCP_MAX_LISTENERS 16
@@ -62,6 +63,8 @@ struct dp_tcp_seg {
 	uint16_t mss;
 	uint32_t tsval;
 	uint32_t tsecr;
+	uint8_t nsack; /* SACK blocks (left, right edge) as received, not yet validated */
+	uint32_t sack[DP_TCP_SACK_BLOCKS_MAX][2];
 };
 
 /* One contiguous out-of-order byte range: a chain of received mbufs. */
@@ -162,6 +165,8 @@ struct dp_tcp_conn {
 	uint8_t ofo_n;
 	struct dp_tcp_ofo_range ofo[DP_TCP_OFO_RANGES];
 
+	struct dp_tcp_sack sack; /* tcp_sack.c's, both directions */
+
 	struct dp_timer rtx;
 	struct dp_timer delack;
 };
@@ -233,6 +238,8 @@ struct dp_tcp_hdr_fields {
 	bool ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	uint8_t nsack; /* SACK blocks to send (not on SYNs) */
+	uint32_t sack[DP_TCP_SACK_BLOCKS_MAX][2];
 };
 int dp_tcp_emit(struct dp_tcp_stack *s, const struct dp_flow *f, const struct dp_tcp_hdr_fields *e,
 		struct rte_mbuf *payload);
@@ -244,6 +251,7 @@ void dp_tcp_send_rst_conn(struct dp_tcp_conn *c);
 void dp_tcp_send_rst_reply(struct dp_tcp_stack *s, const struct dp_flow *f,
 			   const struct dp_tcp_seg *g);
 int dp_tcp_retransmit_head(struct dp_tcp_conn *c);
+int dp_tcp_retransmit_range(struct dp_tcp_conn *c, uint32_t seq, uint32_t len);
 void dp_tcp_sndq_drop(struct dp_tcp_conn *c, uint32_t bytes);
 void dp_tcp_sndq_free(struct dp_tcp_conn *c);
 void dp_tcp_rtx_arm(struct dp_tcp_conn *c);

@@ -221,6 +221,20 @@ void ts_inject(struct tscript *t, const struct tseg *g)
 			opts[olen++] = 4;
 			opts[olen++] = 2;
 		}
+		if (g->nsack > 0) {
+			assert_true(g->nsack <= 4);
+			opts[olen++] = 1;
+			opts[olen++] = 1;
+			opts[olen++] = 5;
+			opts[olen++] = (uint8_t)(2 + 8 * g->nsack);
+			for (unsigned int b = 0; b < g->nsack; b++) {
+				uint32_t v[2] = {htonl(g->sack[b][0]), htonl(g->sack[b][1])};
+
+				memcpy(opts + olen, v, 8);
+				olen += 8;
+			}
+		}
+		assert_true(olen <= 40);
 	}
 	while (olen % 4)
 		opts[olen++] = 0;
@@ -271,7 +285,18 @@ static void parse_opts(struct tout *o, const uint8_t *p, size_t len)
 			o->ws = p[i + 2];
 		else if (p[i] == 4)
 			o->sack_ok = true;
-		else if (p[i] == 8) {
+		else if (p[i] == 5) {
+			assert_true(p[i + 1] >= 10 && (p[i + 1] - 2) % 8 == 0);
+			o->nsack = (p[i + 1] - 2u) / 8u;
+			assert_true(o->nsack <= 4);
+			for (unsigned int b = 0; b < o->nsack; b++) {
+				uint32_t v[2];
+
+				memcpy(v, p + i + 2 + b * 8, 8);
+				o->sack[b][0] = ntohl(v[0]);
+				o->sack[b][1] = ntohl(v[1]);
+			}
+		} else if (p[i] == 8) {
 			uint32_t v, e;
 
 			memcpy(&v, p + i + 2, 4);

@@ -36,6 +36,8 @@ struct tseg {
 	bool ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	unsigned int nsack; /* SACK blocks to send, after the other options */
+	uint32_t sack[4][2];
 	const void *data;
 	size_t len;
 	const uint8_t *raw_opts; /* replaces the options above when set */
@@ -59,6 +61,8 @@ struct tout {
 	bool ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	unsigned int nsack; /* SACK blocks (left, right edge), in the order sent */
+	uint32_t sack[4][2];
 	uint32_t len;
 	uint16_t dport;
 	bool payload_indirect; /* every payload segment refers to another mbuf's buffer */

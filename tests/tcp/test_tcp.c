@@ -1539,6 +1539,377 @@ static void checksums_match_dpdk(void **state)
 	rte_pktmbuf_free(m);
 }
 
+/* The SACK blocks of o, in order: n pairs of edges relative to base. */
+static void expect_sack(const struct tout *o, uint32_t base, unsigned int n, ...)
+{
+	va_list ap;
+	unsigned int i;
+
+	assert_int_equal(o->nsack, n);
+	va_start(ap, n);
+	for (i = 0; i < n; i++) {
+		uint32_t l = va_arg(ap, uint32_t), r = va_arg(ap, uint32_t);
+
+		assert_int_equal(o->sack[i][0], base + l);
+		assert_int_equal(o->sack[i][1], base + r);
+	}
+	va_end(ap);
+}
+
+/* One peer segment of data at PEER + 1 + off (len bytes of buf), acknowledging iss. */
+static void peer_data(struct tscript *t, uint32_t iss, const uint8_t *buf, uint32_t off,
+		      uint32_t len, bool ts)
+{
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1 + off, .ack = iss, .wnd = 65535,
+	       .data = buf + off, .len = len, .ts = ts, .tsval = 6000, .tsecr = 1000);
+}
+
+/*
+ * RFC 2018 receiver: each out-of-order segment is acknowledged at once
+ * with SACK blocks, the range it went to first, then the most recently
+ * reported ones, as many as fit beside the timestamp option; ranges leave
+ * the option as the holes below them fill.
+ */
+static void sack_blocks_for_out_of_order_data(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	static const struct tseg sack_no_ts = {.wnd = 65535, .mss = 1000, .sack_ok = true};
+	uint8_t buf[2000];
+	struct tout o;
+	uint32_t iss, i;
+	const uint32_t base = PEER + 1;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	t = established(&cfg, &full_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	peer_data(t, iss, buf, 100, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	assert_true(o.ts);
+	expect_sack(&o, base, 1, 100, 200);
+	peer_data(t, iss, buf, 300, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	expect_sack(&o, base, 2, 300, 400, 100, 200);
+	peer_data(t, iss, buf, 500, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	expect_sack(&o, base, 3, 500, 600, 300, 400, 100, 200);
+	/* A fourth range: three blocks fit beside the timestamps, the oldest report drops. */
+	peer_data(t, iss, buf, 700, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	expect_sack(&o, base, 3, 700, 800, 500, 600, 300, 400);
+	/* A duplicate of a queued range is reported first again. */
+	peer_data(t, iss, buf, 100, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	expect_sack(&o, base, 3, 100, 200, 700, 800, 500, 600);
+	/* A segment joining two ranges: one block for both. */
+	peer_data(t, iss, buf, 200, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base);
+	expect_sack(&o, base, 3, 100, 400, 700, 800, 500, 600);
+	ts_expect_none(t);
+	assert_int_equal(t->rx_len, 0);
+	/* The first hole fills: [100, 400) is delivered and leaves the option. */
+	peer_data(t, iss, buf, 0, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base + 400);
+	expect_sack(&o, base, 2, 700, 800, 500, 600);
+	peer_data(t, iss, buf, 400, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base + 600);
+	expect_sack(&o, base, 1, 700, 800);
+	peer_data(t, iss, buf, 600, 100, true);
+	ts_expect(t, &o, F_ACK, iss, base + 800);
+	assert_int_equal(o.nsack, 0);
+	assert_int_equal(t->rx_len, 800);
+	assert_memory_equal(t->rx, buf, 800);
+	assert_int_equal(st->sack_blocks_out, 1 + 2 + 3 + 3 + 3 + 3 + 2 + 1);
+	finish(t);
+
+	/* Without timestamps four blocks fit. */
+	t = established(&cfg, &sack_no_ts, &iss);
+	for (i = 0; i < 5; i++) {
+		peer_data(t, iss, buf, 100 + i * 200, 100, false);
+		ts_expect(t, &o, F_ACK, iss, base);
+		assert_false(o.ts);
+		assert_int_equal(o.nsack, i + 1 < 4 ? i + 1 : 4);
+		assert_int_equal(o.sack[0][0], base + 100 + i * 200);
+	}
+	expect_sack(&o, base, 4, 900, 1000, 700, 800, 500, 600, 300, 400);
+	/* Our data segments carry the blocks too. */
+	assert_int_equal(ts_app_send(t, 10, 1), 0);
+	ts_expect(t, &o, F_ACK | F_PSH, iss, base);
+	assert_int_equal(o.len, 10);
+	expect_sack(&o, base, 4, 900, 1000, 700, 800, 500, 600, 300, 400);
+	/* An RST carries none. */
+	dp_tcp_abort(t->conn);
+	ts_expect(t, &o, F_RST | F_ACK, iss + 10, base);
+	assert_int_equal(o.nsack, 0);
+	finish(t);
+}
+
+/* A peer that did not offer SACK-permitted gets no blocks, and its blocks are not used. */
+static void no_sack_without_negotiation(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	uint8_t buf[400] = {0};
+	struct tout o;
+	uint32_t iss, i;
+
+	t = ts_new(&cfg, false, false);
+	st = dp_tcp_stack_stats(t->s);
+	INJECT(t, .flags = F_SYN, .seq = PEER, .wnd = 65535, .mss = 1460, .ts = true,
+	       .tsval = 5000);
+	assert_true(ts_pop(t, &o));
+	assert_false(o.sack_ok);
+	iss = o.seq + 1;
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .ts = true,
+	       .tsval = 5001, .tsecr = o.tsval);
+	peer_data(t, iss, buf, 100, 100, true);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.nsack, 0);
+	/* Sender: three ACKs with blocks that would say "lost" count as plain duplicates. */
+	assert_int_equal(ts_app_send(t, 4 * 1448, 2), 0);
+	for (i = 0; i < 4; i++)
+		assert_true(ts_pop(t, &o));
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .ts = true,
+	       .tsval = 5002, .tsecr = 1000, .nsack = 1, .sack = {{iss + 1448, iss + 4 * 1448}});
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .ts = true,
+	       .tsval = 5002, .tsecr = 1000, .nsack = 1, .sack = {{iss + 1448, iss + 4 * 1448}});
+	ts_expect_none(t);
+	assert_int_equal(st->fast_retransmits, 0);
+	assert_int_equal(st->sack_blocks_in, 0);
+	assert_int_equal(st->sack_blocks_bad, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .ts = true,
+	       .tsval = 5002, .tsecr = 1000, .nsack = 1, .sack = {{iss + 1448, iss + 4 * 1448}});
+	/* NewReno: the third duplicate resends the head. */
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(o.len, 1448);
+	assert_int_equal(st->fast_retransmits, 1);
+	assert_int_equal(st->sack_recoveries, 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 4 * 1448, .wnd = 65535, .ts = true,
+	       .tsval = 5003, .tsecr = 1000);
+	ts_expect_none(t);
+	finish(t);
+}
+
+/* An ACK of iss + ack with the given SACK blocks (edges relative to iss). */
+static void sack_ack(struct tscript *t, uint32_t iss, uint32_t ack, unsigned int n,
+		     const uint32_t (*blocks)[2])
+{
+	struct tseg g = {.flags = F_ACK, .seq = PEER + 1, .ack = iss + ack, .wnd = 65535};
+
+	g.nsack = n;
+	for (unsigned int i = 0; i < n; i++) {
+		g.sack[i][0] = iss + blocks[i][0];
+		g.sack[i][1] = iss + blocks[i][1];
+	}
+	ts_inject(t, &g);
+}
+
+#define SACK_ACK(t, iss, ack, ...)                                                                 \
+	sack_ack((t), (iss), (ack), sizeof((const uint32_t[][2]){__VA_ARGS__}) / 8,                \
+		 (const uint32_t[][2]){__VA_ARGS__})
+
+static const struct tseg sack_syn = {.wnd = 65535, .mss = 1000, .sack_ok = true};
+
+/*
+ * RFC 6675 sender: three duplicate ACKs with blocks enter recovery at
+ * cwnd = ssthresh; the first hole goes at once; later holes go when the
+ * blocks above them mark them lost and the pipe has room; SACKed bytes are
+ * never sent again.
+ */
+static void sack_sender_retransmits_only_holes(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+	uint32_t iss, i;
+
+	t = established(&cfg, &sack_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	assert_int_equal(ts_app_send(t, 10000, 0), 0);
+	for (i = 0; i < 10; i++) {
+		assert_true(ts_pop(t, &o));
+		assert_int_equal(o.seq, iss + i * 1000);
+	}
+	/* Segments 2 and 5 lost. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect_none(t);
+	SACK_ACK(t, iss, 1000, {2000, 3000});
+	SACK_ACK(t, iss, 1000, {2000, 4000});
+	ts_expect_none(t);
+	assert_int_equal(st->fast_retransmits, 0);
+	/* Third duplicate: ssthresh 4500, the first hole at once, nothing more (pipe 6000). */
+	SACK_ACK(t, iss, 1000, {5000, 6000}, {2000, 4000});
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	assert_int_equal(o.len, 1000);
+	assert_int_equal(o.data[0], 0);
+	ts_expect_none(t);
+	assert_int_equal(st->fast_retransmits, 1);
+	assert_int_equal(st->sack_recoveries, 1);
+	assert_int_equal(st->sack_retransmits, 1);
+	/* Two segments above the second hole: not yet lost. */
+	SACK_ACK(t, iss, 1000, {5000, 7000}, {2000, 4000});
+	ts_expect_none(t);
+	/* The third: lost, and the pipe (3000) leaves room under cwnd 4500. */
+	SACK_ACK(t, iss, 1000, {5000, 8000}, {2000, 4000});
+	ts_expect(t, &o, F_ACK, iss + 4000, PEER + 1);
+	assert_int_equal(o.len, 1000);
+	ts_expect_none(t);
+	SACK_ACK(t, iss, 1000, {5000, 10000}, {2000, 4000});
+	ts_expect_none(t);
+	/* Partial ACK: nothing left to resend; new data goes within cwnd - pipe. */
+	SACK_ACK(t, iss, 4000, {5000, 10000});
+	ts_expect_none(t);
+	assert_int_equal(ts_app_send(t, 5000, 0), 0);
+	for (i = 0; i < 3; i++) {
+		ts_expect(t, &o, F_ACK, iss + 10000 + i * 1000, PEER + 1);
+		assert_int_equal(o.len, 1000);
+	}
+	ts_expect_none(t);
+	/* The full ACK ends recovery. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 13000, .wnd = 65535);
+	ts_expect(t, &o, F_ACK, iss + 13000, PEER + 1);
+	ts_expect_none(t);
+	assert_int_equal(st->sack_retransmits, 2);
+	assert_int_equal(st->retransmits, 2);
+	assert_int_equal(st->rto_timeouts, 0);
+	assert_int_equal(st->sack_blocks_bad, 0);
+	/* cwnd min(ssthresh, FlightSize + SMSS): one segment went. */
+	dp_tcp_abort(t->conn);
+	ts_expect(t, NULL, F_RST | F_ACK, iss + 14000, PEER + 1);
+	finish(t);
+}
+
+/*
+ * Loss found by SACKed bytes alone: the peer's ACKs carry data (MQTT
+ * acknowledgments ride on them), so none is a classic duplicate, and one
+ * block SACKing more than 2 SMSS above the hole enters recovery.
+ */
+static void sack_loss_from_data_acks(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	uint8_t buf[100] = {0};
+	struct tout o;
+	uint32_t iss, i;
+
+	t = established(&cfg, &sack_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	assert_int_equal(ts_app_send(t, 5000, 9), 0);
+	for (i = 0; i < 5; i++)
+		assert_true(ts_pop(t, &o));
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = buf, .len = 4,
+	       .nsack = 1, .sack = {{iss + 1000, iss + 2000}});
+	ts_expect_none(t); /* one block of one segment: not yet; its data's ACK waits */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 5, .ack = iss, .wnd = 65535, .data = buf, .len = 4,
+	       .nsack = 1, .sack = {{iss + 1000, iss + 4000}});
+	/* The ACK field is processed before the segment's data (RFC 9293 3.10.7.4). */
+	ts_expect(t, &o, F_ACK, iss, PEER + 5);
+	assert_int_equal(o.len, 1000);
+	assert_int_equal(o.data[0], 9);
+	assert_int_equal(st->sack_recoveries, 1);
+	/* The unSACKed tail above is not lost: it stays in the pipe. */
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 9, .ack = iss + 5000, .wnd = 65535);
+	assert_int_equal(st->retransmits, 1);
+	assert_int_equal(st->rto_timeouts, 0);
+	finish(t);
+}
+
+/*
+ * Hostile blocks: beyond snd_max, below snd_una, reversed, wrapped, starting
+ * at the ACK, or more ranges than the scoreboard holds. The bad ones are
+ * counted and ignored, the rest only ever cause resends of unacknowledged
+ * bytes, and the stream completes.
+ */
+static void hostile_sack_blocks(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+	uint32_t iss, i, sent = 0;
+
+	cfg.init_cwnd_segs = 30;
+	t = established(&cfg, &sack_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	assert_int_equal(ts_app_send(t, 30000, 5), 0);
+	for (i = 0; i < 30; i++)
+		assert_true(ts_pop(t, &o));
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	SACK_ACK(t, iss, 1000, {30000, 31000}, {0, 1000}, {5000, 3000}, {2000, 2000});
+	assert_int_equal(st->sack_blocks_bad, 4);
+	SACK_ACK(t, iss, 1000, {0x80000000u, 2000}, {1000, 2000}, {2000, 0x7fffffffu}, {500, 1500});
+	assert_int_equal(st->sack_blocks_bad, 8);
+	assert_int_equal(st->sack_blocks_in, 0);
+	ts_expect_none(t);
+	/* An old ACK below snd_una with blocks: the blocks are judged against snd_una. */
+	SACK_ACK(t, iss, 500, {100, 900}, {29000, 30001});
+	assert_int_equal(st->sack_blocks_bad, 10);
+	/* Overlapping blocks merge; every other segment SACKed: 14 ranges for 8 slots. */
+	SACK_ACK(t, iss, 1000, {2000, 3500}, {3000, 4000}, {2500, 3200});
+	assert_int_equal(st->sack_blocks_in, 3);
+	for (i = 0; i < 14; i++)
+		SACK_ACK(t, iss, 1000, {4000 + i * 2000 + 1000, 4000 + i * 2000 + 2000});
+	/* Recovery was entered and holes resent; none of them SACKed. */
+	while (ts_pop(t, &o)) {
+		uint32_t off = o.seq - iss;
+
+		assert_true(o.len > 0 && o.len <= 1000);
+		assert_true(off >= 1000 && off + o.len <= 30000);
+		assert_false(off >= 2000 && off < 4000);
+		assert_true(off < 4000 || (off - 4000) % 2000 < 1000);
+		assert_int_equal(o.data[0], (uint8_t)(5 + off % 1000));
+		sent++;
+	}
+	assert_true(sent > 0);
+	assert_int_equal(st->sack_recoveries, 1);
+	/* Everything acknowledged: the connection goes on normally. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 30000, .wnd = 65535);
+	ts_expect_none(t);
+	assert_int_equal(ts_app_send(t, 100, 1), 0);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 30000, PEER + 1);
+	assert_int_equal(st->rto_timeouts, 0);
+	finish(t);
+}
+
+/*
+ * A peer that reneges (SACKed bytes never acknowledged): the retransmission
+ * timeout forgets the scoreboard and resends from snd_una, SACKed bytes
+ * included (RFC 2018 8).
+ */
+static void sack_reneging_peer_recovers_by_rto(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+	uint32_t iss, i;
+
+	t = established(&cfg, &sack_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	assert_int_equal(ts_app_send(t, 3000, 0), 0);
+	for (i = 0; i < 3; i++)
+		assert_true(ts_pop(t, &o));
+	SACK_ACK(t, iss, 0, {1000, 3000});
+	ts_expect_none(t);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss, PEER + 1);
+	assert_int_equal(st->rto_timeouts, 1);
+	/* ACK of the first segment only: the SACKed bytes go again, no longer skipped. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 2000, PEER + 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 65535);
+	ts_expect_none(t);
+	finish(t);
+}
+
 static void stat_descriptions_cover_the_struct(void **state)
 {
 	size_t i, j;
@@ -1604,6 +1975,12 @@ int main(void)
 	    cmocka_unit_test(time_wait_reused_by_new_syn),
 	    cmocka_unit_test(tiny_peer_mss_is_raised),
 	    cmocka_unit_test(stray_ack_without_recent_cookies),
+	    cmocka_unit_test(sack_blocks_for_out_of_order_data),
+	    cmocka_unit_test(no_sack_without_negotiation),
+	    cmocka_unit_test(sack_sender_retransmits_only_holes),
+	    cmocka_unit_test(sack_loss_from_data_acks),
+	    cmocka_unit_test(hostile_sack_blocks),
+	    cmocka_unit_test(sack_reneging_peer_recovers_by_rto),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
