@@ -10,7 +10,8 @@
  * Files: tcp_stream.c (stack, connection and listener tables, life cycle),
  * tcp_in.c (segment arrival, RFC 9293 3.10.7), tcp_out.c (segment
  * building, segmentation, retransmission, RST), tcp_ofo.c (out-of-order
- * ranges), tcp_cc.c (congestion control behind a small ops table),
+ * ranges), tcp_sack.c (SACK blocks sent and SACK-driven loss recovery),
+ * tcp_cc.c (congestion control behind a small ops table),
  * tcp_timer.c (the wheel), syncookie.c (cookies and SipHash), cksum.c.
  *
  * States: SYN-RECEIVED, ESTABLISHED, CLOSE-WAIT, LAST-ACK, FIN-WAIT-1,
@@ -58,6 +59,11 @@
  * start with byte counting, avoidance of one SMSS per cwnd acknowledged,
  * fast retransmit on the third duplicate ACK and NewReno recovery with
  * partial ACKs (RFC 6582); tcp_cc.c's ops table is the seam for CUBIC.
+ * SACK, when both offered it: our ACKs carry up to 3 blocks beside the
+ * timestamps (4 without), the latest segment's range first (RFC 2018);
+ * the peer's blocks feed a scoreboard and, once they show a hole lost
+ * (or on the third duplicate ACK), recovery resends holes only, within
+ * cwnd less the pipe (RFC 6675, simplified: see tcp_sack.c).
  * No Nagle (MQTT wants latency); sender SWS avoidance holds a window-limited
  * runt while data is in flight. The receive window is rcv_buf less the
  * out-of-order bytes and what the application says it still holds
@@ -68,9 +74,8 @@
  * window scale and SACK-permitted in the low TSval bits). A returning ACK
  * is checked as a cookie only within two periods of the last cookie sent.
  *
- * Not implemented: active open; sending SACK blocks or using received ones
- * (SACK-permitted is accepted and echoed, RFC 2018 makes SACK generation a
- * SHOULD); urgent data (URG is ignored, the bytes are delivered inline);
+ * Not implemented: active open; D-SACK (RFC 2883); tail loss probes and
+ * RACK (RFC 8985); urgent data (URG is ignored, the bytes are delivered inline);
  * keepalive (MQTT has its own); rate limiting of RSTs to closed ports;
  * TS.Recent invalidation after 24 days idle; ECN; PMTU discovery (MSS
  * comes from mss4/mss6).

@@ -5,7 +5,7 @@
  * ports) and segment arrival in the synchronized states, following the
  * order of RFC 9293 3.10.7.4 with the RST/SYN/ACK checks of RFC 5961, PAWS
  * of RFC 7323, delayed ACKs, and fast retransmit with NewReno recovery
- * (RFC 6582).
+ * (RFC 6582), or SACK recovery through tcp_sack.c's hooks.
  */
 #include <errno.h>
 #include <string.h>

@@ -22,6 +22,9 @@
  * every third frame; bit 5 max_conns 4; bit 6 the peers' addresses are
  * not taught first). Then operations: an op byte (kind modulo N_KINDS)
  * followed by the kind's argument bytes (missing ones read as 0).
+ * K_TCP's opts byte: bit 0 MSS, 1 window scale, 2 SACK-permitted, 3
+ * timestamps (4: an old one), 7 SACK blocks, 5 raw option bytes, 6 IP
+ * header variants (put_ip's mode from the ack mode byte).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -316,6 +319,16 @@ static void check_tcp(const uint8_t *t, size_t len, int family, const uint8_t *s
 		      k);
 		if (k == 8 && t[i + 1] == 10)
 			sl->stack_tsval = get32(t + i + 2);
+		if (k == 5) {
+			/* Our SACK blocks: whole, non-empty, above the ACK they ride with. */
+			CHECK(t[i + 1] >= 10 && (t[i + 1] - 2) % 8 == 0 && (flags & 0x10),
+			      "SACK option of %u bytes", t[i + 1]);
+			for (size_t b = i + 2; b < i + t[i + 1]; b += 8)
+				CHECK(seq_gt(get32(t + b + 4), get32(t + b)) &&
+					  seq_gt(get32(t + b), get32(t + 8)),
+				      "SACK block %u-%u with ACK %u", get32(t + b),
+				      get32(t + b + 4), get32(t + 8));
+		}
 		i += t[i + 1];
 	}
 }
@@ -822,6 +835,33 @@ static void op_tcp(struct input *in)
 		put32(o + olen, (opts & 0x10) ? sl->tsval - 0x40000000u : sl->tsval);
 		put32(o + olen + 4, sl->stack_tsval);
 		olen += 8;
+	}
+	if (opts & 0x80) {
+		/*
+		 * SACK blocks near what the stack sent (its loss recovery reads
+		 * them): per block a mode byte (bit 0: from the highest byte sent,
+		 * else from the last ACK; bits 1-2: rel() scale; bit 3: length in
+		 * 64-byte units), the left edge's delta and the length.
+		 */
+		unsigned int nb = 1 + next(in) % 4u;
+
+		if (olen + 4 + 8 * nb > sizeof(o))
+			nb = (unsigned int)(sizeof(o) - olen - 4) / 8;
+		if (nb > 0) {
+			o[olen++] = 1;
+			o[olen++] = 1;
+			o[olen++] = 5;
+			o[olen++] = (uint8_t)(2 + 8 * nb);
+			for (unsigned int b = 0; b < nb; b++) {
+				uint8_t bm = next(in), bd = next(in), bl = next(in);
+				uint32_t left = rel((bm & 1) ? sl->stack_nxt : sl->peer_ack,
+						    (uint8_t)(bm >> 1), bd);
+
+				put32(o + olen, left);
+				put32(o + olen + 4, left + (uint32_t)bl * ((bm & 8) ? 64u : 1u));
+				olen += 8;
+			}
+		}
 	}
 	if (opts & 0x20) {
 		/* raw option bytes after the well-formed ones */

@@ -193,20 +193,25 @@ def acl_seeds():
 
 N_TCP, N_ADVANCE, N_RAW, N_IP, N_ARP, N_ND, N_PING, N_ANSWER, N_APP = range(9)
 SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
-O_MSS, O_WS, O_SACK, O_TS = 1, 2, 4, 8
+O_MSS, O_WS, O_SACK, O_TS, O_BLOCKS = 1, 2, 4, 8, 0x80
 
 
-def tcp(slot, flags, seq_delta=0, ack_delta=0, ln=0, opts=O_TS, isn=False, wnd=0xff, dup=False):
+def tcp(slot, flags, seq_delta=0, ack_delta=0, ln=0, opts=O_TS, isn=False, wnd=0xff, dup=False,
+        mss=0, blocks=()):
     """A segment from slot: seq relative to what the stack acknowledged (or the slot's ISN),
     ack relative to what the stack sent (dup: to the slot's own last ACK); deltas are one
-    signed byte."""
+    signed byte. blocks: SACK blocks as fuzz_net.c's (mode, delta, length) bytes."""
     out = bytes([N_TCP, slot, flags, 4 if isn else 0, seq_delta & 0xff, 4 if dup else 0,
                  ack_delta & 0xff,
                  wnd, opts, ln])
     if opts & O_MSS:
-        out += bytes([0])
+        out += bytes([mss])
     if opts & O_WS:
         out += bytes([7])
+    if blocks:
+        out += bytes([(len(blocks) - 1) & 3])
+        for mode, delta, length in blocks:
+            out += bytes([mode, delta & 0xff, length])
     return out
 
 
@@ -246,6 +251,16 @@ def net_seeds():
         ('fast-retransmit', bytes([0]) + tcp(0, SYN, isn=True, opts=O_MSS | O_SACK | O_TS) +
          tcp(0, ACK) + app(0, 200) + tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) +
          tcp(0, ACK, dup=True) + tcp(0, ACK, dup=True) + tcp(0, ACK) + advance(0x9f)),
+        # 536-byte MSS, 10 segments out; blocks (from the highest byte sent, 64-byte units)
+        # SACK the upper half piece by piece: SACK recovery resends the holes below.
+        ('sack-recovery', bytes([0]) +
+         tcp(0, SYN, isn=True, opts=O_MSS | O_SACK | O_TS, mss=1) + tcp(0, ACK) + app(0, 255) +
+         tcp(0, ACK, dup=True, opts=O_TS | O_BLOCKS, blocks=[(0x0b, -40, 9)]) +
+         tcp(0, ACK, dup=True, opts=O_TS | O_BLOCKS, blocks=[(0x0b, -24, 8), (0x0b, -40, 9)]) +
+         tcp(0, ACK, dup=True, opts=O_TS | O_BLOCKS, blocks=[(0x0b, -8, 8), (0x0b, -24, 8),
+                                                             (0x0b, -40, 9)]) +
+         tcp(0, ACK, dup=True, opts=O_TS | O_BLOCKS, blocks=[(0x0b, -80, 60)]) +
+         tcp(0, ACK) + advance(0x9f)),
         ('far-peer', bytes([0]) + tcp(4, SYN, isn=True) + tcp(5, SYN, isn=True) +
          tcp(4, ACK) + tcp(5, ACK) + app(0, 255) + advance(0x9f)),
     ]
