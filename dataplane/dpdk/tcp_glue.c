@@ -646,20 +646,20 @@ int dp_dpdk_tcp_start(struct dp_dpdk_worker *w)
 
 static void log_stats(unsigned id, const struct dp_tcp_stats *st)
 {
-	tern_log(TERN_LOG_NOTICE,
-		 "dpdk: worker %u tcp: seg_in=%" PRIu64 " seg_out=%" PRIu64 " retransmits=%" PRIu64
-		 " rto_timeouts=%" PRIu64 " fast_retransmits=%" PRIu64 " conn_accepted=%" PRIu64
-		 " conn_reset=%" PRIu64 " conn_timeout=%" PRIu64 " tx_errors=%" PRIu64
-		 " drop_cksum=%" PRIu64 " drop_malformed=%" PRIu64 " drop_out_of_window=%" PRIu64
-		 " drop_paws=%" PRIu64 " drop_bad_ack=%" PRIu64 " drop_ofo_full=%" PRIu64
-		 " sack_blocks_out=%" PRIu64 " sack_blocks_in=%" PRIu64 " sack_blocks_bad=%" PRIu64
-		 " sack_recoveries=%" PRIu64 " sack_retransmits=%" PRIu64,
-		 id, st->seg_in, st->seg_out, st->retransmits, st->rto_timeouts,
-		 st->fast_retransmits, st->conn_accepted, st->conn_reset, st->conn_timeout,
-		 st->tx_errors, st->drop_cksum, st->drop_malformed, st->drop_out_of_window,
-		 st->drop_paws, st->drop_bad_ack, st->drop_ofo_full, st->sack_blocks_out,
-		 st->sack_blocks_in, st->sack_blocks_bad, st->sack_recoveries,
-		 st->sack_retransmits);
+	tern_log(
+	    TERN_LOG_NOTICE,
+	    "dpdk: worker %u tcp: seg_in=%" PRIu64 " seg_out=%" PRIu64 " retransmits=%" PRIu64
+	    " rto_timeouts=%" PRIu64 " fast_retransmits=%" PRIu64 " conn_accepted=%" PRIu64
+	    " conn_reset=%" PRIu64 " conn_timeout=%" PRIu64 " tx_errors=%" PRIu64
+	    " drop_cksum=%" PRIu64 " drop_malformed=%" PRIu64 " drop_out_of_window=%" PRIu64
+	    " drop_paws=%" PRIu64 " drop_bad_ack=%" PRIu64 " drop_ofo_full=%" PRIu64
+	    " sack_blocks_out=%" PRIu64 " sack_blocks_in=%" PRIu64 " sack_blocks_bad=%" PRIu64
+	    " sack_blocks_dsack=%" PRIu64 " sack_recoveries=%" PRIu64 " sack_retransmits=%" PRIu64,
+	    id, st->seg_in, st->seg_out, st->retransmits, st->rto_timeouts, st->fast_retransmits,
+	    st->conn_accepted, st->conn_reset, st->conn_timeout, st->tx_errors, st->drop_cksum,
+	    st->drop_malformed, st->drop_out_of_window, st->drop_paws, st->drop_bad_ack,
+	    st->drop_ofo_full, st->sack_blocks_out, st->sack_blocks_in, st->sack_blocks_bad,
+	    st->sack_blocks_dsack, st->sack_recoveries, st->sack_retransmits);
 }
 
 void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)

@@ -74,7 +74,8 @@
  * window scale and SACK-permitted in the low TSval bits). A returning ACK
  * is checked as a cookie only within two periods of the last cookie sent.
  *
- * Not implemented: active open; D-SACK (RFC 2883); tail loss probes and
+ * Not implemented: active open; sending D-SACK or acting on received ones
+ * (RFC 2883, they are counted); tail loss probes and
  * RACK (RFC 8985); urgent data (URG is ignored, the bytes are delivered inline);
  * keepalive (MQTT has its own); rate limiting of RSTs to closed ports;
  * TS.Recent invalidation after 24 days idle; ECN; PMTU discovery (MSS
@@ -199,14 +200,15 @@ struct dp_tcp_stats {
 	uint64_t drop_paws;
 	uint64_t drop_bad_ack;
 	uint64_t drop_ofo_full;
-	uint64_t drop_backlog;	   /* SYN dropped: backlog full and no cookies, or table full */
-	uint64_t drop_rst_ignored; /* RST outside the receive window */
-	uint64_t drop_after_close; /* payload received after dp_tcp_close() */
-	uint64_t sack_blocks_out;  /* SACK blocks sent in our ACKs */
-	uint64_t sack_blocks_in;   /* SACK blocks received and taken into the scoreboard */
-	uint64_t sack_blocks_bad;  /* SACK blocks received and ignored (outside the window) */
-	uint64_t sack_recoveries;  /* loss recoveries driven by the SACK scoreboard */
-	uint64_t sack_retransmits; /* segments retransmitted from the SACK scoreboard */
+	uint64_t drop_backlog;	    /* SYN dropped: backlog full and no cookies, or table full */
+	uint64_t drop_rst_ignored;  /* RST outside the receive window */
+	uint64_t drop_after_close;  /* payload received after dp_tcp_close() */
+	uint64_t sack_blocks_out;   /* SACK blocks sent in our ACKs */
+	uint64_t sack_blocks_in;    /* SACK blocks received and taken into the scoreboard */
+	uint64_t sack_blocks_bad;   /* SACK blocks received and ignored (outside the window) */
+	uint64_t sack_blocks_dsack; /* D-SACK blocks received (RFC 2883), not used */
+	uint64_t sack_recoveries;   /* loss recoveries driven by the SACK scoreboard */
+	uint64_t sack_retransmits;  /* segments retransmitted from the SACK scoreboard */
 };
 
 /* One counter of struct dp_tcp_stats, for exporters ($SYS, telemetry). */

@@ -15,8 +15,9 @@
  * Sender. The scoreboard is up to DP_TCP_SACK_SB_RANGES sorted, disjoint
  * ranges inside (snd_una, snd_max]. A block is taken only when it lies
  * inside max(ACK, snd_una) .. snd_max, is not empty and does not start at
- * the ACK (that byte would be acknowledged); anything else is counted and
- * ignored, so hostile blocks cost a comparison. Blocks merge with the ranges
+ * the ACK (that byte would be acknowledged); a block below the ACK is a
+ * D-SACK (RFC 2883: the peer got a duplicate), counted and not used; anything
+ * else is counted and ignored, so hostile blocks cost a comparison. Blocks merge with the ranges
  * they touch; when one range too many results, the highest is forgotten,
  * which only makes the sender more conservative (it may resend SACKed
  * bytes, never skip unacknowledged ones). Each range counts the ACKs that
@@ -175,6 +176,11 @@ bool dp_tcp_sack_update(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 	for (unsigned int i = 0; i < g->nsack; i++) {
 		uint32_t l = g->sack[i][0], r = g->sack[i][1];
 
+		/* RFC 2883 D-SACK: a duplicate the peer received below its ACK; not a hole. */
+		if (SEQ_LT(l, r) && SEQ_LEQ(r, g->ack) && SEQ_GEQ(l, c->snd_una - c->max_snd_wnd)) {
+			st->sack_blocks_dsack++;
+			continue;
+		}
 		/* Offsets from lo, unsigned: a block wrapped around or outside fails one test. */
 		if (l == g->ack || l - lo >= r - lo || r - lo > span) {
 			st->sack_blocks_bad++;

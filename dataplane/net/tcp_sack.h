@@ -59,7 +59,8 @@ unsigned int dp_tcp_sack_fill(struct dp_tcp_conn *c, uint32_t blocks[][2], unsig
  * Sender: fold the SACK blocks of an acceptable ACK g (ack within
  * snd_una - max window .. snd_max) into the scoreboard, before snd_una
  * moves. Blocks not inside max(ack, snd_una) .. snd_max or empty are
- * ignored and counted (stats.sack_blocks_bad). Returns true when a block
+ * ignored and counted (stats.sack_blocks_bad), D-SACK blocks below the ACK
+ * too (stats.sack_blocks_dsack). Returns true when a block
  * SACKed bytes not SACKed before (RFC 6675: a duplicate ACK even if it
  * carries data or a window change). Owner lcore.
  */

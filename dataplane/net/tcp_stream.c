@@ -518,6 +518,7 @@ const struct dp_tcp_stat_desc dp_tcp_stat_descs[] = {
     STAT(sack_blocks_out, "SACK blocks sent"),
     STAT(sack_blocks_in, "SACK blocks received and used"),
     STAT(sack_blocks_bad, "SACK blocks received and ignored: outside the window"),
+    STAT(sack_blocks_dsack, "D-SACK blocks received: the peer got a duplicate"),
     STAT(sack_recoveries, "loss recoveries driven by SACK"),
     STAT(sack_retransmits, "segments retransmitted from the SACK scoreboard"),
 };
