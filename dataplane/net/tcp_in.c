@@ -459,7 +459,7 @@ static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 		/* RFC 6675 5: newly SACKed data counts as a duplicate ACK, cumulative or not. */
 		if (sacked && !c->in_recovery)
 			dup_ack(c);
-	} else if (sacked) {
+	} else if (sacked && g->ack == c->snd_una) {
 		dup_ack(c);
 	} else if (g->ack == c->snd_una && g->len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
 		   wnd == c->snd_wnd && c->snd_una != c->snd_max && !c->persist && c->snd_wnd > 0) {
