@@ -275,6 +275,9 @@ BENCHMARK(BM_TreeSubscribeUnsubscribe)
     ->ArgName("subs")
     ->Unit(benchmark::kNanosecond);
 
+// Operations per churn benchmark run: 0.1 s of CPU or less at 10^6.
+constexpr benchmark::IterationCount CHURN_ITERATIONS = 20000;
+
 // Background threads that keep doing one thing until stopped, each a QSBR reader.
 class Background
 {
@@ -349,6 +352,10 @@ void BM_TreeChurnSubscribe(benchmark::State &state)
 BENCHMARK(BM_TreeChurnSubscribe)
     ->ArgsProduct({{0, 1, 2}, {10000, 1000000}})
     ->ArgNames({"readers", "subs"})
+    // A fixed count: with background threads on a loaded 2-core box one
+    // iteration's real time can exceed min_time, and a count of 1 measures
+    // the scheduler, not the tree.
+    ->Iterations(CHURN_ITERATIONS)
     ->UseRealTime();
 
 // One publish lookup per iteration while state.range(0) threads subscribe
@@ -389,6 +396,10 @@ void BM_TreeMatchUnderChurn(benchmark::State &state)
 BENCHMARK(BM_TreeMatchUnderChurn)
     ->ArgsProduct({{0, 1, 2}, {10000, 1000000}})
     ->ArgNames({"writers", "subs"})
+    // A fixed count: with background threads on a loaded 2-core box one
+    // iteration's real time can exceed min_time, and a count of 1 measures
+    // the scheduler, not the tree.
+    ->Iterations(CHURN_ITERATIONS)
     ->UseRealTime();
 
 } // namespace
