@@ -186,7 +186,8 @@ static struct rte_mbuf *build_seg(struct seg_fix *f, uint8_t flags, uint32_t seq
 	th->data_off = (uint8_t)(((sizeof(*th) + olen) / 4) << 4);
 	th->tcp_flags = flags;
 	th->rx_win = rte_cpu_to_be_16(65535);
-	memcpy(th + 1, opts, olen);
+	if (olen > 0) /* opts may be NULL then: memcpy wants a pointer even for 0 bytes */
+		memcpy(th + 1, opts, olen);
 	memset((uint8_t *)(th + 1) + olen, 'p', payload);
 	if (dp_cksum_l4(m, HDRS_LEN, tcp_len, &f->peer, &f->me, IPPROTO_TCP, &ck) < 0) {
 		rte_pktmbuf_free(m);
