@@ -218,6 +218,8 @@ void tern_outbox_on_batch(struct tern_worker *w, struct tern_inbox_item *item)
 {
 	struct tern_outbox_batch *b = caa_container_of(item, struct tern_outbox_batch, item);
 
+	TERN_STAT_ADD(w, inbox_batches, 1);
+	TERN_STAT_ADD(w, inbox_msgs, b->n);
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct entry *e = &b->e[i];
 

@@ -66,6 +66,8 @@ static void publish_worker(struct tern_worker *w, const struct tern_worker *x)
 	    {"keepalive/timeouts", offsetof(struct tern_worker_stats, keepalive_timeouts)},
 	    {"takeovers", offsetof(struct tern_worker_stats, takeovers)},
 	    {"inbox/items", offsetof(struct tern_worker_stats, inbox_items)},
+	    {"inbox/messages", offsetof(struct tern_worker_stats, inbox_msgs)},
+	    {"inbox/batches", offsetof(struct tern_worker_stats, inbox_batches)},
 	    {"connections/rate_limited",
 	     offsetof(struct tern_worker_stats, connections_rate_limited)},
 	    {"clients/limited", offsetof(struct tern_worker_stats, clients_limited)},

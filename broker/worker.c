@@ -117,6 +117,7 @@ static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
 {
 	switch (item->kind) {
 	case TERN_INBOX_PUBLISH:
+		TERN_STAT_ADD(w, inbox_msgs, 1);
 		tern_route_deliver_local(w, item->msg, item->gen);
 		tern_msg_unref(item->msg);
 		break;
@@ -130,6 +131,7 @@ static void handle_item(struct tern_worker *w, struct tern_inbox_item *item)
 		tern_registry_on_adopt(w, item->session);
 		break;
 	case TERN_INBOX_SHARE:
+		TERN_STAT_ADD(w, inbox_msgs, 1);
 		tern_share_on_deliver(w, item->share, item->uid, item->msg, item->hops);
 		tern_msg_unref(item->msg);
 		tern_share_unref(item->share);

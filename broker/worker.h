@@ -48,7 +48,12 @@ struct tern_worker_stats {
 	uint64_t protocol_errors;
 	uint64_t keepalive_timeouts;
 	uint64_t takeovers;
+	/* Inbox items handled, of every kind: a batch of deliveries counts once. */
 	uint64_t inbox_items;
+	/* PUBLISH and SHARE deliveries handled from the inbox, batched or single. */
+	uint64_t inbox_msgs;
+	/* Outbox batches (TERN_INBOX_BATCH items) handled. */
+	uint64_t inbox_batches;
 };
 
 #define TERN_STAT_ADD(w, field, n)                                                                 \

@@ -239,6 +239,26 @@ void dp_net_iface_heard_from(struct dp_net_iface *ifc, const struct dp_ip_addr *
 			 dp_ip_addr_equal(&nh, src));
 }
 
+void dp_net_iface_tcp_deliver(struct dp_net_iface *ifc, struct rte_mbuf *m, uint16_t l3_len,
+			      const struct dp_ip_addr *src, const struct dp_ip_addr *dst)
+{
+	struct rte_ether_addr from;
+
+	if (!ifc->tcp_input) {
+		dp_net_drop(ifc, m, DP_NET_DROP_TCP_NO_STACK);
+		return;
+	}
+	dp_net_count(ifc, DP_NET_RX_TCP);
+	/* Copied out first: TCP owns m once it has it. */
+	from = rte_pktmbuf_mtod_offset(m, const struct rte_ether_hdr *,
+				       -(int)sizeof(struct rte_ether_hdr))
+		   ->src_addr;
+	rte_pktmbuf_adj(m, l3_len);
+	ifc->tcp_input(ifc->tcp_ctx, m, src, dst);
+	/* After the input: a SYN's answer may be waiting for this very neighbour. */
+	dp_net_iface_heard_from(ifc, src, &from);
+}
+
 int dp_net_iface_source_for(const struct dp_net_iface *ifc, const struct dp_ip_addr *dst,
 			    struct dp_ip_addr *src)
 {

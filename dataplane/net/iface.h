@@ -183,6 +183,17 @@ int dp_net_iface_next_hop(const struct dp_net_iface *ifc, const struct dp_ip_add
 void dp_net_iface_heard_from(struct dp_net_iface *ifc, const struct dp_ip_addr *src,
 			     const struct rte_ether_addr *mac);
 
+/*
+ * Hand a received TCP segment to the TCP layer: m's data starts at the IP
+ * header, l3_len bytes of IP header (and IPv6 extension headers) precede the
+ * TCP header, src and dst are already checked. Counts it, strips the IP
+ * header, calls the tcp_input hook (or drops and counts without one) and then
+ * confirms src's neighbour from the frame's source MAC. Takes ownership of m.
+ * Owner lcore.
+ */
+void dp_net_iface_tcp_deliver(struct dp_net_iface *ifc, struct rte_mbuf *m, uint16_t l3_len,
+			      const struct dp_ip_addr *src, const struct dp_ip_addr *dst);
+
 /* True if a is inside one of ifc's prefixes of its family (or IPv6 link-local). */
 bool dp_net_iface_on_link(const struct dp_net_iface *ifc, const struct dp_ip_addr *a);
 

@@ -88,23 +88,9 @@ void dp_ipv4_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 		dp_net_count(ifc, DP_NET_IP_OPTIONS);
 
 	switch (ip->next_proto_id) {
-	case IPPROTO_TCP: {
-		struct rte_ether_addr from;
-
-		if (!ifc->tcp_input) {
-			dp_net_drop(ifc, m, DP_NET_DROP_TCP_NO_STACK);
-			return;
-		}
-		dp_net_count(ifc, DP_NET_RX_TCP);
-		from = rte_pktmbuf_mtod_offset(m, const struct rte_ether_hdr *,
-					       -(int)sizeof(struct rte_ether_hdr))
-			   ->src_addr;
-		rte_pktmbuf_adj(m, hlen);
-		ifc->tcp_input(ifc->tcp_ctx, m, &src, &dst);
-		/* After the input: a SYN's answer may be waiting for this very neighbour. */
-		dp_net_iface_heard_from(ifc, &src, &from);
+	case IPPROTO_TCP:
+		dp_net_iface_tcp_deliver(ifc, m, (uint16_t)hlen, &src, &dst);
 		return;
-	}
 	case IPPROTO_ICMP:
 		dp_icmp_input(ifc, m);
 		return;

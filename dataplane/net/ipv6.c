@@ -193,7 +193,6 @@ void dp_ipv6_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 	switch (proto) {
 	case IPPROTO_TCP: {
 		static const uint8_t unspecified[16];
-		struct rte_ether_addr from;
 
 		if (mcast) {
 			dp_net_drop(ifc, m, DP_NET_DROP_IP_NOT_OURS);
@@ -203,18 +202,7 @@ void dp_ipv6_input(struct dp_net_iface *ifc, struct rte_mbuf *m)
 			dp_net_drop(ifc, m, DP_NET_DROP_IP_SRC);
 			return;
 		}
-		if (!ifc->tcp_input) {
-			dp_net_drop(ifc, m, DP_NET_DROP_TCP_NO_STACK);
-			return;
-		}
-		dp_net_count(ifc, DP_NET_RX_TCP);
-		from = rte_pktmbuf_mtod_offset(m, const struct rte_ether_hdr *,
-					       -(int)sizeof(struct rte_ether_hdr))
-			   ->src_addr;
-		rte_pktmbuf_adj(m, (uint16_t)off);
-		ifc->tcp_input(ifc->tcp_ctx, m, &src, &dst);
-		/* After the input: a SYN's answer may be waiting for this very neighbour. */
-		dp_net_iface_heard_from(ifc, &src, &from);
+		dp_net_iface_tcp_deliver(ifc, m, (uint16_t)off, &src, &dst);
 		return;
 	}
 	case IPPROTO_ICMPV6:

@@ -132,6 +132,8 @@ static void test_batched_in_order(void **state)
 	tern_worker_poll(f.w1);
 	assert_queue(s, f.m, 200);
 	assert_int_equal(f.w1->stats.inbox_items, 4); /* not 200 */
+	assert_int_equal(f.w1->stats.inbox_batches, 4);
+	assert_int_equal(f.w1->stats.inbox_msgs, 200);
 
 	/* Steady state: the batches came back, nothing is allocated any more. */
 	refused = failed;
@@ -143,6 +145,8 @@ static void test_batched_in_order(void **state)
 	assert_int_equal(failed, refused);
 	assert_queue(s, f.m, 250);
 	assert_int_equal(f.w1->stats.inbox_items, 5);
+	assert_int_equal(f.w1->stats.inbox_batches, 5);
+	assert_int_equal(f.w1->stats.inbox_msgs, 250);
 	assert_int_equal(f.w0->stats.publish_dropped + f.w1->stats.publish_dropped, 0);
 
 	end_session(f.w1, s);
@@ -169,6 +173,9 @@ static void test_out_of_memory_falls_back(void **state)
 	tern_worker_poll(f.w1);
 	assert_queue(s, f.m, 170);
 	assert_int_equal(f.w1->stats.inbox_items, 1 + 6);
+	/* The six single items are messages too, not batches. */
+	assert_int_equal(f.w1->stats.inbox_batches, 1);
+	assert_int_equal(f.w1->stats.inbox_msgs, 60 + 10);
 	assert_int_equal(f.w0->stats.publish_dropped, 0);
 
 	/* No memory at all: the batch handed back takes 64, the 65th is dropped and counted. */
@@ -204,6 +211,8 @@ static void test_shared_deliveries_batched(void **state)
 	assert_queue(bs, odd, 50);
 	assert_int_equal(a->q_len, 50);
 	assert_int_equal(f.w1->stats.inbox_items, 1);
+	assert_int_equal(f.w1->stats.inbox_batches, 1);
+	assert_int_equal(f.w1->stats.inbox_msgs, 50);
 
 	end_session(f.w0, a);
 	end_session(f.w1, bs);
