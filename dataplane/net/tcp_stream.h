@@ -249,6 +249,8 @@ void dp_tcp_sndq_free(struct dp_tcp_conn *c);
 void dp_tcp_rtx_arm(struct dp_tcp_conn *c);
 void dp_tcp_rtx_timeout(struct dp_tcp_conn *c);
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint64_t rtt_us);
+/* RTO from SRTT and RTTVAR again (rto_init_us without a sample), dropping any backoff. */
+void dp_tcp_rto_reset(struct dp_tcp_conn *c);
 uint16_t dp_tcp_rcv_window(struct dp_tcp_conn *c, bool syn);
 uint32_t dp_tcp_rcv_space(const struct dp_tcp_conn *c);
 uint32_t dp_tcp_rcv_sws_step(const struct dp_tcp_conn *c);
