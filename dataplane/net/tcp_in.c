@@ -380,6 +380,16 @@ static void new_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 		c->dupacks = 0;
 		c->cc->on_ack(c, acked);
 	}
+	if (c->persist && c->sndq_len == 0) {
+		/*
+		 * The peer took every queued byte (the probe's the last of them, or data
+		 * that was in flight when its window shut): nothing is left to probe
+		 * with. Staying in persist would probe with a byte the application
+		 * never queued, advancing snd_max past the data and shifting every later
+		 * byte of the stream by one.
+		 */
+		c->persist = false;
+	}
 	if (c->snd_una == c->snd_max && !c->persist)
 		dp_timer_cancel(&s->wheel, &c->rtx);
 	else if (!c->persist)

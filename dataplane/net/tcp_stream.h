@@ -106,7 +106,7 @@ struct dp_tcp_conn {
 	bool fin_acked;
 	bool want_writable;
 	bool in_recovery; /* NewReno fast recovery */
-	bool persist;	  /* zero-window probing */
+	bool persist;	  /* zero-window probing (only with bytes queued) */
 	bool rtt_timing;  /* one segment timed (no timestamps) */
 	bool ack_now;	  /* send an ACK before input returns */
 	bool ofo_fin;	  /* a FIN arrived out of order at ofo_fin_seq */

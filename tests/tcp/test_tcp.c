@@ -769,6 +769,93 @@ static void window_update_resends_a_refused_retransmission(void **state)
 	finish(t);
 }
 
+/*
+ * fuzz_net's "sent byte at seq ... is 0xbc, queued 0x5b": the peer takes
+ * everything in flight, the probe included, and keeps its window shut. With
+ * nothing queued the persist timer used to probe anyway, with a byte the
+ * application never queued: snd_max moved one past the data, the peer could
+ * acknowledge that byte, and every byte queued after it went out one sequence
+ * number late.
+ */
+static void zero_window_acked_in_full_stops_probing(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	assert_int_equal(ts_app_send(t, 3000, 9), 0);
+	expect_flight(t, iss, 0, 3, true);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 0);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(st->zero_window_probes, 1);
+	/* The peer had buffered all of it after all; its window stays shut. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 0);
+	ts_expect_none(t);
+	/* Nothing queued: nothing to probe with, however long the window stays shut. */
+	ts_advance(t, 60000000);
+	ts_expect_none(t);
+	assert_int_equal(st->zero_window_probes, 1);
+	/* Nor is there a byte at iss + 3000 the peer could acknowledge. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3001, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss + 3000, PEER + 1);
+	ts_expect_none(t);
+	assert_int_equal(st->challenge_acks, 1);
+	/* What the application queues next starts at iss + 3000. */
+	assert_int_equal(ts_app_send(t, 500, 0x40), 0);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 4000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 3000, PEER + 1);
+	assert_int_equal(o.len, 500);
+	assert_int_equal(o.data[0], 0x40);
+	assert_int_equal(o.data[499], (uint8_t)(0x40 + 499));
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3500, .wnd = 4000);
+	ts_advance(t, 10000000);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+/* The same through the idle sender's persist: the probe was the only byte queued. */
+static void zero_window_probe_acked_stops_probing(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 0);
+	assert_int_equal(ts_app_send(t, 1, 5), 0);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.data[0], 5);
+	/* The peer took the probe's byte and has no room for more. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 0);
+	ts_advance(t, 60000000);
+	ts_expect_none(t);
+	assert_int_equal(st->zero_window_probes, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss + 1, PEER + 1);
+	assert_int_equal(st->challenge_acks, 1);
+	assert_int_equal(ts_app_send(t, 500, 0x40), 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 4000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 1, PEER + 1);
+	assert_int_equal(o.len, 500);
+	assert_int_equal(o.data[0], 0x40);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 501, .wnd = 4000);
+	ts_advance(t, 10000000);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
 static void fin_from_peer(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1723,6 +1810,8 @@ int main(void)
 	    cmocka_unit_test(retransmission_fits_a_shrunk_window),
 	    cmocka_unit_test(zero_window_with_data_in_flight),
 	    cmocka_unit_test(window_update_resends_a_refused_retransmission),
+	    cmocka_unit_test(zero_window_acked_in_full_stops_probing),
+	    cmocka_unit_test(zero_window_probe_acked_stops_probing),
 	    cmocka_unit_test(fin_from_peer),
 	    cmocka_unit_test(fin_from_us_and_time_wait),
 	    cmocka_unit_test(fin_wait_2_times_out),
