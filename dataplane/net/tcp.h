@@ -65,10 +65,17 @@
  * (or on the third duplicate ACK), recovery resends holes only, within
  * cwnd less the pipe (RFC 6675, simplified: see tcp_sack.c).
  * No Nagle (MQTT wants latency); sender SWS avoidance holds a window-limited
- * runt while data is in flight. The receive window is rcv_buf less the
- * out-of-order bytes and what the application says it still holds
- * (dp_tcp_recv_held); its right edge never moves left, and moves right only
- * by min(rcv_buf / 2, MSS) or more (receiver SWS avoidance).
+ * runt while data is in flight. A retransmission never reaches past the
+ * peer's current window (a receiver drops a segment ending beyond it); an
+ * RTO that finds the window shut probes it instead (persist; a probe is
+ * always a queued byte, so persist ends when the peer has taken the whole
+ * queue), answered probes never abort, and the update that opens the window
+ * resends from snd_una at once, with the RTO's backoff dropped; an update
+ * that opens it while the RTO backs off resends the head at once too. The
+ * receive window is rcv_buf less the out-of-order bytes and what the
+ * application says it still holds (dp_tcp_recv_held); its right edge never
+ * moves left, and moves right only by min(rcv_buf / 2, MSS) or more
+ * (receiver SWS avoidance).
  *
  * Cookies: see syncookie.h (MSS index, 24-bit SipHash, 64 s period;
  * window scale and SACK-permitted in the low TSval bits). A returning ACK

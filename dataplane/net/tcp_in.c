@@ -399,6 +399,16 @@ static void new_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 		c->dupacks = 0;
 		c->cc->on_ack(c, acked);
 	}
+	if (c->persist && c->sndq_len == 0) {
+		/*
+		 * The peer took every queued byte (the probe's the last of them, or data
+		 * that was in flight when its window shut): nothing is left to probe
+		 * with. Staying in persist would probe with a byte the application
+		 * never queued, advancing snd_max past the data and shifting every later
+		 * byte of the stream by one.
+		 */
+		c->persist = false;
+	}
 	if (c->snd_una == c->snd_max && !c->persist)
 		dp_timer_cancel(&s->wheel, &c->rtx);
 	else if (!c->persist)
@@ -466,17 +476,42 @@ static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 		dup_ack(c);
 	}
 	if (SEQ_LT(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && SEQ_LEQ(c->snd_wl2, g->ack))) {
+		uint32_t old_wnd = c->snd_wnd;
+
 		c->snd_wnd = wnd;
 		c->snd_wl1 = g->seq;
 		c->snd_wl2 = g->ack;
 		if (wnd > c->max_snd_wnd)
 			c->max_snd_wnd = wnd;
 		if (c->persist && wnd > 0) {
-			/* Window open again: resend from the oldest byte, the probe's included. */
+			/*
+			 * Window open again: resend from the oldest byte, the probe's
+			 * included. The probes' backoff said nothing about the path, so the
+			 * RTO drops it.
+			 */
 			c->persist = false;
 			c->retries = 0;
 			c->snd_nxt = c->snd_una;
+			dp_tcp_rto_reset(c);
 			dp_timer_cancel(&s->wheel, &c->rtx);
+		} else if (c->persist && !c->app_closed) {
+			/*
+			 * RFC 9293 3.8.6.1: a peer that answers the probes may keep its
+			 * window shut indefinitely; only unanswered probes count toward
+			 * max_retries. Not once the application closed: nobody would
+			 * read what is left, and a peer could hold the connection forever.
+			 */
+			c->retries = 0;
+		} else if (!c->persist && c->retries > 0 && wnd > old_wnd && g->ack == c->snd_una &&
+			   c->snd_una != c->snd_max && g->len == 0) {
+			/*
+			 * A window update while the RTO backs off: the peer read and has
+			 * room now, and still lacks snd_una, so the retransmission it last
+			 * got was refused (beyond its window or its buffer full). Resend
+			 * the head at once rather than at the backed-off timeout.
+			 */
+			c->snd_nxt = c->snd_una + (uint32_t)dp_tcp_retransmit_head(c);
+			dp_tcp_rtx_arm(c);
 		}
 	}
 	if (c->want_writable && c->app != NULL && !c->app_closed && dp_tcp_send_space(c) > 0) {

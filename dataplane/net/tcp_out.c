@@ -423,6 +423,15 @@ int dp_tcp_retransmit_head(struct dp_tcp_conn *c)
 	 */
 	if (len > sent)
 		len = sent;
+	/*
+	 * Nor past the peer's window as it stands now: a receiver drops a whole
+	 * segment that ends beyond its window (Linux does while its receive queue
+	 * holds data), so a full-sized retransmission into a window that shrank
+	 * under it would be refused at every RTO. A shut window is probed instead
+	 * (dp_tcp_rtx_timeout() enters persist).
+	 */
+	if (len > c->snd_wnd)
+		len = c->snd_wnd;
 	fin = c->fin_sent && c->snd_una + len == c->fin_seq;
 
 	if (len == 0 && !fin)
@@ -476,7 +485,6 @@ void dp_tcp_sndq_free(struct dp_tcp_conn *c)
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint64_t rtt_us)
 {
 	const struct dp_tcp_config *cfg = &c->stack->cfg;
-	uint64_t var4;
 
 	if (rtt_us == 0)
 		rtt_us = 1;
@@ -490,6 +498,18 @@ void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint64_t rtt_us)
 
 		c->rttvar_us = (uint32_t)((3u * (uint64_t)c->rttvar_us + delta) / 4u);
 		c->srtt_us = (uint32_t)((7u * (uint64_t)c->srtt_us + rtt_us) / 8u);
+	}
+	dp_tcp_rto_reset(c);
+}
+
+void dp_tcp_rto_reset(struct dp_tcp_conn *c)
+{
+	const struct dp_tcp_config *cfg = &c->stack->cfg;
+	uint64_t var4;
+
+	if (c->srtt_us == 0) {
+		c->rto_us = cfg->rto_init_us;
+		return;
 	}
 	var4 = 4u * (uint64_t)c->rttvar_us;
 	if (var4 < DP_TIMER_TICK_US)
@@ -583,8 +603,19 @@ void dp_tcp_rtx_timeout(struct dp_tcp_conn *c)
 	c->recover = c->snd_max;
 	dp_tcp_sack_reset(c);
 	backoff(c);
-	/* Go back N: resend from snd_una, one segment now (cwnd is one SMSS). */
-	n = dp_tcp_retransmit_head(c);
-	c->snd_nxt = c->snd_una + (uint32_t)n;
+	if (c->snd_wnd == 0 && c->sndq_len > 0) {
+		/*
+		 * The peer shut its window on data in flight (a reader that stopped
+		 * reading): it drops whatever we resend, so probe the window like an idle
+		 * sender would (RFC 9293 3.8.6.1), and resend from snd_una as soon as an
+		 * ACK opens it (process_ack) instead of at the next, backed-off, RTO.
+		 */
+		c->persist = true;
+		probe(c);
+	} else {
+		/* Go back N: resend from snd_una, one segment now (cwnd is one SMSS). */
+		n = dp_tcp_retransmit_head(c);
+		c->snd_nxt = c->snd_una + (uint32_t)n;
+	}
 	dp_tcp_rtx_arm(c);
 }

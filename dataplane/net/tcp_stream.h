@@ -109,7 +109,7 @@ struct dp_tcp_conn {
 	bool fin_acked;
 	bool want_writable;
 	bool in_recovery; /* NewReno fast recovery */
-	bool persist;	  /* zero-window probing */
+	bool persist;	  /* zero-window probing (only with bytes queued) */
 	bool rtt_timing;  /* one segment timed (no timestamps) */
 	bool ack_now;	  /* send an ACK before input returns */
 	bool ofo_fin;	  /* a FIN arrived out of order at ofo_fin_seq */
@@ -257,6 +257,8 @@ void dp_tcp_sndq_free(struct dp_tcp_conn *c);
 void dp_tcp_rtx_arm(struct dp_tcp_conn *c);
 void dp_tcp_rtx_timeout(struct dp_tcp_conn *c);
 void dp_tcp_rtt_sample(struct dp_tcp_conn *c, uint64_t rtt_us);
+/* RTO from SRTT and RTTVAR again (rto_init_us without a sample), dropping any backoff. */
+void dp_tcp_rto_reset(struct dp_tcp_conn *c);
 uint16_t dp_tcp_rcv_window(struct dp_tcp_conn *c, bool syn);
 uint32_t dp_tcp_rcv_space(const struct dp_tcp_conn *c);
 uint32_t dp_tcp_rcv_sws_step(const struct dp_tcp_conn *c);

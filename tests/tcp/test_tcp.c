@@ -633,6 +633,229 @@ static void zero_window_probes(void **state)
 	finish(t);
 }
 
+/* Pop a flight of n segments of 1000 bytes from iss + from; the last carries PSH when push. */
+static void expect_flight(struct tscript *t, uint32_t iss, uint32_t from, unsigned int n, bool push)
+{
+	struct tout o;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ts_expect(t, &o, F_ACK | (push && i == n - 1 ? F_PSH : 0), iss + from + i * 1000,
+			  PEER + 1);
+		assert_int_equal(o.len, 1000);
+	}
+	ts_expect_none(t);
+}
+
+static void retransmission_fits_a_shrunk_window(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	assert_int_equal(ts_app_send(t, 3000, 7), 0);
+	expect_flight(t, iss, 0, 3, true);
+	/*
+	 * A reader that stopped reading: the peer took the first segment, dropped
+	 * the others and has 500 bytes of window left.
+	 */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 500);
+	ts_expect_none(t);
+	ts_advance(t, 200000);
+	/* The peer would drop a whole segment again as ending beyond its window. */
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	assert_int_equal(o.len, 500);
+	assert_int_equal(o.data[0], 7);
+	assert_int_equal(st->rto_timeouts, 1);
+	ts_expect_none(t);
+	/* Accepted; the window grows and the rest follows within it. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1500, .wnd = 1500);
+	ts_expect(t, &o, F_ACK, iss + 1500, PEER + 1);
+	assert_int_equal(o.len, 1000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 2500, PEER + 1);
+	assert_int_equal(o.len, 500);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 1500);
+	ts_advance(t, 10000000);
+	assert_int_equal(st->rto_timeouts, 1);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+static void zero_window_with_data_in_flight(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	uint64_t gap = 400000;
+	struct tout o;
+	unsigned int i;
+
+	assert_int_equal(ts_app_send(t, 5000, 9), 0);
+	expect_flight(t, iss, 0, 5, true);
+	/* The reader stopped: the peer took two segments and shut its window on the other three. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2000, .wnd = 0);
+	ts_expect_none(t);
+	/* The RTO finds the window shut: it probes it rather than resend what would be dropped. */
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss + 2000, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.data[0], 9);
+	assert_int_equal(st->rto_timeouts, 1);
+	assert_int_equal(st->zero_window_probes, 1);
+	/*
+	 * 6 s more without reading, each probe answered with a shut window: the
+	 * probes back off, and answered ones never reach max_retries (3).
+	 */
+	for (i = 0; i < 4; i++, gap *= 2) {
+		INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2000, .wnd = 0);
+		ts_expect_none(t);
+		ts_advance(t, gap - 1000);
+		ts_expect_none(t);
+		ts_advance(t, 1000);
+		ts_expect(t, &o, F_ACK, iss + 2000, PEER + 1);
+		assert_int_equal(o.len, 1);
+	}
+	assert_int_equal(st->zero_window_probes, 5);
+	assert_int_equal(t->closed, 0);
+	/* The reader reads and its window update resends from the oldest byte at once. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2000, .wnd = 4000);
+	expect_flight(t, iss, 2000, 1, false);
+	/* The RTO is the measured one again, not the probes' 6.4 s. */
+	ts_advance(t, 199000);
+	ts_expect_none(t);
+	ts_advance(t, 1000);
+	expect_flight(t, iss, 2000, 1, false);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 4000);
+	expect_flight(t, iss, 3000, 2, true);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 5000, .wnd = 4000);
+	ts_advance(t, 10000000);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+static void window_update_resends_a_refused_retransmission(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+
+	assert_int_equal(ts_app_send(t, 3000, 0), 0);
+	expect_flight(t, iss, 0, 3, true);
+	/* The peer's buffer is full: it takes one segment and drops what follows. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 2000);
+	ts_advance(t, 200000);
+	expect_flight(t, iss, 1000, 1, false);
+	ts_advance(t, 400000);
+	expect_flight(t, iss, 1000, 1, false);
+	assert_int_equal(st->rto_timeouts, 2);
+	/* Its answer to a refused retransmission: the same window, nothing to resend. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 2000);
+	ts_expect_none(t);
+	/* The reader reads: the window update brings the head at once, not 800 ms later. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 8000);
+	expect_flight(t, iss, 1000, 1, false);
+	assert_int_equal(st->rto_timeouts, 2);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2000, .wnd = 8000);
+	expect_flight(t, iss, 2000, 1, true);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 8000);
+	ts_advance(t, 10000000);
+	assert_int_equal(st->rto_timeouts, 2);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+/*
+ * fuzz_net's "sent byte at seq ... is 0xbc, queued 0x5b": the peer takes
+ * everything in flight, the probe included, and keeps its window shut. With
+ * nothing queued the persist timer used to probe anyway, with a byte the
+ * application never queued: snd_max moved one past the data, the peer could
+ * acknowledge that byte, and every byte queued after it went out one sequence
+ * number late.
+ */
+static void zero_window_acked_in_full_stops_probing(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	assert_int_equal(ts_app_send(t, 3000, 9), 0);
+	expect_flight(t, iss, 0, 3, true);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 0);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(st->zero_window_probes, 1);
+	/* The peer had buffered all of it after all; its window stays shut. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 0);
+	ts_expect_none(t);
+	/* Nothing queued: nothing to probe with, however long the window stays shut. */
+	ts_advance(t, 60000000);
+	ts_expect_none(t);
+	assert_int_equal(st->zero_window_probes, 1);
+	/* Nor is there a byte at iss + 3000 the peer could acknowledge. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3001, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss + 3000, PEER + 1);
+	ts_expect_none(t);
+	assert_int_equal(st->challenge_acks, 1);
+	/* What the application queues next starts at iss + 3000. */
+	assert_int_equal(ts_app_send(t, 500, 0x40), 0);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3000, .wnd = 4000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 3000, PEER + 1);
+	assert_int_equal(o.len, 500);
+	assert_int_equal(o.data[0], 0x40);
+	assert_int_equal(o.data[499], (uint8_t)(0x40 + 499));
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 3500, .wnd = 4000);
+	ts_advance(t, 10000000);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
+/* The same through the idle sender's persist: the probe was the only byte queued. */
+static void zero_window_probe_acked_stops_probing(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	uint32_t iss;
+	struct tscript *t = established(&cfg, &plain_syn, &iss);
+	const struct dp_tcp_stats *st = dp_tcp_stack_stats(t->s);
+	struct tout o;
+
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 0);
+	assert_int_equal(ts_app_send(t, 1, 5), 0);
+	ts_advance(t, 200000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss, PEER + 1);
+	assert_int_equal(o.len, 1);
+	assert_int_equal(o.data[0], 5);
+	/* The peer took the probe's byte and has no room for more. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 0);
+	ts_advance(t, 60000000);
+	ts_expect_none(t);
+	assert_int_equal(st->zero_window_probes, 1);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 2, .wnd = 0);
+	ts_expect(t, NULL, F_ACK, iss + 1, PEER + 1);
+	assert_int_equal(st->challenge_acks, 1);
+	assert_int_equal(ts_app_send(t, 500, 0x40), 0);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1, .wnd = 4000);
+	ts_expect(t, &o, F_ACK | F_PSH, iss + 1, PEER + 1);
+	assert_int_equal(o.len, 500);
+	assert_int_equal(o.data[0], 0x40);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 501, .wnd = 4000);
+	ts_advance(t, 10000000);
+	ts_expect_none(t);
+	assert_int_equal(t->closed, 0);
+	finish(t);
+}
+
 static void fin_from_peer(void **state)
 {
 	struct dp_tcp_config cfg = base_cfg();
@@ -1957,6 +2180,11 @@ int main(void)
 	    cmocka_unit_test(congestion_avoidance_is_linear),
 	    cmocka_unit_test(fast_retransmit_and_newreno),
 	    cmocka_unit_test(zero_window_probes),
+	    cmocka_unit_test(retransmission_fits_a_shrunk_window),
+	    cmocka_unit_test(zero_window_with_data_in_flight),
+	    cmocka_unit_test(window_update_resends_a_refused_retransmission),
+	    cmocka_unit_test(zero_window_acked_in_full_stops_probing),
+	    cmocka_unit_test(zero_window_probe_acked_stops_probing),
 	    cmocka_unit_test(fin_from_peer),
 	    cmocka_unit_test(fin_from_us_and_time_wait),
 	    cmocka_unit_test(fin_wait_2_times_out),
