@@ -62,7 +62,7 @@ static void peer_format(const struct tern_conn *c, char *buf, size_t len)
 	if (!inet_ntop(c->peer_kind == TERN_PEER_V4 ? AF_INET : AF_INET6, c->peer_addr, host,
 		       sizeof(host)))
 		snprintf(host, sizeof(host), "?");
-	snprintf(buf, len, "%s:%u", host, c->peer_port);
+	snprintf(buf, len, c->peer_kind == TERN_PEER_V6B ? "[%s]:%u" : "%s:%u", host, c->peer_port);
 }
 
 /*
@@ -73,23 +73,31 @@ static void peer_format(const struct tern_conn *c, char *buf, size_t len)
 static int peer_store(struct tern_conn *c, const char *peer)
 {
 	const char *colon = strrchr(peer, ':');
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN + 2];
 	char back[TERN_WORKER_PEER_NAME_MAX];
 	unsigned long port;
+	size_t n;
 	char *end;
 
 	if (colon && (size_t)(colon - peer) < sizeof(host) && colon[1] >= '0' && colon[1] <= '9') {
-		memcpy(host, peer, (size_t)(colon - peer));
-		host[colon - peer] = '\0';
+		n = (size_t)(colon - peer);
+		memcpy(host, peer, n);
+		host[n] = '\0';
 		port = strtoul(colon + 1, &end, 10);
 		if (*end == '\0' && port <= UINT16_MAX) {
 			c->peer_port = (uint16_t)port;
-			if (inet_pton(AF_INET, host, c->peer_addr) == 1)
+			if (inet_pton(AF_INET, host, c->peer_addr) == 1) {
 				c->peer_kind = TERN_PEER_V4;
-			else if (inet_pton(AF_INET6, host, c->peer_addr) == 1)
+			} else if (inet_pton(AF_INET6, host, c->peer_addr) == 1) {
 				c->peer_kind = TERN_PEER_V6;
-			else
+			} else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+				host[n - 1] = '\0';
+				if (inet_pton(AF_INET6, host + 1, c->peer_addr) != 1)
+					goto text;
+				c->peer_kind = TERN_PEER_V6B;
+			} else {
 				goto text;
+			}
 			peer_format(c, back, sizeof(back));
 			if (strcmp(back, peer) == 0)
 				return 0;

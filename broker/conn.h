@@ -57,6 +57,7 @@ enum tern_limit {
 enum tern_conn_peer_kind {
 	TERN_PEER_V4,	/* peer_addr[0..3] and peer_port */
 	TERN_PEER_V6,	/* peer_addr and peer_port */
+	TERN_PEER_V6B,	/* the same, written "[ADDR]:PORT" (the dpdk dataplane) */
 	TERN_PEER_TEXT, /* peer_text: what the dataplane gave, not an "ADDR:PORT" */
 };
 

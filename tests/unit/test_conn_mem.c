@@ -69,7 +69,10 @@ static void test_peer(void **state)
 	    {"1.2.3.4:65536", 1},    /* not a port */
 	    {"1.2.3.4:+5", 1},	     /* not as inet_ntop and %u write it */
 	    {"::FFFF:1.2.3.4:7", 1}, /* inet_ntop writes it otherwise */
-	    {"[::1]:7", 1},	     /* brackets are not what the dataplanes send */
+	    {"[::1]:7", 0},	     /* as the dpdk dataplane writes IPv6 */
+	    {"[2001:2::2]:65535", 0},
+	    {"[1.2.3.4]:7", 1},
+	    {"[::1:7", 1},
 	    {"", 1},
 	    {":1", 1},
 	};
