@@ -4,8 +4,10 @@
  * loop, the dispatch to handlers, and the single place where a connection
  * ends (will, session detach, counters, log line).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/alias.h"
@@ -24,6 +26,10 @@
 #include "broker/session.h"
 #include "broker/transport.h"
 #include "broker/worker.h"
+
+/* Idle connections are the bulk of a big broker's memory (README "Memory per connection"). */
+_Static_assert(sizeof(struct tern_conn) <= 256,
+	       "struct tern_conn outgrew jemalloc's 256-byte class");
 
 #define INBUF_MIN 256
 /*
@@ -46,6 +52,67 @@ static bool take_slot(int64_t *n, int64_t max)
 		return false;
 	}
 	return true;
+}
+
+/* "ADDR:PORT" of the peer, from its address kept as a number. */
+static void peer_format(const struct tern_conn *c, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(c->peer_kind == TERN_PEER_V4 ? AF_INET : AF_INET6, c->peer_addr, host,
+		       sizeof(host)))
+		snprintf(host, sizeof(host), "?");
+	snprintf(buf, len, c->peer_kind == TERN_PEER_V6B ? "[%s]:%u" : "%s:%u", host, c->peer_port);
+}
+
+/*
+ * Keep the peer the dataplane named as an address and port (20 bytes in the
+ * connection, no allocation) when that gives back the very same text, else as
+ * a copy of the text. Returns 0 or -ENOMEM.
+ */
+static int peer_store(struct tern_conn *c, const char *peer)
+{
+	const char *colon = strrchr(peer, ':');
+	char host[INET6_ADDRSTRLEN + 2];
+	char back[TERN_WORKER_PEER_NAME_MAX];
+	unsigned long port;
+	size_t n;
+	char *end;
+
+	if (colon && (size_t)(colon - peer) < sizeof(host) && colon[1] >= '0' && colon[1] <= '9') {
+		n = (size_t)(colon - peer);
+		memcpy(host, peer, n);
+		host[n] = '\0';
+		port = strtoul(colon + 1, &end, 10);
+		if (*end == '\0' && port <= UINT16_MAX) {
+			c->peer_port = (uint16_t)port;
+			if (inet_pton(AF_INET, host, c->peer_addr) == 1) {
+				c->peer_kind = TERN_PEER_V4;
+			} else if (inet_pton(AF_INET6, host, c->peer_addr) == 1) {
+				c->peer_kind = TERN_PEER_V6;
+			} else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+				host[n - 1] = '\0';
+				if (inet_pton(AF_INET6, host + 1, c->peer_addr) != 1)
+					goto text;
+				c->peer_kind = TERN_PEER_V6B;
+			} else {
+				goto text;
+			}
+			peer_format(c, back, sizeof(back));
+			if (strcmp(back, peer) == 0)
+				return 0;
+		}
+	}
+text:
+	c->peer_kind = TERN_PEER_TEXT;
+	c->peer_text = tern_strdup(peer);
+	return c->peer_text ? 0 : -ENOMEM;
+}
+
+static void peer_free(struct tern_conn *c)
+{
+	if (c->peer_kind == TERN_PEER_TEXT)
+		tern_free(c->peer_text);
 }
 
 /* The listener's new-connection bucket, shared by all workers. */
@@ -83,21 +150,32 @@ struct tern_conn *tern_conn_accept(struct tern_worker *w, void *tctx, const char
 	c = tern_calloc(1, sizeof(*c));
 	if (!c)
 		goto refused_listener;
-	c->listener = (uint8_t)listener;
+	if (peer_store(c, peer) < 0)
+		goto refused_conn;
+	/* Limits are fixed for the broker's life (not reloaded): no rate, no buckets. */
+	if (b->cfg.max_publish_rate || b->cfg.max_publish_bytes_rate) {
+		c->rates = tern_malloc(sizeof(*c->rates));
+		if (!c->rates)
+			goto refused_peer;
+		tern_ratelimit_init(&c->rates->publish, b->cfg.max_publish_rate, w->now_ms);
+		tern_ratelimit_init(&c->rates->publish_bytes, b->cfg.max_publish_bytes_rate,
+				    w->now_ms);
+	}
 	c->worker = w;
 	c->tctx = tctx;
 	c->state = TERN_CONN_NEW;
-	c->listener = listener;
+	c->listener = (uint8_t)listener;
 	c->accepted_ms = c->last_rx_ms = tern_worker_clock(w);
 	c->problem_info = true;
-	tern_ratelimit_init(&c->publish_rate, b->cfg.max_publish_rate, w->now_ms);
-	tern_ratelimit_init(&c->publish_bytes, b->cfg.max_publish_bytes_rate, w->now_ms);
 	tern_outq_init(&c->outq);
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	cds_list_add_tail(&c->worker_node, &w->conns);
 	TERN_STAT_ADD(w, connections_accepted, 1);
-	tern_log(TERN_LOG_INFO, "New connection from %s.", c->peer);
+	tern_log(TERN_LOG_INFO, "New connection from %s.", peer);
 	return c;
+refused_peer:
+	peer_free(c);
+refused_conn:
+	tern_free(c);
 refused_listener:
 	__atomic_sub_fetch(&b->listener_conns[listener], 1, __ATOMIC_RELAXED);
 refused_global:
@@ -109,7 +187,17 @@ refused:
 
 const char *tern_conn_name(const struct tern_conn *c)
 {
-	return c->client_id ? c->client_id : c->peer;
+	return c->client_id ? c->client_id : tern_conn_peer(c);
+}
+
+const char *tern_conn_peer(const struct tern_conn *c)
+{
+	char *buf = c->worker->peer_name;
+
+	if (c->peer_kind == TERN_PEER_TEXT)
+		return c->peer_text;
+	peer_format(c, buf, sizeof(c->worker->peer_name));
+	return buf;
 }
 
 struct tern_outq *tern_conn_outq(struct tern_conn *c)
@@ -200,8 +288,9 @@ int tern_conn_send(struct tern_conn *c, const void *pkt, size_t len)
 {
 	int ret;
 
-	if (tern_outq_bytes(&c->outq) > c->worker->broker->cfg.max_output_bytes)
-		c->replies_over_bound += len;
+	/* Stops growing once over: 32 bits hold the bound plus one packet of the MQTT maximum. */
+	if (tern_outq_bytes(&c->outq) > c->worker->broker->cfg.max_output_bytes && !output_full(c))
+		c->replies_over_bound += (uint32_t)len;
 	ret = tern_outq_push_bytes(&c->outq, pkt, len);
 	if (ret == 0)
 		tern_conn_want_write(c);
@@ -252,9 +341,12 @@ static int publish_rates(struct tern_conn *c, size_t packet_len)
 	const struct tern_config *cfg = &c->worker->broker->cfg;
 	uint64_t now = c->worker->now_ms;
 
-	if (!tern_ratelimit_take(&c->publish_rate, cfg->max_publish_rate, 1, now))
+	if (!c->rates) /* no rate configured */
+		return 0;
+	if (!tern_ratelimit_take(&c->rates->publish, cfg->max_publish_rate, 1, now))
 		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_RATE);
-	if (!tern_ratelimit_take(&c->publish_bytes, cfg->max_publish_bytes_rate, packet_len, now))
+	if (!tern_ratelimit_take(&c->rates->publish_bytes, cfg->max_publish_bytes_rate, packet_len,
+				 now))
 		return tern_conn_over_limit(c, TERN_LIMIT_PUBLISH_BYTES);
 	return 0;
 }
@@ -344,6 +436,9 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 		size_t cap = c->in_cap ? c->in_cap : INBUF_MIN;
 		uint8_t *p;
 
+		/* Far above any packet or pending input we accept: 32-bit lengths suffice. */
+		if (need > UINT32_MAX / 2)
+			return -ENOMEM;
 		while (cap < need)
 			cap *= 2;
 		p = tern_realloc(c->inbuf, cap);
@@ -351,10 +446,10 @@ static int keep_input(struct tern_conn *c, const uint8_t *data, size_t len)
 			return -ENOMEM;
 		tern_memlimit_add(c->worker, (int64_t)cap - (int64_t)c->in_cap);
 		c->inbuf = p;
-		c->in_cap = cap;
+		c->in_cap = (uint32_t)cap;
 	}
 	memcpy(c->inbuf + c->in_len, data, len);
-	c->in_len += len;
+	c->in_len = (uint32_t)need;
 	return 0;
 }
 
@@ -625,6 +720,8 @@ void tern_conn_closed(struct tern_conn *c, bool peer_closed)
 	tern_alias_in_free(c->aliases_in);
 	tern_alias_out_free(c->aliases_out);
 	tern_free(c->username);
+	tern_free(c->rates);
+	peer_free(c);
 	tern_free(c);
 	__atomic_sub_fetch(&w->broker->listener_conns[listener], 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&w->broker->connections, 1, __ATOMIC_RELAXED);

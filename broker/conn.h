@@ -53,10 +53,35 @@ enum tern_limit {
 	TERN_LIMIT_MEMORY,	  /* memory_limit reached while its partial packet grows */
 };
 
+/* How the peer address of a connection is kept (tern_conn_peer formats it). */
+enum tern_conn_peer_kind {
+	TERN_PEER_V4,	/* peer_addr[0..3] and peer_port */
+	TERN_PEER_V6,	/* peer_addr and peer_port */
+	TERN_PEER_V6B,	/* the same, written "[ADDR]:PORT" (the dpdk dataplane) */
+	TERN_PEER_TEXT, /* peer_text: what the dataplane gave, not an "ADDR:PORT" */
+};
+
+/* Per-client rate buckets; allocated only when a rate is configured. */
+struct tern_conn_rates {
+	struct tern_ratelimit publish;	     /* max_publish_rate */
+	struct tern_ratelimit publish_bytes; /* max_publish_bytes_rate */
+};
+
+/*
+ * Laid out to fit jemalloc's 256-byte size class: at 10,000 idle connections
+ * every byte here counts (README "Memory per connection"). Rarely used parts
+ * (rate buckets, topic aliases) are allocated when needed.
+ */
 struct tern_conn {
 	struct cds_list_head worker_node; /* in worker->conns */
-	struct cds_list_head resume_node; /* in worker->resumed while input waits to be parsed */
-	struct cds_list_head retry_node;  /* in worker->claim_retries while CLAIM_RETRY */
+	/*
+	 * Never on both lists: CLAIM_RETRY is never resume_pending (entering it
+	 * leaves worker->resumed; its input is parsed at the retry).
+	 */
+	union {
+		struct cds_list_head resume_node; /* in worker->resumed while resume_pending */
+		struct cds_list_head retry_node;  /* in worker->claim_retries while CLAIM_RETRY */
+	};
 	struct tern_worker *worker;
 	void *tctx;
 	enum tern_conn_state state;
@@ -64,20 +89,22 @@ struct tern_conn {
 	bool clean_session;
 	bool input_paused;   /* output over max_output_bytes: input waits (transport.h) */
 	bool resume_pending; /* on worker->resumed */
-	uint16_t keepalive;
 	uint64_t last_rx_ms;
 	uint64_t last_progress_ms; /* last time the peer took some of our output */
-	size_t replies_over_bound; /* control bytes queued while output was over its bound */
 	uint64_t accepted_ms;
+	uint32_t replies_over_bound; /* control bytes queued while output was over its bound */
+	uint16_t keepalive;
+	uint8_t listener;  /* configured listener it came in on (transport.h) */
+	uint8_t peer_kind; /* enum tern_conn_peer_kind */
 	struct tern_session *session;
 	struct tern_arrival *arrival; /* AWAIT_SESSION: the session in transit here */
 	char *client_id;	      /* after CONNECT */
 	char *username;		      /* after CONNECT; NULL: anonymous (handle_connect.c) */
-	unsigned listener;	      /* configured listener it came in on (transport.h) */
 	struct tern_msg *will;	      /* will message, if any */
+	uint32_t will_delay;	      /* 5.0 will delay interval, seconds */
 	uint8_t will_qos;
 	bool will_retain;
-	uint32_t will_delay; /* 5.0 will delay interval, seconds */
+	uint16_t peer_port;
 
 	/* MQTT 5.0 (defaults for older levels): what the client asked for in CONNECT. */
 	uint32_t session_expiry;   /* seconds; TERN_SESSION_NEVER_EXPIRES for no end */
@@ -94,13 +121,16 @@ struct tern_conn {
 	struct tern_alias_out *aliases_out; /* ours toward it; NULL when it takes none */
 
 	uint8_t *inbuf; /* a partial packet carried over between reads */
-	size_t in_len, in_cap;
+	uint32_t in_len, in_cap;
 	size_t mem_outq; /* output bytes counted for memory_limit (memlimit.h) */
 
 	struct tern_outq outq;
-	struct tern_ratelimit publish_rate;  /* max_publish_rate */
-	struct tern_ratelimit publish_bytes; /* max_publish_bytes_rate */
-	char peer[64];
+	struct tern_conn_rates *rates; /* NULL when no per-client rate is configured */
+	/* The peer's address, as a number: formatted only for log lines. */
+	union {
+		uint8_t peer_addr[16]; /* network byte order */
+		char *peer_text;       /* owned */
+	};
 };
 
 /*
@@ -162,7 +192,17 @@ void tern_conn_input_may_resume(struct tern_conn *c);
 /* The last sign of life, for keepalive: input, or output read while input is paused. */
 uint64_t tern_conn_last_seen_ms(const struct tern_conn *c);
 
-/* Name for log lines: the client id after CONNECT, else the peer address. */
+/*
+ * Name for log lines: the client id after CONNECT, else the peer address
+ * (tern_conn_peer). Owning worker only.
+ */
 const char *tern_conn_name(const struct tern_conn *c);
+
+/*
+ * The peer address as the dataplane gave it ("ADDR:PORT"), formatted into a
+ * buffer of the owning worker: valid until the next call on that worker, so
+ * one per log line. Owning worker only.
+ */
+const char *tern_conn_peer(const struct tern_conn *c);
 
 #endif

@@ -27,7 +27,7 @@
 
 static int refuse(struct tern_conn *c, uint8_t reason, const char *why)
 {
-	tern_log(TERN_LOG_NOTICE, "Refused connection from %s as %s: %s.", c->peer,
+	tern_log(TERN_LOG_NOTICE, "Refused connection from %s as %s: %s.", tern_conn_peer(c),
 		 c->client_id ? c->client_id : "?", why);
 	tern_reply_connack_refused(c, reason, why);
 	tern_conn_close(c, TERN_CLOSE_REFUSED);
@@ -255,6 +255,11 @@ static void claim(struct tern_conn *c)
 		c->state = TERN_CONN_AWAIT_SESSION;
 		break;
 	case TERN_CLAIM_BUSY:
+		/* retry_node shares its bytes with resume_node; the retry parses the input. */
+		if (c->resume_pending) {
+			cds_list_del(&c->resume_node);
+			c->resume_pending = false;
+		}
 		c->state = TERN_CONN_CLAIM_RETRY;
 		w->retry_claims++;
 		cds_list_add_tail(&c->retry_node, &w->claim_retries);
@@ -330,7 +335,7 @@ void tern_connect_complete(struct tern_conn *c, struct tern_session *s)
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	tern_log(TERN_LOG_NOTICE, "New client connected from %s as %s (p%u, c%u, k%u%s%s%s).",
-		 c->peer, c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
+		 tern_conn_peer(c), c->client_id, c->proto_level == TERN_PROTO_V31 ? 1u : 2u,
 		 c->clean_session ? 1u : 0u, c->keepalive, s->username ? ", u'" : "",
 		 s->username ? s->username : "", s->username ? "'" : "");
 	send_connack_ok(c, present);
@@ -363,7 +368,7 @@ static int transport_identity(struct tern_conn *c, const struct tern_connect *cp
 	vouched->password.p = NULL;
 	vouched->password.len = 0;
 	tern_log(TERN_LOG_NOTICE, "Client %s from %s has the user name '%s' from its certificate.",
-		 c->client_id, c->peer, name);
+		 c->client_id, tern_conn_peer(c), name);
 	return 1;
 }
 

@@ -68,25 +68,40 @@ static struct tern_session *lookup(struct tern_broker *b, const char *id, size_t
 	return node ? caa_container_of(node, struct tern_session, registry_node) : NULL;
 }
 
-/* A session on its way to this worker, and what was matched for it meanwhile. */
+/*
+ * A session on its way to this worker, and what was matched for it meanwhile.
+ * It also carries the takeover handshake's own inbox item and grace-period
+ * callback: it is allocated before the claim is made, so once a claim is made
+ * no step can fail for lack of memory and leave the client id locked in
+ * transit. Kept here rather than in every session, which would pay for them
+ * while idle. One handshake at a time: a second claim waits until ADOPT.
+ * Freed on adoption, or with its session when the broker stops mid-takeover.
+ */
 struct tern_arrival {
-	struct cds_list_head node; /* in worker->arrivals */
+	struct cds_list_head node; /* in worker->arrivals; empty once released */
 	struct tern_session *session;
 	struct tern_conn *conn; /* NULL once the waiting connection went away */
 	struct tern_queued *stash;
 	size_t n_stash, cap_stash;
 	struct tern_match_scratch match; /* ours: the old home still matches the session */
+	/* Written by the old home (TAKEOVER), read by the arrival's worker after ADOPT. */
+	bool handover_incomplete; /* some subscriptions could not be handed over: re-add */
+	struct tern_inbox_item handshake;
+	struct rcu_head depart_rcu;
+	struct tern_worker *depart_home;
 };
 
 /* The session's one handshake item; its previous step was handled before this one is posted. */
 static void post_handshake(struct tern_worker *to, struct tern_session *s,
 			   enum tern_inbox_kind kind)
 {
-	s->handshake.kind = kind;
-	s->handshake.embedded = true;
-	s->handshake.gen = 0;
-	s->handshake.session = s;
-	tern_worker_post_item(to, &s->handshake);
+	struct tern_inbox_item *item = &s->arrival->handshake;
+
+	item->kind = kind;
+	item->embedded = true;
+	item->gen = 0;
+	item->session = s;
+	tern_worker_post_item(to, item);
 }
 
 int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *id, size_t len,
@@ -118,7 +133,7 @@ int tern_registry_claim(struct tern_worker *w, struct tern_conn *c, const char *
 		kind = TERN_CLAIM_LOCAL;
 	} else {
 		s->in_transit = true;
-		s->dest = w->id;
+		s->dest = (uint16_t)w->id;
 		kind = TERN_CLAIM_REMOTE;
 	}
 	pthread_mutex_unlock(&b->registry_lock);
@@ -155,10 +170,10 @@ int tern_registry_remove(struct tern_worker *w, struct tern_session *s)
 
 static void depart_after_grace(struct rcu_head *head)
 {
-	struct tern_session *s = caa_container_of(head, struct tern_session, depart_rcu);
+	struct tern_arrival *a = caa_container_of(head, struct tern_arrival, depart_rcu);
 
 	/* Every walk older than the handover is done and its items are queued ahead. */
-	post_handshake(s->depart_home, s, TERN_INBOX_DEPART);
+	post_handshake(a->depart_home, a->session, TERN_INBOX_DEPART);
 }
 
 void tern_registry_on_takeover(struct tern_worker *w, struct tern_session *s)
@@ -175,12 +190,12 @@ void tern_registry_on_takeover(struct tern_worker *w, struct tern_session *s)
 	gen = b->tree_gen + 1;
 	/* Out of memory: the new home re-adds what is missing when it adopts the session. */
 	if (tern_session_handover_subs(w, s, w->id, s->dest, gen) < 0)
-		s->handover_incomplete = true;
+		s->arrival->handover_incomplete = true;
 	__atomic_store_n(&b->tree_gen, gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&b->registry_lock);
 
-	s->depart_home = w;
-	call_rcu(&s->depart_rcu, depart_after_grace);
+	s->arrival->depart_home = w;
+	call_rcu(&s->arrival->depart_rcu, depart_after_grace);
 }
 
 void tern_registry_on_depart(struct tern_worker *w, struct tern_session *s)
@@ -208,14 +223,28 @@ struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
 	return a ? &a->match : NULL;
 }
 
-static void free_arrival(struct tern_arrival *a)
+/*
+ * Drop what an arrival holds and take it off its worker's list. The record
+ * itself stays while its handshake item may still be queued somewhere.
+ */
+static void release_arrival(struct tern_arrival *a)
 {
 	size_t i;
 
 	for (i = 0; i < a->n_stash; i++)
 		tern_msg_unref(a->stash[i].msg);
-	cds_list_del(&a->node);
 	tern_free(a->stash);
+	a->stash = NULL;
+	a->n_stash = a->cap_stash = 0;
+	if (a->conn)
+		a->conn->arrival = NULL;
+	a->conn = NULL;
+	cds_list_del_init(&a->node);
+}
+
+static void free_arrival(struct tern_arrival *a)
+{
+	release_arrival(a);
 	tern_free(a);
 }
 
@@ -256,14 +285,17 @@ void tern_registry_abandon(struct tern_conn *c)
 
 void tern_registry_arrivals_free(struct tern_worker *w)
 {
-	while (!cds_list_empty(&w->arrivals)) {
-		struct tern_arrival *a =
-		    cds_list_first_entry(&w->arrivals, struct tern_arrival, node);
+	/* The records go with their sessions (tern_registry_transit_abort). */
+	while (!cds_list_empty(&w->arrivals))
+		release_arrival(cds_list_first_entry(&w->arrivals, struct tern_arrival, node));
+}
 
-		if (a->conn)
-			a->conn->arrival = NULL;
-		free_arrival(a);
-	}
+void tern_registry_transit_abort(struct tern_session *s)
+{
+	s->in_transit = false;
+	if (s->arrival)
+		free_arrival(s->arrival);
+	s->arrival = NULL;
 }
 
 void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
@@ -275,14 +307,13 @@ void tern_registry_on_adopt(struct tern_worker *w, struct tern_session *s)
 
 	s->arrival = NULL;
 	pthread_mutex_lock(&w->broker->registry_lock);
-	s->home = w->id;
+	s->home = (uint16_t)w->id;
 	s->in_transit = false;
 	pthread_mutex_unlock(&w->broker->registry_lock);
 	cds_list_add(&s->worker_node, &w->sessions);
 	s->offline_since_ms = w->now_ms;
 	tern_session_schedule(w, s);
-	if (s->handover_incomplete) {
-		s->handover_incomplete = false;
+	if (a && a->handover_incomplete) {
 		if (tern_session_resubscribe_all(w, s) < 0)
 			tern_log(TERN_LOG_ERR,
 				 "out of memory: client %s lost subscriptions moving here",

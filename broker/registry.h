@@ -80,7 +80,18 @@ struct tern_match_scratch *tern_registry_arrival_scratch(struct tern_worker *w,
 /* The connection waiting for a session went away; the session still arrives. */
 void tern_registry_abandon(struct tern_conn *c);
 
-/* Free the arrivals left on w at shutdown. Owning worker or main after it stopped. */
+/*
+ * Release the arrivals left on w at shutdown: their stashed messages and
+ * waiting connections. Each record is freed with its session
+ * (tern_registry_transit_abort). Owning worker or main after it stopped.
+ */
 void tern_registry_arrivals_free(struct tern_worker *w);
+
+/*
+ * Every worker stopped and their inboxes were drained: a takeover of s in
+ * flight will never finish. Clear in_transit and free its arrival record, so
+ * that s can be destroyed. Main thread, after the workers stopped.
+ */
+void tern_registry_transit_abort(struct tern_session *s);
 
 #endif

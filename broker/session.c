@@ -6,6 +6,7 @@
  */
 #define _LGPL_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <urcu-qsbr.h>
@@ -24,23 +25,30 @@
 #include "broker/topic_tree.h"
 #include "broker/worker.h"
 
+/* With a 23-byte client id it fits jemalloc's 256-byte class (README "Memory per connection"). */
+_Static_assert(offsetof(struct tern_session, client_id) + 24 <= 256,
+	       "struct tern_session outgrew jemalloc's 256-byte class");
+
 #define INFLIGHT_INITIAL 8
 #define QUEUE_INITIAL	 16
 
 struct tern_session *tern_session_create(struct tern_worker *w, const char *client_id, size_t len)
 {
-	struct tern_session *s = tern_calloc(1, sizeof(*s));
+	struct tern_session *s;
 
-	if (!s)
-		return NULL;
-	s->client_id = tern_strndup(client_id, len);
-	if (!s->client_id) {
-		tern_free(s);
+	/* The codec bounds a client id to a 16-bit length; anything else is a caller bug. */
+	if (len > UINT16_MAX) {
+		errno = EINVAL;
 		return NULL;
 	}
-	s->client_id_len = len;
+	/* The id inline: one allocation, and no pointer to keep. */
+	s = tern_calloc(1, offsetof(struct tern_session, client_id) + len + 1);
+	if (!s)
+		return NULL;
+	memcpy(s->client_id, client_id, len);
+	s->client_id_len = (uint16_t)len;
 	s->uid = __atomic_add_fetch(&w->broker->next_session_uid, 1, __ATOMIC_RELAXED);
-	s->home = w->id;
+	s->home = (uint16_t)w->id;
 	s->clean = true; /* nothing to resume yet */
 	s->offline_since_ms = w->now_ms;
 	s->max_inflight = w->broker->cfg.max_inflight_messages
@@ -59,7 +67,6 @@ static void free_session_rcu(struct rcu_head *head)
 {
 	struct tern_session *s = caa_container_of(head, struct tern_session, rcu);
 
-	tern_free(s->client_id);
 	tern_free(s->username);
 	tern_free(s);
 }
@@ -166,9 +173,12 @@ static struct tern_session_sub *new_sub(struct tern_session *s, const uint8_t *f
 	struct tern_session_sub *sub;
 
 	if (s->n_subs == s->cap_subs) {
-		size_t cap = s->cap_subs ? s->cap_subs * 2 : 4;
-		struct tern_session_sub *p = tern_realloc(s->subs, cap * sizeof(*p));
+		size_t cap = s->cap_subs ? (size_t)s->cap_subs * 2 : 4;
+		struct tern_session_sub *p;
 
+		if (cap > UINT32_MAX) /* positions are 32-bit (subindex.h) */
+			return NULL;
+		p = tern_realloc(s->subs, cap * sizeof(*p));
 		if (!p)
 			return NULL;
 		s->subs = p;
@@ -437,10 +447,13 @@ static int enqueue(struct tern_worker *w, struct tern_session *s, struct tern_ms
 	if (queue_full(&w->broker->cfg, s, tern_msg_wire_len(msg)))
 		return -ENOSPC;
 	if (s->q_len == s->q_cap) {
-		size_t cap = s->q_cap ? s->q_cap * 2 : QUEUE_INITIAL;
-		struct tern_queued *p = tern_malloc(cap * sizeof(*p));
+		size_t cap = s->q_cap ? (size_t)s->q_cap * 2 : QUEUE_INITIAL;
+		struct tern_queued *p;
 		size_t i;
 
+		if (cap > UINT32_MAX) /* the ring's indexes are 32-bit: full */
+			return -ENOSPC;
+		p = tern_malloc(cap * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		for (i = 0; i < s->q_len; i++)
@@ -581,7 +594,7 @@ bool tern_session_qos2_seen(struct tern_session *s, uint16_t packet_id, int *err
 		if (s->qos2_in[i] == packet_id)
 			return true;
 	if (s->n_qos2_in == s->cap_qos2_in) {
-		size_t cap = s->cap_qos2_in ? s->cap_qos2_in * 2 : 4;
+		size_t cap = s->cap_qos2_in ? (size_t)s->cap_qos2_in * 2 : 4;
 		uint16_t *p = tern_realloc(s->qos2_in, cap * sizeof(*p));
 
 		if (!p) {

@@ -63,37 +63,46 @@ struct tern_queued {
 	struct tern_via ids;
 };
 
+/*
+ * Laid out to fit jemalloc's 256-byte size class together with a client id of
+ * up to 23 bytes (MQTT 3.1.1's guaranteed length): at 10,000 idle connections
+ * every byte here counts (README "Memory per connection"). State that only a
+ * takeover needs lives in its arrival record (registry.c), allocated before
+ * the claim is made.
+ */
 struct tern_session {
 	/* Registry (guarded by broker->registry_lock, lookups under RCU). */
 	struct cds_lfht_node registry_node;
-	struct rcu_head rcu;
-	char *client_id;
-	size_t client_id_len;
-	uint64_t uid;	 /* unique for the broker's life: who published a message */
-	unsigned home;	 /* worker that owns it; changed only by the adopting worker */
-	unsigned dest;	 /* during a takeover: the worker it moves to */
-	bool in_transit; /* a takeover is moving it; no one may destroy it */
-	/* In transit: the destination's arrival record; set and read by worker dest only. */
-	struct tern_arrival *arrival;
 	/*
-	 * The takeover handshake's own inbox item and grace-period callback, so
-	 * that once a claim is made no step can fail for lack of memory and
-	 * leave the client id locked in transit (registry.c). One handshake at a
-	 * time: a second claim waits until ADOPT.
+	 * worker_node is owned by the home worker and never read by RCU readers;
+	 * once tern_session_destroy unlinked it, the same bytes carry the
+	 * grace-period callback that frees the session.
 	 */
-	struct tern_inbox_item handshake;
-	struct rcu_head depart_rcu;
-	struct tern_worker *depart_home;
-	bool handover_incomplete; /* some subscriptions could not be handed over: re-add */
-
+	union {
+		struct cds_list_head worker_node; /* in worker->sessions */
+		struct rcu_head rcu;
+	};
+	uint64_t uid; /* unique for the broker's life: who published a message */
+	/* Worker ids (config: at most 64 workers). */
+	uint16_t home;	 /* worker that owns it; changed only by the adopting worker */
+	uint16_t dest;	 /* during a takeover: the worker it moves to */
+	bool in_transit; /* a takeover is moving it; no one may destroy it */
 	/* Owned by the home worker. */
-	struct cds_list_head worker_node; /* in worker->sessions */
-	struct tern_conn *conn;		  /* NULL while offline */
-	char *username;	   /* of the last connection (ACL checks while offline too); NULL: anon */
-	unsigned listener; /* of the last connection: its security domain (auth.h) */
-	bool clean;	   /* ends with its connection (3.1.1 clean session, 5.0 session
-			      expiry 0) */
+	bool clean;		 /* ends with its connection (3.1.1 clean session, 5.0 expiry 0) */
+	uint8_t listener;	 /* of the last connection: its security domain (auth.h) */
+	uint16_t client_id_len;	 /* client_id[] holds this many bytes and a NUL */
+	uint16_t next_packet_id; /* home worker */
 	uint32_t expiry_s; /* seconds it outlives its connection, or TERN_SESSION_NEVER_EXPIRES */
+	/*
+	 * In transit: the arrival record (registry.c), which also holds the
+	 * takeover handshake's inbox item. Written by worker dest before it posts
+	 * TAKEOVER and when it adopts; read by dest, and by the old home between
+	 * TAKEOVER and DEPART.
+	 */
+	struct tern_arrival *arrival;
+
+	struct tern_conn *conn; /* NULL while offline */
+	char *username; /* of the last connection (ACL checks while offline too); NULL: anon */
 	uint64_t offline_since_ms;
 	/* A 5.0 will waiting for its delay while the session is offline (or NULL). */
 	struct tern_msg *will;
@@ -102,21 +111,23 @@ struct tern_session {
 	struct tern_deadline deadline;
 
 	struct tern_session_sub *subs; /* dense; subindex maps filter -> position */
-	size_t n_subs, cap_subs;
+	uint32_t n_subs, cap_subs;
 	struct tern_subindex subindex;
 
 	struct tern_inflight *inflight; /* in send order; grows up to max_inflight */
-	uint32_t n_inflight, alloc_inflight, max_inflight;
-	uint16_t next_packet_id;
+	uint32_t n_inflight, alloc_inflight;
 
 	struct tern_queued *queue; /* ring buffer */
-	size_t q_head, q_len, q_cap;
+	uint32_t q_head, q_len, q_cap;
+	uint32_t n_qos2_in;
 	uint64_t q_bytes;
 
 	uint16_t *qos2_in; /* inbound QoS 2 packet ids between PUBREC and PUBREL */
-	size_t n_qos2_in, cap_qos2_in;
+	uint32_t cap_qos2_in;
+	uint32_t max_inflight;
 
 	struct tern_match_scratch match; /* home worker's (see above) */
+	char client_id[];		 /* immutable; read by registry lookups under RCU */
 };
 
 /* New offline session for client id (copied), homed on worker. NULL + errno. Worker thread. */

@@ -172,7 +172,7 @@ static void drain_inbox(struct tern_worker *w, bool shutting_down)
 			tern_outbox_discard(item);
 		} else if (item->kind == TERN_INBOX_ADOPT) {
 			/* Arrived too late to be served: the session dies with the broker. */
-			item->session->home = w->id;
+			item->session->home = (uint16_t)w->id;
 			cds_list_add(&item->session->worker_node, &w->sessions);
 		}
 		/* A late TAKEOVER or DEPART: its session is freed with this worker's. */
@@ -364,8 +364,7 @@ void tern_worker_destroy(struct tern_worker *w)
 		struct tern_session *s =
 		    cds_list_first_entry(&w->sessions, struct tern_session, worker_node);
 
-		/* All workers stopped: a takeover in flight will never finish. */
-		s->in_transit = false;
+		tern_registry_transit_abort(s);
 		tern_registry_remove(w, s);
 		tern_session_destroy(w, s);
 	}

@@ -72,6 +72,9 @@ struct tern_match {
 	struct tern_via ids;		/* their 5.0 subscription identifiers */
 };
 
+/* "ADDR:PORT" of any IPv4 or IPv6 peer, NUL included (INET6_ADDRSTRLEN + 6, rounded up). */
+#define TERN_WORKER_PEER_NAME_MAX 64
+
 enum tern_inbox_kind {
 	TERN_INBOX_PUBLISH,  /* deliver msg to this worker's matching subscribers */
 	TERN_INBOX_TAKEOVER, /* give session away to session->dest (we are its home) */
@@ -83,8 +86,8 @@ enum tern_inbox_kind {
 
 /*
  * One cross-worker work item; allocated by the sender, freed by the receiver,
- * unless `embedded`: then it lives in its session (the takeover handshake's,
- * registry.c) and the receiver only reads it.
+ * unless `embedded`: then its owner keeps it (the takeover handshake in its
+ * arrival record, registry.c) and the receiver only reads it.
  */
 struct tern_inbox_item {
 	struct cds_wfcq_node node;
@@ -130,7 +133,8 @@ struct tern_worker {
 	size_t n_matched, cap_matched;
 	uint64_t next_auto_id; /* for generated client ids */
 	uint64_t auth_gen;     /* security snapshot its sessions were classified for (security.h) */
-	struct tern_log_ratelimit proto_log; /* protocol error lines */
+	struct tern_log_ratelimit proto_log;	   /* protocol error lines */
+	char peer_name[TERN_WORKER_PEER_NAME_MAX]; /* tern_conn_peer's buffer */
 	bool mem_over; /* over memory_limit at the last refresh (memlimit.h) */
 	/* Deliveries for other workers, all posted by the end of the loop turn. */
 	struct tern_outbox outbox;

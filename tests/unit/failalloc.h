@@ -4,7 +4,8 @@
  * test executable that includes this header (once) defines every function of
  * alloc.h, so the broker's own alloc.o is not linked into it. While `failing`
  * is set every allocation fails with ENOMEM, while `fail_above` is set every
- * one larger than it does; `live` counts blocks not freed.
+ * one larger than it does; `fail_nth` = n makes the nth allocation from now
+ * fail (once); `live` counts blocks not freed.
  */
 #ifndef TERN_TESTS_FAILALLOC_H
 #define TERN_TESTS_FAILALLOC_H
@@ -18,6 +19,7 @@
 
 static bool failing;	  /* every allocation fails while set */
 static size_t fail_above; /* allocations of more bytes fail; 0: off */
+static unsigned fail_nth; /* >0: the allocation that counts it down to 0 fails */
 static unsigned failed;	  /* allocations refused */
 static long live;	  /* allocations not yet freed */
 
@@ -33,8 +35,11 @@ static void *counted(void *p)
 static bool refuse(size_t size)
 {
 	size_t above = __atomic_load_n(&fail_above, __ATOMIC_RELAXED);
+	unsigned nth = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
 
-	if (!__atomic_load_n(&failing, __ATOMIC_RELAXED) && (!above || size <= above))
+	if (nth)
+		__atomic_store_n(&fail_nth, nth - 1, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&failing, __ATOMIC_RELAXED) && (!above || size <= above) && nth != 1)
 		return false;
 	__atomic_add_fetch(&failed, 1, __ATOMIC_RELAXED);
 	errno = ENOMEM;
