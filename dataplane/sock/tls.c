@@ -469,3 +469,8 @@ size_t dp_tls_drain(struct dp_tls *t, uint8_t *out, size_t n)
 	}
 	return got;
 }
+
+size_t dp_tls_drain_pending(const struct dp_tls *t)
+{
+	return t->net_out ? BIO_ctrl_pending(t->net_out) : 0;
+}

@@ -130,4 +130,11 @@ int dp_tls_identity(struct dp_tls *t, const char **name);
 int dp_tls_feed(struct dp_tls *t, const uint8_t *data, size_t n);
 size_t dp_tls_drain(struct dp_tls *t, uint8_t *out, size_t n);
 
+/*
+ * Memory-BIO sessions only: bytes of ciphertext waiting for dp_tls_drain (0
+ * for a socket session), so a transport can take them in pieces that fit its
+ * send space. Owning worker.
+ */
+size_t dp_tls_drain_pending(const struct dp_tls *t);
+
 #endif
