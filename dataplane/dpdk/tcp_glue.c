@@ -261,10 +261,9 @@ static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 {
 	struct dp_dpdk_worker *w = ctx;
 	struct dp_dpdk_tcp *t = w->tcp;
+	unsigned listener = listener_of(w->sh->cfg, dp_tcp_conn_flow(tcp));
 	struct glue_conn *c;
 	char peer[INET6_ADDRSTRLEN + 8];
-
-	unsigned listener = listener_of(w->sh->cfg, dp_tcp_conn_flow(tcp));
 
 	c = tern_calloc(1, sizeof(*c));
 	if (!c)
@@ -380,23 +379,15 @@ static struct rte_mbuf *unhold(struct glue_conn *c)
 	return m;
 }
 
-/* Rate-limited: a scanner or a fleet with the wrong CA must not flood the log. */
+/* Rate-limited (dp_tls_log_failure). */
 static void tls_log_failure(struct glue_conn *c, const char *what, const char *reason)
 {
 	struct dp_dpdk_tcp *t = c->w->tcp;
 	char peer[INET6_ADDRSTRLEN + 8] = "?";
-	uint64_t suppressed = 0;
 
-	if (!tern_log_ratelimit_allow(&t->tls_rl, t->now_ms, &suppressed))
-		return;
 	if (c->tcp)
 		format_peer(dp_tcp_conn_flow(c->tcp), peer, sizeof(peer));
-	if (suppressed)
-		tern_log(TERN_LOG_NOTICE,
-			 "TLS %s with %s failed: %s (%llu more failures since the last report)",
-			 what, peer, reason, (unsigned long long)suppressed);
-	else
-		tern_log(TERN_LOG_NOTICE, "TLS %s with %s failed: %s", what, peer, reason);
+	dp_tls_log_failure(&t->tls_rl, t->now_ms, what, peer, reason);
 }
 
 /*
