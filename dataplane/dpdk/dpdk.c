@@ -28,6 +28,7 @@
 #include "dataplane/dpdk/telemetry.h"
 #include "dataplane/dpdk/worker.h"
 #include "dataplane/net/ipv6.h"
+#include "dataplane/sock/tls.h"
 
 #define MAX_EAL_ARGS 64
 #define POOL_MBUFS   8191
@@ -46,33 +47,49 @@ struct dp_dpdk {
 	struct dp_dpdk_shared sh;
 };
 
+static void free_tls(struct dp_dpdk_shared *sh)
+{
+	for (unsigned i = 0; i < TERN_CONFIG_MAX_LISTENERS; i++) {
+		dp_tls_ctx_free(sh->tls[i]);
+		sh->tls[i] = NULL;
+	}
+	sh->n_tls = 0;
+}
+
+/* A context per TLS listener (tcp_glue.c gives its connections a session); 0 or an errno. */
+static int create_tls(struct dp_dpdk_shared *sh, const struct tern_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		if (!tern_listener_is_tls(&cfg->listeners[i]))
+			continue;
+		/* dp_tls_ctx_create logs the reason with the port and the file. */
+		sh->tls[i] = dp_tls_ctx_create(&cfg->listeners[i]);
+		if (!sh->tls[i])
+			return errno;
+		sh->n_tls++;
+	}
+	return 0;
+}
+
 struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 {
 	struct dp_dpdk *d;
 	char *save = NULL, *tok;
 	int argc = 0, rc;
 
-	/* Before EAL: a TLS listener served as plain TCP would leak what TLS should protect. */
-	for (unsigned i = 0; i < cfg->n_listeners; i++) {
-		if (tern_listener_is_tls(&cfg->listeners[i])) {
-			tern_log(TERN_LOG_ERR,
-				 "listener %u: TLS is not implemented on the dpdk dataplane "
-				 "(use dataplane sock for TLS listeners)",
-				 cfg->listeners[i].port);
-			errno = EINVAL;
-			return NULL;
-		}
-	}
 	d = tern_calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
+	/* Before EAL: a bad certificate is reported without starting anything else. */
+	rc = create_tls(&d->sh, cfg);
+	if (rc)
+		goto err;
 	d->cfg = cfg;
 	d->sh.cfg = cfg;
 	d->eal_buf = tern_strdup(cfg->dpdk_eal);
 	if (!d->eal_buf) {
-		tern_free(d);
-		errno = ENOMEM;
-		return NULL;
+		rc = ENOMEM;
+		goto err;
 	}
 	d->argv[argc++] = "tern";
 	for (tok = strtok_r(d->eal_buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
@@ -123,6 +140,7 @@ struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg)
 err_eal:
 	rte_eal_cleanup();
 err:
+	free_tls(&d->sh);
 	tern_free(d->eal_buf);
 	tern_free(d);
 	errno = rc;
@@ -464,6 +482,8 @@ void dp_dpdk_stop(struct dp_dpdk *d)
 	}
 	rte_ring_free(sh->tx_ring);
 	rte_eal_cleanup();
+	/* After the workers: their sessions are gone with their connections. */
+	free_tls(sh);
 	tern_free(d->eal_buf);
 	tern_free(d);
 }

@@ -20,8 +20,10 @@ struct dp_dpdk;
  * Initialise EAL with cfg->dpdk_eal and check cfg->dpdk_port, before the
  * broker is created (it needs dp_dpdk_worker_count workers). Call once per
  * process, from the main thread. Returns NULL with errno set and the reason
- * logged: EINVAL (a TLS listener, EAL refused the arguments, fewer than two lcores, bad
- * address), ENODEV (no such port), ENOMEM.
+ * logged: EINVAL (EAL refused the arguments, fewer than two lcores, bad address, a
+ * TLS listener's bad certificate, key or cipher list), ENOENT/EACCES (a TLS
+ * listener's file cannot be read), ENODEV (no such port), ENOMEM. TLS listeners
+ * get their contexts here (dataplane/sock/tls.h), before EAL starts.
  */
 struct dp_dpdk *dp_dpdk_init(const struct tern_config *cfg);
 

@@ -15,7 +15,7 @@
 #include "dataplane/net/tcp.h"
 
 /* Each exported counter is a uint64_t; dp_dpdk_stats_read must fit DP_DPDK_STATS_MAX. */
-_Static_assert(DP_NET_COUNTER_MAX + 5 + sizeof(struct dp_tcp_stats) / sizeof(uint64_t) <=
+_Static_assert(DP_NET_COUNTER_MAX + 8 + sizeof(struct dp_tcp_stats) / sizeof(uint64_t) <=
 		   DP_DPDK_STATS_MAX,
 	       "DP_DPDK_STATS_MAX too small");
 
@@ -39,6 +39,10 @@ unsigned dp_dpdk_stats_read(const struct dp_dpdk_worker *w, struct dp_dpdk_stat 
 
 		out[n++] = (struct dp_dpdk_stat){"tcp", dp_tcp_stat_descs[i].name, load(p)};
 	}
+	out[n++] = (struct dp_dpdk_stat){"tls", "handshakes", load(&w->glue.tls_handshakes)};
+	out[n++] = (struct dp_dpdk_stat){"tls", "handshake_failures",
+					 load(&w->glue.tls_handshake_failures)};
+	out[n++] = (struct dp_dpdk_stat){"glue", "held_chain_fail", load(&w->glue.held_chain_fail)};
 	out[n++] = (struct dp_dpdk_stat){"fault", "dropped",
 					 load(&w->rx_fault.dropped) + load(&w->tx_fault.dropped)};
 	out[n++] = (struct dp_dpdk_stat){
@@ -64,6 +68,34 @@ void dp_dpdk_stats_snapshot(struct dp_dpdk_worker *w)
 #else
 	(void)w;
 #endif
+}
+
+/*
+ * The TLS counters again under the sock dataplane's names, so that a monitor
+ * reads the same topics on either dataplane (published while a TLS listener
+ * exists, as there): summed and per broker worker.
+ */
+static void sys_tls(const struct dp_dpdk_shared *sh, struct tern_worker *tw,
+		    void (*emit)(struct tern_worker *tw, const char *topic, uint64_t value))
+{
+	uint64_t done = 0, failed = 0;
+	char topic[96];
+
+	for (unsigned i = 0; i < sh->n_workers; i++) {
+		const struct dp_dpdk_worker *w = sh->workers[i];
+		uint64_t ok = load(&w->glue.tls_handshakes);
+		uint64_t bad = load(&w->glue.tls_handshake_failures);
+
+		done += ok;
+		failed += bad;
+		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/tls/handshakes", w->id);
+		emit(tw, topic, ok);
+		snprintf(topic, sizeof(topic), "$SYS/broker/workers/%u/tls/handshake_failures",
+			 w->id);
+		emit(tw, topic, bad);
+	}
+	emit(tw, "$SYS/broker/tls/handshakes", done);
+	emit(tw, "$SYS/broker/tls/handshake_failures", failed);
 }
 
 void dp_dpdk_stats_sys(void *ctx, struct tern_worker *tw,
@@ -93,4 +125,6 @@ void dp_dpdk_stats_sys(void *ctx, struct tern_worker *tw,
 			 total[k].name);
 		emit(tw, topic, total[k].value);
 	}
+	if (sh->n_tls)
+		sys_tls(sh, tw, emit);
 }

@@ -2,8 +2,9 @@
 /*
  * Every counter of one DPDK worker lcore as (group, name, value): the stack's
  * frame counters (group "net", with the hand-off counters), the TCP layer's
- * (group "tcp", a snapshot the worker refreshes) and the fault layer's (group
- * "fault"). One list for both exporters: $SYS and DPDK telemetry.
+ * (group "tcp", a snapshot the worker refreshes), the TCP glue's (groups
+ * "tls" and "glue") and the fault layer's (group "fault"). One list for both
+ * exporters: $SYS and DPDK telemetry.
  */
 #ifndef DP_DPDK_STATS_H
 #define DP_DPDK_STATS_H
@@ -40,7 +41,9 @@ void dp_dpdk_stats_snapshot(struct dp_dpdk_worker *w);
 /*
  * The dataplane's $SYS source (broker/sys.h, ctx the shared state):
  * $SYS/broker/dpdk/lcore/L/GROUP/NAME for each worker on lcore L and
- * $SYS/broker/dpdk/total/GROUP/NAME summed over them. Worker 0's thread.
+ * $SYS/broker/dpdk/total/GROUP/NAME summed over them; with a TLS listener
+ * also the sock dataplane's $SYS/broker/tls/... and
+ * $SYS/broker/workers/N/tls/... topics. Worker 0's thread.
  */
 void dp_dpdk_stats_sys(void *ctx, struct tern_worker *tw,
 		       void (*emit)(struct tern_worker *tw, const char *topic, uint64_t value));

@@ -17,7 +17,25 @@
  * the carrier. The TCP layer then sends and retransmits by attaching to the
  * chain, never copying.
  *
- * Input the engine paused stays queued as received chains until it resumes.
+ * Input the engine paused stays queued as received chains until it resumes,
+ * and is reported to TCP as held (dp_tcp_recv_held), so the receive window
+ * shrinks by it: a client that floods a paused connection is stopped by TCP
+ * instead of filling the pool. A small segment is copied into the tailroom of
+ * the last held mbuf rather than chained, so one-byte segments cannot pin one
+ * pool mbuf each.
+ *
+ * TLS listeners (dp_dpdk_shared.tls): each connection gets a memory-BIO
+ * session (dataplane/sock/tls.h). Received segments go into the session
+ * (dp_tls_feed) as they arrive unless the engine paused (then they are held
+ * as ciphertext, as above); the handshake runs on them and decrypted records
+ * go to tern_conn_input until the session wants more or the engine pauses.
+ * Output is encrypted a record at a time from the engine's queue (copied:
+ * records are encrypted copies, so zero copy never applies) and the
+ * ciphertext handed to TCP in pieces that fit its send space; a new record is
+ * made only once the previous one's ciphertext is all with TCP, so at most
+ * one record (16 KiB) per connection waits in the session beyond snd_buf.
+ * A failed handshake closes that connection only (its alert is sent first).
+ *
  * A connection whose engine side is closed (conn->tc NULL) lives on in the
  * stack until TCP's closed() callback, which puts it on the dead list; dead
  * connections are freed at the end of the turn, after the dirty list.
@@ -39,6 +57,7 @@
 #include "dataplane/dpdk/tcp_glue.h"
 #include "dataplane/dpdk/worker.h"
 #include "dataplane/net/tcp.h"
+#include "dataplane/sock/tls.h"
 
 #define OUT_SEG_MAX 64
 /*
@@ -48,6 +67,11 @@
 #define ZC_MIN_BYTES 1024
 /* Bytes one external-buffer mbuf covers (mbuf lengths are 16-bit). */
 #define ZC_MBUF_MAX 32768
+/* Held input segments up to this long are copied behind the last held one. */
+#define HELD_COPY_MAX 512
+/* TLS failures logged per interval, per worker: a scanner must not flood the log. */
+#define TLS_LOG_INTERVAL_MS 10000
+#define TLS_LOG_BURST	    5
 
 enum conn_flag {
 	CONN_DIRTY = 1u << 0,	  /* on the dirty list */
@@ -55,6 +79,8 @@ enum conn_flag {
 	CONN_PAUSED = 1u << 2,	  /* the engine paused input */
 	CONN_INPUT_OFF = 1u << 3, /* tern_conn_input refused: drop further input */
 	CONN_DEAD = 1u << 4,	  /* TCP is done with it; freed at the end of the turn */
+	CONN_TLS_UP = 1u << 5,	  /* TLS: the handshake completed */
+	CONN_RESUME = 1u << 6,	  /* TLS: resumed; the session may hold decrypted input */
 };
 
 struct glue_conn {
@@ -62,7 +88,11 @@ struct glue_conn {
 	struct dp_tcp_conn *tcp; /* NULL once TCP called closed() */
 	struct tern_conn *tc;	 /* NULL once tern_conn_closed was called */
 	uint8_t flags;
-	struct rte_mbuf *held; /* input received while paused, a chain */
+	struct rte_mbuf *held;	    /* input received while paused, a chain */
+	struct rte_mbuf *held_tail; /* its last mbuf */
+	uint32_t held_bytes;	    /* its length, as last reported to dp_tcp_recv_held */
+	struct dp_tls *tls;	    /* TLS listener's session; NULL for plain TCP */
+	struct rte_mbuf *tls_out;   /* ciphertext TCP refused (-EAGAIN): goes first */
 	struct glue_conn *dirty_next;
 	struct glue_conn *dead_next;
 	struct glue_conn *prev, *next; /* every live connection of the worker */
@@ -74,6 +104,12 @@ struct dp_dpdk_tcp {
 	struct glue_conn *dirty;
 	struct glue_conn *dead;
 	struct tern_outq_seg seg[OUT_SEG_MAX];
+	/* With a TLS listener only: */
+	struct iovec iov[OUT_SEG_MAX];
+	uint8_t *tls_plain; /* DP_TLS_RECORD_MAX: decrypted input */
+	uint8_t *tls_stage; /* DP_TLS_RECORD_MAX: dp_tls_write's record stage */
+	struct tern_log_ratelimit tls_rl;
+	uint64_t now_ms; /* of the turn, for tls_rl */
 };
 
 static void mark_dirty(struct glue_conn *c)
@@ -96,8 +132,16 @@ static void detach_engine(struct glue_conn *c, bool peer_closed)
 		return;
 	c->tc = NULL;
 	rte_pktmbuf_free(c->held);
-	c->held = NULL;
+	c->held = c->held_tail = NULL;
+	c->held_bytes = 0; /* dp_tcp_close, which follows, forgets what TCP was told */
 	tern_conn_closed(tc, peer_closed);
+}
+
+static void free_conn(struct glue_conn *c)
+{
+	dp_tls_free(c->tls);
+	rte_pktmbuf_free(c->tls_out);
+	tern_free(c);
 }
 
 /* ---- transport ops (engine -> dataplane) ---- */
@@ -129,9 +173,21 @@ static void op_pause_input(void *tctx, bool paused)
 		return;
 	}
 	c->flags &= (uint8_t)~CONN_PAUSED;
-	/* Held input is fed at the end of the turn, outside the engine's call. */
-	if (c->held)
+	/*
+	 * Held input is fed at the end of the turn, outside the engine's call; a
+	 * TLS session may hold decrypted records that no segment will announce.
+	 */
+	if (c->tls)
+		c->flags |= CONN_RESUME;
+	if (c->held || c->tls)
 		mark_dirty(c);
+}
+
+static int op_identity(void *tctx, const char **name)
+{
+	struct glue_conn *c = tctx;
+
+	return c->tls ? dp_tls_identity(c->tls, name) : 0;
 }
 
 static const struct tern_transport_ops transport_ops = {
@@ -139,6 +195,7 @@ static const struct tern_transport_ops transport_ops = {
     .close = op_close,
     .pause_input = op_pause_input,
     .wake = NULL, /* polling loop */
+    .identity = op_identity,
 };
 
 const struct tern_transport_ops *dp_dpdk_tcp_transport_ops(void)
@@ -204,6 +261,7 @@ static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 {
 	struct dp_dpdk_worker *w = ctx;
 	struct dp_dpdk_tcp *t = w->tcp;
+	unsigned listener = listener_of(w->sh->cfg, dp_tcp_conn_flow(tcp));
 	struct glue_conn *c;
 	char peer[INET6_ADDRSTRLEN + 8];
 
@@ -212,10 +270,18 @@ static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 		return NULL;
 	c->w = w;
 	c->tcp = tcp;
+	if (w->sh->tls[listener]) {
+		c->tls = dp_tls_new_mem(w->sh->tls[listener]);
+		if (!c->tls) {
+			tern_free(c);
+			return NULL;
+		}
+	}
 	format_peer(dp_tcp_conn_flow(tcp), peer, sizeof(peer));
-	c->tc = engine_accept(w->tw, c, peer, listener_of(w->sh->cfg, dp_tcp_conn_flow(tcp)));
+	/* First: the engine's connect timeout covers a handshake that stalls. */
+	c->tc = engine_accept(w->tw, c, peer, listener);
 	if (!c->tc) {
-		tern_free(c);
+		free_conn(c);
 		return NULL; /* the stack resets it */
 	}
 	c->next = t->conns;
@@ -225,7 +291,163 @@ static void *cb_accepted(void *ctx, struct dp_tcp_conn *tcp)
 	return c;
 }
 
-/* Feed a chain to the engine until it pauses or refuses; keep what is left. */
+static void unlink_conn(struct glue_conn *c);
+
+/* Tell TCP how much received input waits here, so its window leaves room only for the rest. */
+static void report_held(struct glue_conn *c)
+{
+	if (c->tcp)
+		dp_tcp_recv_held(c->tcp, c->held_bytes);
+}
+
+/* Onto the dead list, where the end of the turn frees it. */
+static void bury(struct glue_conn *c)
+{
+	struct dp_dpdk_tcp *t = c->w->tcp;
+
+	c->tcp = NULL;
+	c->flags |= CONN_DEAD;
+	unlink_conn(c);
+	c->dead_next = t->dead;
+	t->dead = c;
+}
+
+/*
+ * Lost input (held bytes we could not keep): the stream has a hole, so the
+ * connection cannot go on. The engine hears of an unexpected loss; TCP resets.
+ */
+static void abort_conn(struct glue_conn *c)
+{
+	struct dp_tcp_conn *tcp = c->tcp;
+
+	detach_engine(c, true);
+	if (tcp) {
+		dp_tcp_abort(tcp); /* no closed() follows */
+		bury(c);
+	}
+}
+
+/* A small direct mbuf's bytes fit behind the last held one: copy them there instead. */
+static bool held_copy(struct glue_conn *c, struct rte_mbuf *m)
+{
+	struct rte_mbuf *t = c->held_tail;
+
+	if (m->nb_segs != 1 || m->data_len > HELD_COPY_MAX || !RTE_MBUF_DIRECT(t) ||
+	    rte_mbuf_refcnt_read(t) != 1 || rte_pktmbuf_tailroom(t) < m->data_len)
+		return false;
+	memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len), rte_pktmbuf_mtod(m, uint8_t *),
+	       m->data_len);
+	t->data_len = (uint16_t)(t->data_len + m->data_len);
+	c->held->pkt_len += m->data_len;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/*
+ * Keep chain m (input the engine cannot take now) behind what is held, and
+ * report the new total to TCP. Returns 0, or -EOVERFLOW when it cannot be
+ * chained (counted; m freed, the connection aborted).
+ */
+static int hold(struct glue_conn *c, struct rte_mbuf *m)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+
+	if (!c->held) {
+		c->held = m;
+		c->held_tail = rte_pktmbuf_lastseg(m);
+	} else if (!held_copy(c, m)) {
+		if (rte_pktmbuf_chain(c->held, m) < 0) {
+			c->w->glue.held_chain_fail++;
+			rte_pktmbuf_free(m);
+			abort_conn(c);
+			return -EOVERFLOW;
+		}
+		c->held_tail = rte_pktmbuf_lastseg(m);
+	}
+	c->held_bytes += len;
+	report_held(c);
+	return 0;
+}
+
+/* Take the held chain back (to feed it); TCP hears the new total after the feed. */
+static struct rte_mbuf *unhold(struct glue_conn *c)
+{
+	struct rte_mbuf *m = c->held;
+
+	c->held = c->held_tail = NULL;
+	c->held_bytes = 0;
+	return m;
+}
+
+/* Rate-limited (dp_tls_log_failure). */
+static void tls_log_failure(struct glue_conn *c, const char *what, const char *reason)
+{
+	struct dp_dpdk_tcp *t = c->w->tcp;
+	char peer[INET6_ADDRSTRLEN + 8] = "?";
+
+	if (c->tcp)
+		format_peer(dp_tcp_conn_flow(c->tcp), peer, sizeof(peer));
+	dp_tls_log_failure(&t->tls_rl, t->now_ms, what, peer, reason);
+}
+
+/*
+ * The TLS session failed or the peer closed it: the engine hears of an
+ * unexpected loss now; the end of the turn sends what the session still has
+ * (an alert, close_notify) and closes TCP (handle_dirty).
+ */
+static void tls_end(struct glue_conn *c)
+{
+	c->flags |= CONN_INPUT_OFF;
+	detach_engine(c, true);
+	mark_dirty(c);
+}
+
+/*
+ * Run the session on the ciphertext it has: the handshake, then decrypted
+ * records to the engine until the session wants more input or the engine
+ * pauses or refuses (the session keeps the rest). Whatever it wants to send
+ * goes out at the end of the turn.
+ */
+static void tls_pump(struct glue_conn *c)
+{
+	struct dp_dpdk_tcp *t = c->w->tcp;
+
+	mark_dirty(c);
+	if (!(c->flags & CONN_TLS_UP)) {
+		int r = dp_tls_handshake(c->tls);
+
+		if (r == -EAGAIN)
+			return;
+		if (r < 0) {
+			c->w->glue.tls_handshake_failures++;
+			tls_log_failure(c, "handshake", dp_tls_error(c->tls));
+			tls_end(c);
+			return;
+		}
+		c->flags |= CONN_TLS_UP;
+		c->w->glue.tls_handshakes++;
+	}
+	while (c->tc && !(c->flags & (CONN_PAUSED | CONN_INPUT_OFF | CONN_CLOSING))) {
+		long r = dp_tls_read(c->tls, t->tls_plain, DP_TLS_RECORD_MAX);
+
+		if (r > 0) {
+			if (tern_conn_input(c->tc, t->tls_plain, (size_t)r) < 0)
+				c->flags |= CONN_INPUT_OFF;
+			continue;
+		}
+		if (r == -EAGAIN)
+			return; /* a memory BIO never blocks a write: it wants input */
+		if (r == -EPROTO)
+			tls_log_failure(c, "input", dp_tls_error(c->tls));
+		tls_end(c); /* -ECONNRESET: close_notify, as a FIN */
+		return;
+	}
+}
+
+/*
+ * Feed a chain to the engine (through the TLS session on a TLS listener)
+ * until it pauses or refuses; hold what is left.
+ */
 static void feed(struct glue_conn *c, struct rte_mbuf *m)
 {
 	while (m) {
@@ -236,18 +458,23 @@ static void feed(struct glue_conn *c, struct rte_mbuf *m)
 			return;
 		}
 		if (c->flags & CONN_PAUSED) {
-			if (c->held)
-				rte_pktmbuf_chain(c->held, m);
-			else
-				c->held = m;
+			hold(c, m);
 			return;
 		}
 		/* One segment at a time: free each as soon as the engine has parsed it. */
 		m->next = NULL;
 		m->nb_segs = 1;
 		m->pkt_len = m->data_len;
-		if (tern_conn_input(c->tc, rte_pktmbuf_mtod(m, uint8_t *), m->data_len) < 0)
+		if (c->tls) {
+			/* At most one segment waits in the session while the engine is paused. */
+			if (dp_tls_feed(c->tls, rte_pktmbuf_mtod(m, uint8_t *), m->data_len) < 0)
+				tls_end(c);
+			else
+				tls_pump(c);
+		} else if (tern_conn_input(c->tc, rte_pktmbuf_mtod(m, uint8_t *), m->data_len) <
+			   0) {
 			c->flags |= CONN_INPUT_OFF;
+		}
 		rte_pktmbuf_free(m);
 		m = next;
 	}
@@ -279,15 +506,11 @@ static void unlink_conn(struct glue_conn *c)
 static void cb_closed(void *app, bool reset)
 {
 	struct glue_conn *c = app;
-	struct dp_dpdk_tcp *t = c->w->tcp;
 
+	(void)reset;
 	/* Still attached: the peer or a timeout ended it, the engine did not ask. */
 	detach_engine(c, true);
-	c->tcp = NULL;
-	c->flags |= CONN_DEAD;
-	unlink_conn(c);
-	c->dead_next = t->dead;
-	t->dead = c;
+	bury(c);
 }
 
 static void cb_peer_closed(void *app)
@@ -296,11 +519,8 @@ static void cb_peer_closed(void *app)
 
 	/* As the sock dataplane on EOF: the engine hears of it now; our FIN follows. */
 	if (c->held) {
-		struct rte_mbuf *m = c->held;
-
-		c->held = NULL;
 		c->flags &= (uint8_t)~CONN_PAUSED;
-		feed(c, m);
+		feed(c, unhold(c));
 	}
 	detach_engine(c, true);
 	if (c->tcp)
@@ -536,24 +756,138 @@ static size_t flush_out(struct glue_conn *c)
 	return total;
 }
 
+/*
+ * Up to n bytes of the session's ciphertext as a chain of pool mbufs (NULL
+ * when it has none or the pool is dry; what is not taken stays in it).
+ */
+static struct rte_mbuf *tls_take(struct glue_conn *c, size_t n)
+{
+	struct out_chain o = {0};
+
+	while (n && dp_tls_drain_pending(c->tls)) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(c->w->pool);
+		size_t k;
+
+		if (!m)
+			break;
+		/* As out_copy: the TCP layer prepends its own header mbuf. */
+		m->data_off = 0;
+		k = rte_pktmbuf_tailroom(m);
+		k = dp_tls_drain(c->tls, rte_pktmbuf_mtod(m, uint8_t *), n < k ? n : k);
+		m->data_len = (uint16_t)k;
+		m->pkt_len = (uint32_t)k;
+		/* n is at most the send space, far from RTE_MBUF_MAX_NB_SEGS mbufs. */
+		if (k == 0 || out_link(&o, m) < 0) {
+			rte_pktmbuf_free(m);
+			break;
+		}
+		n -= k;
+	}
+	return o.head;
+}
+
+/*
+ * Hand TCP the session's ciphertext, as much as its send space takes (a
+ * chain it refused first). Returns true when none is left waiting.
+ */
+static bool tls_push(struct glue_conn *c)
+{
+	while (c->tcp && (c->tls_out || dp_tls_drain_pending(c->tls))) {
+		struct rte_mbuf *m = c->tls_out;
+		int rc;
+
+		if (!m) {
+			size_t space = dp_tcp_send_space(c->tcp);
+
+			/* With no space, one byte, so the refusal arms writable() (see flush_out).
+			 */
+			m = tls_take(c, space ? space : 1);
+			if (!m)
+				return false; /* pool empty: the next turn tries again */
+		}
+		c->tls_out = NULL;
+		rc = dp_tcp_send(c->tcp, m);
+		if (rc == -EAGAIN) {
+			c->tls_out = m;
+			return false;
+		}
+		if (rc < 0) {
+			rte_pktmbuf_free(m); /* closing: nothing more goes out */
+			return false;
+		}
+		c->w->tx.bytes_copied += rte_pktmbuf_pkt_len(m);
+	}
+	return true;
+}
+
+/*
+ * flush_out for TLS: a record of the engine's queue is encrypted only once
+ * the ciphertext before it is all with TCP, so the send window holds output
+ * back as on the plaintext path.
+ */
+static void tls_flush(struct glue_conn *c)
+{
+	struct dp_dpdk_tcp *t = c->w->tcp;
+
+	while (tls_push(c) && c->tc && (c->flags & CONN_TLS_UP)) {
+		struct tern_outq *q = tern_conn_outq(c->tc);
+		size_t n;
+		long r;
+
+		if (tern_outq_empty(q))
+			return;
+		n = tern_outq_iov(q, t->iov, OUT_SEG_MAX);
+		r = dp_tls_write(c->tls, t->iov, n, t->tls_stage);
+		if (r > 0) {
+			tern_outq_consume(q, (size_t)r);
+			tern_conn_wrote(c->tc, (size_t)r);
+			continue;
+		}
+		if (r == -EAGAIN)
+			return; /* it wants input first: the next input marks c dirty */
+		if (r == -EPROTO)
+			tls_log_failure(c, "output", dp_tls_error(c->tls));
+		tls_end(c);
+		return;
+	}
+}
+
 static void handle_dirty(struct glue_conn *c)
 {
 	c->flags &= (uint8_t)~CONN_DIRTY;
-	if (c->flags & CONN_DEAD || !c->tc || !c->tcp)
+	if (c->flags & CONN_DEAD || !c->tcp)
 		return;
-	if (c->held && !(c->flags & CONN_PAUSED)) {
-		struct rte_mbuf *m = c->held;
-
-		c->held = NULL;
-		feed(c, m);
+	if (!c->tc) {
+		/* Only a TLS session that ended (tls_end) gets here: its last records, then FIN. */
+		if (c->tls)
+			tls_push(c);
+		dp_tcp_close(c->tcp);
+		return;
+	}
+	if (!(c->flags & CONN_PAUSED) && (c->held || (c->flags & CONN_RESUME))) {
+		c->flags &= (uint8_t)~CONN_RESUME;
+		if (c->held)
+			feed(c, unhold(c));
+		else
+			tls_pump(c);
+		report_held(c);
+		/* A TLS session that ended marked c dirty again: the branch above, later this turn.
+		 */
 		if (!c->tc || !c->tcp)
 			return;
 	}
-	flush_out(c);
+	if (c->tls)
+		tls_flush(c);
+	else
+		flush_out(c);
 	if (c->tc && c->tcp && (c->flags & CONN_CLOSING)) {
 		/* What did not fit is dropped, as the sock dataplane does at close. */
 		struct dp_tcp_conn *tcp = c->tcp;
 
+		if (c->tls) {
+			dp_tls_shutdown(c->tls);
+			tls_push(c);
+		}
 		detach_engine(c, false);
 		dp_tcp_close(tcp);
 	}
@@ -563,6 +897,7 @@ void dp_dpdk_tcp_turn(struct dp_dpdk_worker *w, uint64_t now_us)
 {
 	struct dp_dpdk_tcp *t = w->tcp;
 
+	t->now_ms = now_us / 1000;
 	dp_tcp_timers_run(t->stack, now_us);
 	while (t->dirty) {
 		struct glue_conn *c = t->dirty;
@@ -574,7 +909,7 @@ void dp_dpdk_tcp_turn(struct dp_dpdk_worker *w, uint64_t now_us)
 		struct glue_conn *c = t->dead;
 
 		t->dead = c->dead_next;
-		tern_free(c);
+		free_conn(c);
 	}
 }
 
@@ -621,10 +956,24 @@ int dp_dpdk_tcp_start(struct dp_dpdk_worker *w)
 	t = tern_calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	if (w->sh->n_tls) {
+		t->tls_plain = tern_malloc(DP_TLS_RECORD_MAX);
+		t->tls_stage = tern_malloc(DP_TLS_RECORD_MAX);
+		if (!t->tls_plain || !t->tls_stage) {
+			tern_free(t->tls_plain);
+			tern_free(t->tls_stage);
+			tern_free(t);
+			return -ENOMEM;
+		}
+		t->tls_rl.interval_ms = TLS_LOG_INTERVAL_MS;
+		t->tls_rl.burst = TLS_LOG_BURST;
+	}
 	dp_tcp_config_defaults(&tc);
 	t->stack = dp_tcp_stack_create(&tc, &tcp_ops, w, w->pool);
 	if (!t->stack) {
 		rc = -errno;
+		tern_free(t->tls_plain);
+		tern_free(t->tls_stage);
 		tern_free(t);
 		return rc;
 	}
@@ -677,15 +1026,17 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 		detach_engine(c, false);
 		if (c->tcp)
 			dp_tcp_abort(c->tcp);
-		tern_free(c);
+		free_conn(c);
 	}
 	while (t->dead) {
 		struct glue_conn *c = t->dead;
 
 		t->dead = c->dead_next;
-		tern_free(c);
+		free_conn(c);
 	}
 	dp_tcp_stack_free(t->stack);
+	tern_free(t->tls_plain);
+	tern_free(t->tls_stage);
 	tern_free(t);
 	w->tcp = NULL;
 	/* After the stack freed its send queues; mbufs still in TX rings may owe unrefs. */

@@ -6,7 +6,10 @@
  * tern_conn_accept, received bytes to tern_conn_input, the engine's output
  * queue turned into mbuf chains for dp_tcp_send at the end of each turn
  * (header bytes copied, message payloads referenced where the port allows:
- * see tcp_glue.c and dp_dpdk_shared.zerocopy).
+ * see tcp_glue.c and dp_dpdk_shared.zerocopy). Connections of a TLS listener
+ * run a memory-BIO session (dataplane/sock/tls.h) between TCP and the engine,
+ * their output always copied. Input the engine paused is held and reported to
+ * TCP (dp_tcp_recv_held), so the receive window closes on it.
  * Built only together with the TCP layer (meson checks for tcp.h).
  */
 #ifndef DP_DPDK_TCP_GLUE_H

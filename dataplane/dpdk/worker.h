@@ -14,6 +14,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "broker/config.h"
 #include "dataplane/net/fault.h"
 #include "dataplane/net/iface.h"
 #include "dataplane/net/tcp.h"
@@ -21,6 +22,7 @@
 #define DP_DPDK_MAX_WORKERS 64
 #define DP_DPDK_BURST	    32
 
+struct dp_tls_ctx;
 struct tern_config;
 struct tern_worker;
 struct dp_dpdk_worker;
@@ -43,6 +45,13 @@ struct dp_dpdk_shared {
 	 * software, since heap memory has no DMA mapping for a NIC.
 	 */
 	bool zerocopy;
+	/*
+	 * The TLS context of each configured listener (index as in cfg->listeners),
+	 * NULL for a plain one; n_tls of them are set. Created and freed by the
+	 * main lcore (dpdk.c), used read-only by the workers' sessions.
+	 */
+	struct dp_tls_ctx *tls[TERN_CONFIG_MAX_LISTENERS];
+	unsigned n_tls;
 	bool fault; /* fault layer enabled */
 	struct dp_fault_config fault_cfg;
 	volatile bool stop;
@@ -59,6 +68,16 @@ struct dp_dpdk_tx_stats {
 	uint64_t bytes_referenced; /* message bytes sent by reference, not copied */
 	uint64_t msg_refs;	   /* message references taken by external buffers */
 	uint64_t msg_unrefs;	   /* and dropped again when their mbufs were freed */
+};
+
+/*
+ * Counters of one worker's TCP glue (tcp_glue.c): written by the worker lcore
+ * only, read relaxed by other threads (stats.c).
+ */
+struct dp_dpdk_glue_stats {
+	uint64_t tls_handshakes;	 /* TLS handshakes completed */
+	uint64_t tls_handshake_failures; /* failed, or the peer left during one */
+	uint64_t held_chain_fail;	 /* held input that could not be chained: reset */
 };
 
 /* Owned by its lcore once launched; the main lcore reads it only after the stop. */
@@ -79,6 +98,7 @@ struct dp_dpdk_worker {
 	uint64_t handed_off;	 /* frames passed to another worker's inbox */
 	uint64_t drop_handoff;	 /* frames dropped because that inbox was full */
 	struct dp_dpdk_tx_stats tx;
+	struct dp_dpdk_glue_stats glue;
 	/* The TCP layer's counters as of the last dp_dpdk_stats_snapshot, for readers. */
 	struct dp_tcp_stats tcp_stats;
 	struct dp_net_iface ifc;

@@ -469,3 +469,23 @@ size_t dp_tls_drain(struct dp_tls *t, uint8_t *out, size_t n)
 	}
 	return got;
 }
+
+size_t dp_tls_drain_pending(const struct dp_tls *t)
+{
+	return t->net_out ? BIO_ctrl_pending(t->net_out) : 0;
+}
+
+void dp_tls_log_failure(struct tern_log_ratelimit *rl, uint64_t now_ms, const char *what,
+			const char *peer, const char *reason)
+{
+	uint64_t suppressed = 0;
+
+	if (!tern_log_ratelimit_allow(rl, now_ms, &suppressed))
+		return;
+	if (suppressed)
+		tern_log(TERN_LOG_NOTICE,
+			 "TLS %s with %s failed: %s (%llu more failures since the last report)",
+			 what, peer, reason, (unsigned long long)suppressed);
+	else
+		tern_log(TERN_LOG_NOTICE, "TLS %s with %s failed: %s", what, peer, reason);
+}

@@ -23,6 +23,7 @@
 
 struct dp_tls_ctx;
 struct dp_tls;
+struct tern_log_ratelimit;
 
 /* What a session that returned -EAGAIN waits for from its transport. */
 enum dp_tls_want {
@@ -106,6 +107,15 @@ enum dp_tls_want dp_tls_want(const struct dp_tls *t);
  */
 void dp_tls_shutdown(struct dp_tls *t);
 
+/*
+ * Log "TLS WHAT with PEER failed: REASON" at notice level through rl (which
+ * says how many were suppressed since the last report), so that a scanner or
+ * a fleet with the wrong CA cannot flood the log. now_ms is rl's clock.
+ * Owning worker (rl is per worker).
+ */
+void dp_tls_log_failure(struct tern_log_ratelimit *rl, uint64_t now_ms, const char *what,
+			const char *peer, const char *reason);
+
 /* Reason of the last -EPROTO ("certificate verify failed", ...); "" if none. */
 const char *dp_tls_error(const struct dp_tls *t);
 
@@ -129,5 +139,12 @@ int dp_tls_identity(struct dp_tls *t, const char **name);
  */
 int dp_tls_feed(struct dp_tls *t, const uint8_t *data, size_t n);
 size_t dp_tls_drain(struct dp_tls *t, uint8_t *out, size_t n);
+
+/*
+ * Memory-BIO sessions only: bytes of ciphertext waiting for dp_tls_drain (0
+ * for a socket session), so a transport can take them in pieces that fit its
+ * send space. Owning worker.
+ */
+size_t dp_tls_drain_pending(const struct dp_tls *t);
 
 #endif

@@ -407,17 +407,7 @@ static void tls_release(struct dp_sock_worker *w, struct dp_sock_conn *c)
 static void tls_log_failure(struct dp_sock_worker *w, struct dp_sock_conn *c, const char *what,
 			    const char *reason)
 {
-	const char *peer = tls_of(c)->peer;
-	uint64_t suppressed = 0;
-
-	if (!tern_log_ratelimit_allow(&w->tls_rl, w->now_ms, &suppressed))
-		return;
-	if (suppressed)
-		tern_log(TERN_LOG_NOTICE,
-			 "TLS %s with %s failed: %s (%llu more failures since the last report)",
-			 what, peer, reason, (unsigned long long)suppressed);
-	else
-		tern_log(TERN_LOG_NOTICE, "TLS %s with %s failed: %s", what, peer, reason);
+	dp_tls_log_failure(&w->tls_rl, w->now_ms, what, tls_of(c)->peer, reason);
 }
 
 static void tls_set_read_wants_write(struct dp_sock_worker *w, struct dp_sock_tls_conn *t, bool on)

@@ -7,7 +7,11 @@ the TLS one, large and many messages through a slow TLS reader, and garbage or a
 stalled handshake on the TLS port closing only that connection.
 
 The test makes its own CA, server and client certificates with the openssl command
-in a temporary directory (removed at the end)."""
+in a temporary directory (removed at the end).
+
+Over the dpdk dataplane (suite proto-dpdk) the TLS listeners move to tern's veth
+addresses like every other listener (brokerfix.DpdkSite), the mosquitto clients are
+pointed there, and the server certificate names those addresses too."""
 
 import os
 import select
@@ -28,6 +32,8 @@ from brokerfix import BrokerTestCase, is_tern, main, not_checked  # noqa: E402
 from sysmon import SysMonitor  # noqa: E402
 
 TIMEOUT = 10.0
+# dpdk: the server certificate names the addresses of this many brokerfix.DpdkSite's.
+DPDK_SITES = 32
 CERTS = None  # directory with the generated files, set up once for the module
 
 
@@ -62,7 +68,14 @@ def setUpModule():
     make_ca('ca', 'tern test CA')
     make_ca('other-ca', 'some other CA')
     make_key_csr('server', '/CN=localhost')
-    sign('server', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1')
+    san = 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'
+    if brokerfix.DPDK:
+        # The mosquitto clients name tern's veth address: the sites this test may use.
+        # Same numbering as brokerfix.DpdkSite; stopped brokers' sites are reused.
+        for k in range(1, DPDK_SITES + 1):
+            octets = (18 + k // 256, k % 256)
+            san += ',IP:198.%d.%d.2,IP:2001:2:%d:%d::2' % (octets + octets)
+    sign('server', 'ca', san)
     make_key_csr('client', '/O=tern tests/CN=sensor-7')
     sign('client', 'ca')
     make_key_csr('nocn', '/O=tern tests/OU=no common name')
@@ -109,22 +122,35 @@ class TlsBroker(brokerfix.Broker):
         self.tls_port = None
 
     def config_text(self, port):
-        if self.tls_port is None or self.tls_port == port:
+        taken = {port} | brokerfix.DPDK_PORTS.keys()
+        if self.tls_port is None or self.tls_port in taken:
             self.tls_port = brokerfix.free_port()
-            while self.tls_port == port:
+            while self.tls_port in taken:
                 self.tls_port = brokerfix.free_port()
+        if self.site:
+            if self.site.k > DPDK_SITES:
+                raise RuntimeError('dpdk site %d: not in the server certificate' % self.site.k)
+            brokerfix.DPDK_PORTS[self.tls_port] = self.site  # tests connect to ('::1', port)
         tls = []
         for host in ('127.0.0.1', '::1'):
-            tls += ['listener %d %s' % (self.tls_port, host)] + self.tls_lines
+            tls += ['listener %d %s' % (self.tls_port, self.host(host))] + self.tls_lines
         return super().config_text(port) + '\n'.join(tls) + '\n'
 
-    def wait_ready(self, timeout=10.0):
+    def stop(self):
+        super().stop()
+        if self.site:
+            brokerfix.DPDK_PORTS.pop(self.tls_port, None)
+
+    def wait_ready(self, timeout=brokerfix.READY_TIMEOUT):
         # The fixture probes the plain port, which may open before the TLS one. A TCP
         # probe of the TLS port would count as a failed handshake: look at the
-        # kernel's table of listening sockets instead.
+        # kernel's table of listening sockets instead. tern on dpdk listens on every
+        # port before its stack takes the first segment, and the kernel has no table.
         deadline = time.monotonic() + timeout
         if not super().wait_ready(timeout):
             return False
+        if self.site:
+            return True
         while time.monotonic() < deadline:
             if listening(self.tls_port, '/proc/net/tcp') and \
                     listening(self.tls_port, '/proc/net/tcp6'):
@@ -218,6 +244,14 @@ class Tls(BrokerTestCase):
             if c.recv(TIMEOUT) is None:
                 raise ConnectionError('closed')
 
+    def peer(self, host):
+        """The address tern logs for a test's connection to a loopback host: the same,
+        or over dpdk the test's end of the broker's veth."""
+        site = self.broker.site
+        if not site:
+            return host
+        return {'127.0.0.1': site.v4[:-1] + '1', '::1': site.v6[:-1] + '1'}[host]
+
     def wait_log(self, text, timeout=TIMEOUT):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -228,7 +262,8 @@ class Tls(BrokerTestCase):
 
     def sub_pub(self, host, extra_sub=(), extra_pub=(), topic='tls/topic'):
         """mosquitto_sub and mosquitto_pub over TLS; returns (sub result, pub result)."""
-        tls = ['--cafile', path('ca.crt'), '-p', str(self.broker.tls_port), '-h', host]
+        tls = ['--cafile', path('ca.crt'), '-p', str(self.broker.tls_port), '-h',
+               self.broker.host(host)]
         sub = subprocess.Popen(['mosquitto_sub', '-t', topic, '-v', '-C', '1', '-W', '10'] +
                                tls + list(extra_sub),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -262,10 +297,10 @@ class Tls(BrokerTestCase):
     def test_mosquitto_clients_wrong_ca(self):
         self.start_tls(config_lines=['sys_interval 1'])
         pub = run(['mosquitto_pub', '-t', 't', '-m', 'x', '-p', str(self.broker.tls_port),
-                   '-h', '127.0.0.1', '--cafile', path('other-ca.crt')])
+                   '-h', self.broker.host('127.0.0.1'), '--cafile', path('other-ca.crt')])
         self.assertNotEqual(pub.returncode, 0)
         if is_tern():
-            self.wait_log('TLS handshake with 127.0.0.1:')
+            self.wait_log('TLS handshake with %s:' % self.peer('127.0.0.1'))
         # The broker closed only that connection: TLS clients still get through.
         c = self.tls_raw()
         c.connect_ok('after-wrong-ca')
@@ -291,14 +326,15 @@ class Tls(BrokerTestCase):
         self.assertEqual((rc, out), (0, 'tls/topic hello world\n'), err)
         # No certificate, or one from another CA: no MQTT session.
         pub = run(['mosquitto_pub', '-t', 't', '-m', 'x', '-p', str(self.broker.tls_port),
-                   '-h', '127.0.0.1', '--cafile', path('ca.crt')])
+                   '-h', self.broker.host('127.0.0.1'), '--cafile', path('ca.crt')])
         self.assertNotEqual(pub.returncode, 0)
         self.assert_handshake_fails()
         self.assert_handshake_fails(cert='rogue')
         self.assert_handshake_fails('::1', cert='rogue')
         if is_tern():
-            self.wait_log('TLS handshake with 127.0.0.1:')
-            self.wait_log('TLS handshake with ::1:')
+            self.wait_log('TLS handshake with %s:' % self.peer('127.0.0.1'))
+            self.wait_log('TLS handshake with [%s]:' % self.peer('::1')
+                          if self.broker.site else 'TLS handshake with ::1:')
         c = self.tls_raw('::1', cert='client')
         c.connect_ok('with-cert')
 
@@ -326,7 +362,8 @@ class Tls(BrokerTestCase):
         self.assertEqual(c.sock.version(), 'TLSv1.3')
         c.connect_ok('tls13')
         pub = run(['mosquitto_pub', '-t', 't', '-m', 'x', '-p', str(self.broker.tls_port),
-                   '-h', '127.0.0.1', '--cafile', path('ca.crt'), '--tls-version', 'tlsv1.3'])
+                   '-h', self.broker.host('127.0.0.1'), '--cafile', path('ca.crt'),
+                   '--tls-version', 'tlsv1.3'])
         self.assertEqual(pub.returncode, 0, pub.stderr)
 
     def test_tls_version_tlsv12_takes_tls13(self):
@@ -369,7 +406,7 @@ class Tls(BrokerTestCase):
         c = self.tls_raw(cert='client')
         c.connect_ok('ident-1', username='mallory', password=b'ignored')
         if is_tern():
-            self.wait_log("Client ident-1 from 127.0.0.1:")
+            self.wait_log("Client ident-1 from %s:" % self.peer('127.0.0.1'))
             self.wait_log("has the user name 'sensor-7' from its certificate.")
             self.assertNotIn("'mallory'", self.broker.log())
         else:
@@ -491,7 +528,7 @@ class Tls(BrokerTestCase):
                 hello.expect_closed(2 + 3, allow_packets=True)
                 silent.expect_closed(2 + 3, allow_packets=True)
                 self.assertLess(time.monotonic() - started, 5)
-                self.wait_log('TLS handshake with 127.0.0.1:')
+                self.wait_log('TLS handshake with %s:' % self.peer('127.0.0.1'))
             else:
                 not_checked('a stalled TLS handshake is closed within connect_timeout')
             # The pair kept going all along, in order.
@@ -534,8 +571,11 @@ class Tls(BrokerTestCase):
         self.addCleanup(b.close)
         with self.assertRaises(RuntimeError) as ctx:
             b.start()
-        self.assertRegex(str(ctx.exception), r'broker\.conf:3: listener \d+: keyfile needs '
-                         r'certfile \(a TLS listener\)')
+        with open(b.conf_path) as f:
+            line = next(i for i, l in enumerate(f, 1)
+                        if l.startswith('listener %d ' % b.tls_port))
+        self.assertRegex(str(ctx.exception), r'broker\.conf:%d: listener \d+: keyfile needs '
+                         r'certfile \(a TLS listener\)' % line)
 
 
 if __name__ == '__main__':
