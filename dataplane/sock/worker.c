@@ -49,6 +49,7 @@
 #define ERR_LOG_INTERVAL   10000
 #define ERR_LOG_BURST	   5
 #define TLS_READS_PER_TURN 16 /* records, per connection: 256 KiB at most, as plain reads */
+#define BATCH_FANOUT	   4  /* flush_batch: connections to write per read this turn, at least */
 
 enum conn_flag {
 	CONN_DIRTY = 1u << 0,	  /* on the worker's dirty list */
@@ -337,6 +338,7 @@ static bool deliver_input(struct dp_sock_worker *w, struct dp_sock_conn *c, size
 {
 	stat_add(&w->stats.reads, 1);
 	stat_add(&w->stats.read_bytes, (uint64_t)n);
+	w->turn_reads++;
 	if (tern_conn_input(c->tc, w->rbuf, n) < 0) {
 		if (!(c->flags & CONN_CLOSING))
 			input_off(w, c);
@@ -716,9 +718,9 @@ static void batch_done(void *arg, void *ctx, int res)
 
 /*
  * Before flush_dirty writes the connections one by one: send the output of
- * all plain ones in one io_uring submission. What remains (a queue longer
- * than a send takes, a full socket, an error) is left for conn_flush, which
- * then usually finds the queue empty and makes no system call at all.
+ * all plain ones with short queues in one io_uring submission. What remains
+ * (a long queue, a full socket, an error) is left for conn_flush, which then
+ * usually finds the queue empty and makes no system call at all.
  */
 static void flush_batch(struct dp_sock_worker *w)
 {
@@ -726,15 +728,23 @@ static void flush_batch(struct dp_sock_worker *w)
 	unsigned n = 0;
 	int r = 0;
 
-	for (c = w->dirty; c && n < 2; c = c->dirty_next)
+	for (c = w->dirty; c; c = c->dirty_next)
 		if (!(c->flags & (CONN_DEAD | CONN_CLOSING | CONN_TLS)))
 			n++;
-	/* One connection: a plain sendmsg is one system call too. */
-	if (n < 2)
+	/*
+	 * Batch fan-out turns only: few inputs (or none: other workers' deliveries)
+	 * made output for many connections. In turns with as many inputs as
+	 * outputs (100 publisher/subscriber pairs at max rate) batching brought
+	 * the broker into its one-message-per-send regime more often (9 of 15
+	 * runs against 3 of 15, bench/notes-latency.md). One connection: a plain
+	 * sendmsg is one system call too.
+	 */
+	if (n < 2 || n < BATCH_FANOUT * w->turn_reads)
 		return;
 	for (c = w->dirty; c && r >= 0; c = c->dirty_next) {
 		struct tern_outq *q;
 		struct iovec *iov;
+		size_t k, want;
 
 		if (c->flags & (CONN_DEAD | CONN_CLOSING | CONN_TLS))
 			continue;
@@ -748,7 +758,16 @@ static void flush_batch(struct dp_sock_worker *w)
 			if (r < 0 || !iov)
 				break;
 		}
-		dp_sock_uring_queue(w->uring, c->fd, tern_outq_iov(q, iov, DP_SOCK_URING_IOV), c);
+		k = tern_outq_iov(q, iov, DP_SOCK_URING_IOV);
+		want = 0;
+		for (size_t i = 0; i < k; i++)
+			want += iov[i].iov_len;
+		/*
+		 * A queue longer than one batched send goes whole by one sendmsg
+		 * (DP_SOCK_IOV_MAX pieces): splitting it cost 10% of max-rate fan-out.
+		 */
+		if (want == tern_outq_bytes(q))
+			dp_sock_uring_queue(w->uring, c->fd, k, c);
 	}
 	if (r >= 0)
 		r = dp_sock_uring_submit(w->uring, batch_done, w);
@@ -831,6 +850,7 @@ static void run_loop(struct dp_sock_worker *w)
 
 		if (w->n_paused)
 			timeout = wait_timeout(w, timeout);
+		w->turn_reads = 0;
 		tern_worker_offline(w->tw);
 		n = epoll_wait(w->epfd, events, DP_SOCK_MAX_EVENTS, timeout);
 		tern_worker_online(w->tw);

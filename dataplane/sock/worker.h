@@ -74,6 +74,7 @@ struct dp_sock_worker {
 	struct dp_sock_tls_conn *tls_ready; /* TLS input buffered in OpenSSL, read next turn */
 	struct tern_log_ratelimit tls_rl;   /* TLS handshake and record errors */
 	struct dp_sock_uring *uring;	    /* batched sends; NULL: one sendmsg each */
+	unsigned turn_reads;		    /* reads handed to the engine this turn */
 
 	struct dp_sock_stats stats;
 };
