@@ -735,8 +735,8 @@ static void flush_batch(struct dp_sock_worker *w)
 	 * Batch fan-out turns only: few inputs (or none: other workers' deliveries)
 	 * made output for many connections. In turns with as many inputs as
 	 * outputs (100 publisher/subscriber pairs at max rate) batching brought
-	 * the broker into its one-message-per-send regime more often (9 of 15
-	 * runs against 3 of 15, bench/notes-latency.md). One connection: a plain
+	 * the broker into its one-message-per-send regime more often (9 of 18
+	 * runs against 3 of 18, bench/notes-latency.md). One connection: a plain
 	 * sendmsg is one system call too.
 	 */
 	if (n < 2 || n < BATCH_FANOUT * w->turn_reads)
