@@ -59,6 +59,13 @@
 #define READY_TIMEOUT_NS    (60 * NS_PER_S)
 #define SUB_FILTERS_PER_PKT 64
 #define QOS_WINDOW_MAX	    65000
+/*
+ * --rx-timestamps with one publisher: messages whose receipts are still being
+ * counted, indexed by sequence number. At 1,000 msgs/s this covers 4 s; a slot
+ * reused before all its subscribers reported drops that message from the
+ * first/last-arrival figures only.
+ */
+#define SPREAD_SLOTS 4096
 
 enum phase {
 	PH_CONNECT,
@@ -124,6 +131,14 @@ struct conn {
 struct rep_acc {
 	uint64_t published, expected, delivered, dup, reord;
 	struct tb_hist hist;
+	struct tb_hist arrival, first_arrival, last_arrival; /* --rx-timestamps */
+};
+
+/* One message's arrivals over its subscribers (--rx-timestamps, one publisher). */
+struct spread {
+	uint32_t seq;
+	uint32_t count; /* arrivals seen; 0 = free */
+	uint64_t sent, first, last;
 };
 
 struct run;
@@ -155,6 +170,8 @@ struct thr {
 	uint64_t uniq_total;	     /* first receipts, all phases */
 	_Atomic uint64_t uniq_shown; /* uniq_total as of the last loop turn, for the live line */
 	uint64_t last_ping;
+	uint64_t rx_arrival;   /* --rx-timestamps: CLOCK_MONOTONIC arrival of the last read */
+	struct spread *spread; /* SPREAD_SLOTS entries, or NULL */
 	int err;
 	char errmsg[200];
 };
@@ -325,6 +342,11 @@ static void start_connect(struct thr *t, struct conn *c)
 	int one = 1;
 	/* We batch ourselves; Nagle would only add latency to a lone message. */
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o->rx_timestamps && c->role == R_SUB &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
+		conn_fail(c, -errno, "SO_TIMESTAMPNS");
+		return;
+	}
 	if (connect(c->fd, (const struct sockaddr *)&o->addr, o->addr_len) < 0 &&
 	    errno != EINPROGRESS) {
 		conn_fail(c, -errno, "connect");
@@ -435,6 +457,29 @@ static inline int rep_of(const struct thr *t, uint64_t ts)
 	return (int)((ts - t->t_meas) / t->dur);
 }
 
+/* --rx-timestamps: the arrival figures of one first receipt in repetition a. */
+static void record_arrival(struct thr *t, struct rep_acc *a, uint64_t ts, uint32_t seq)
+{
+	uint64_t arr = t->rx_arrival;
+	tb_hist_record(&a->arrival, arr > ts ? arr - ts : 0);
+	if (!t->spread)
+		return;
+	struct spread *sp = &t->spread[seq % SPREAD_SLOTS];
+	if (sp->count == 0 || sp->seq != seq) {
+		*sp = (struct spread){.seq = seq, .sent = ts, .first = arr, .last = arr};
+	} else {
+		if (arr < sp->first)
+			sp->first = arr;
+		if (arr > sp->last)
+			sp->last = arr;
+	}
+	if (++sp->count < t->run->pubs[0].fanout)
+		return;
+	tb_hist_record(&a->first_arrival, sp->first > ts ? sp->first - ts : 0);
+	tb_hist_record(&a->last_arrival, sp->last > ts ? sp->last - ts : 0);
+	sp->count = 0;
+}
+
 static void on_publish(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t now)
 {
 	struct thr *t = c->t;
@@ -495,6 +540,8 @@ static void on_publish(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t no
 		if (uniq) {
 			a->delivered++;
 			tb_hist_record(&a->hist, now > ts ? now - ts : 0);
+			if (t->rx_arrival)
+				record_arrival(t, a, ts, seq);
 		}
 		a->dup += dup;
 		a->reord += late;
@@ -600,13 +647,54 @@ static void handle(struct conn *c, const struct tb_mqtt_pkt *pk, uint64_t now)
 	}
 }
 
+/*
+ * read() that also takes the kernel's software receive timestamp (CLOCK_REALTIME)
+ * of the last segment read into t->rx_arrival (0 when there is none). With several
+ * segments in one read every message gets the last one's: an upper bound of their
+ * arrival.
+ */
+static ssize_t read_stamped(struct conn *c, size_t space)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = {.iov_base = c->in + c->in_len, .iov_len = space};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm)};
+	ssize_t n = recvmsg(c->fd, &mh, 0);
+	c->t->rx_arrival = 0;
+	if (n <= 0)
+		return n;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(h), sizeof(ts));
+			c->t->rx_arrival = (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+		}
+	}
+	return n;
+}
+
+/*
+ * A CLOCK_REALTIME arrival stamp as CLOCK_MONOTONIC, from how long before now (the
+ * monotonic time just after the read) it lies: no offset between the clocks to estimate.
+ */
+static uint64_t arrival_mono(uint64_t arrival_real, uint64_t now)
+{
+	uint64_t real = clock_ns(CLOCK_REALTIME);
+	uint64_t lag = real > arrival_real ? real - arrival_real : 0;
+	return now > lag ? now - lag : 1;
+}
+
 static void on_readable(struct conn *c)
 {
 	struct thr *t = c->t;
 	int version = t->run->o->version;
 	for (int round = 0; round < 4 && c->state != C_CLOSED; round++) {
 		size_t space = c->in_cap - c->in_len;
-		ssize_t n = read(c->fd, c->in + c->in_len, space);
+		ssize_t n = t->run->o->rx_timestamps ? read_stamped(c, space)
+						     : read(c->fd, c->in + c->in_len, space);
 		if (n == 0) {
 			conn_fail(c, -ECONNRESET, "broker closed the connection");
 			return;
@@ -618,6 +706,8 @@ static void on_readable(struct conn *c)
 			return;
 		}
 		uint64_t now = now_ns();
+		if (t->rx_arrival)
+			t->rx_arrival = arrival_mono(t->rx_arrival, now);
 		if (c->role == R_SUB)
 			t->rx_bytes += (uint64_t)n;
 		c->in_len += (size_t)n;
@@ -849,6 +939,7 @@ static void *thr_main(void *arg)
 		}
 	}
 	struct epoll_event evs[MAX_EVENTS];
+	uint64_t last_event = 0;
 	t->last_ping = now_ns();
 	for (;;) {
 		take_timeline(t);
@@ -860,11 +951,16 @@ static void *thr_main(void *arg)
 			start_connect(t, &t->conns[t->next_connect++]);
 
 		uint64_t now = now_ns();
-		int n = wait_events(t, evs, loop_timeout(t, now));
+		uint64_t wait = loop_timeout(t, now);
+		if (o->busy_poll_ns && now - last_event < o->busy_poll_ns)
+			wait = 0;
+		int n = wait_events(t, evs, wait);
 		if (n < 0 && errno != EINTR) {
 			fail(t, -errno, "epoll wait: %s", strerror(errno));
 			break;
 		}
+		if (n > 0)
+			last_event = now_ns();
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c->state == C_CLOSED)
@@ -942,6 +1038,7 @@ static void run_free(struct run *r)
 			free(t->p_pending);
 			free(t->p_dirty_list);
 			free(t->p_dirty);
+			free(t->spread);
 		}
 		free(r->thr);
 	}
@@ -1073,6 +1170,11 @@ static int run_setup(struct run *r, const struct tb_opts *o)
 		if (!t->conns || !t->dirty || !t->pubs || !t->reps || !t->p_uniq || !t->p_dup ||
 		    !t->p_reord || !t->p_pending || !t->p_dirty_list || !t->p_dirty)
 			return -ENOMEM;
+		if (o->rx_timestamps && r->npubs == 1 && r->nthr == 1) {
+			t->spread = calloc(SPREAD_SLOTS, sizeof(struct spread));
+			if (!t->spread)
+				return -ENOMEM;
+		}
 		for (unsigned k = 0; k < t->nconns; k++)
 			t->conns[k].fd = -1;
 		t->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1260,6 +1362,9 @@ static void collect(struct run *r, struct tb_result *res)
 			rep->duplicates += a->dup;
 			rep->reordered += a->reord;
 			tb_hist_merge(&rep->latency, &a->hist);
+			tb_hist_merge(&rep->arrival, &a->arrival);
+			tb_hist_merge(&rep->first_arrival, &a->first_arrival);
+			tb_hist_merge(&rep->last_arrival, &a->last_arrival);
 		}
 		rep->published_rate = (double)rep->published / o->duration;
 		rep->delivered_rate = (double)rep->delivered / o->duration;

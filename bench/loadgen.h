@@ -55,6 +55,19 @@ struct tb_opts {
 	uint16_t keepalive;
 	char prefix[64]; /* topic prefix, unique per run so parallel runs do not mix */
 	bool progress;	 /* live line on stderr each second */
+	/*
+	 * Also measure latency to the kernel's arrival of each delivery at the subscriber's
+	 * socket (software receive timestamp): that minus the conventional figure is the
+	 * load generator's own read lag. The conventional read-time latency is unchanged.
+	 */
+	bool rx_timestamps;
+	/*
+	 * Poll epoll without sleeping for this many ns after the last event (0: off): the
+	 * deliveries of a fan-out burst then find the thread awake. On loopback the
+	 * sender's CPU pays for waking a sleeping reader, so this also takes that cost
+	 * off the broker's CPU figure.
+	 */
+	uint64_t busy_poll_ns;
 };
 
 /* One repetition (a measurement window of opts.duration seconds). */
@@ -67,6 +80,13 @@ struct tb_rep_result {
 	double published_rate; /* msgs/s */
 	double delivered_rate;
 	struct tb_hist latency; /* ns, from the payload's send time to read() */
+	/*
+	 * rx_timestamps only (else empty), ns from the send time: arrival = the kernel
+	 * queued the delivery at the subscriber's socket; first / last = the earliest and
+	 * the latest arrival of each message over all its subscribers (one publisher and
+	 * one thread only: a message's receipts are seen by one thread).
+	 */
+	struct tb_hist arrival, first_arrival, last_arrival;
 	double broker_cpu_pct;	/* of one core, -1 without --broker-pid */
 	uint64_t broker_rss_kb; /* at the end of the window, 0 without --broker-pid */
 	double bench_cpu_pct;	/* all tern-bench threads, of one core */

@@ -54,6 +54,11 @@ static void usage(FILE *f)
 	      "      --prefix STR         topic prefix (default tb/PID)\n"
 	      "      --json               print one JSON object on stdout\n"
 	      "      --no-progress        no live line on stderr\n"
+	      "      --rx-timestamps      also report latency to the kernel's arrival of each\n"
+	      "                           delivery at its socket, and of each message's first\n"
+	      "                           and last delivery (latency_us stays send to read)\n"
+	      "      --busy-poll US       poll without sleeping for US microseconds after the\n"
+	      "                           last event (default 0: sleep at once); see README\n"
 	      "      --help               this text\n",
 	      f);
 }
@@ -177,6 +182,9 @@ GETTER(g_rss, (double)r->reps[i].broker_rss_kb)
 GETTER(g_tcpu, r->reps[i].bench_cpu_pct)
 GETTER(g_tmax, r->reps[i].bench_max_thread_pct)
 GETTER(g_tns, ns_per_delivery(&r->reps[i]))
+GETTER(g_a50, tb_hist_percentile(&r->reps[i].arrival, 0.50) / 1e3)
+GETTER(g_a90, tb_hist_percentile(&r->reps[i].arrival, 0.90) / 1e3)
+GETTER(g_a99, tb_hist_percentile(&r->reps[i].arrival, 0.99) / 1e3)
 GETTER(g_crate, r->conn[i].connect_rate)
 GETTER(g_cbytes, r->conn[i].bytes_per_conn)
 
@@ -265,6 +273,14 @@ static void print_json(FILE *f, const struct tb_opts *o, const char *host, unsig
 		    p->broker_cpu_pct, (unsigned long long)p->broker_rss_kb, p->bench_cpu_pct,
 		    p->bench_max_thread_pct, ns_per_delivery(p));
 		json_latency(f, &p->latency);
+		if (o->rx_timestamps) {
+			fputs(",\n     \"arrival_latency_us\": ", f);
+			json_latency(f, &p->arrival);
+			fputs(",\n     \"first_arrival_us\": ", f);
+			json_latency(f, &p->first_arrival);
+			fputs(",\n     \"last_arrival_us\": ", f);
+			json_latency(f, &p->last_arrival);
+		}
 		fputc('}', f);
 	}
 	fprintf(f,
@@ -277,6 +293,11 @@ static void print_json(FILE *f, const struct tb_opts *o, const char *host, unsig
 		median(n, g_p90, r), median(n, g_p99, r), median(n, g_p999, r), median(n, g_max, r),
 		median(n, g_bcpu, r), median(n, g_rss, r), median(n, g_tcpu, r),
 		median(n, g_tmax, r), median(n, g_tns, r));
+	if (o->rx_timestamps)
+		fprintf(f,
+			"  \"median_arrival_latency_us\": {\"p50\": %.3f, \"p90\": %.3f, "
+			"\"p99\": %.3f},\n",
+			median(n, g_a50, r), median(n, g_a90, r), median(n, g_a99, r));
 	uint64_t exp = 0, del = 0;
 	for (unsigned p = 0; p < r->npubs; p++)
 		exp += r->pubs[p].expected, del += r->pubs[p].delivered;
@@ -346,6 +367,18 @@ static void print_text(FILE *f, const struct tb_opts *o, const struct tb_result 
 			fprintf(f, ", broker cpu %.0f%% rss %llu kB", p->broker_cpu_pct,
 				(unsigned long long)p->broker_rss_kb);
 		fputc('\n', f);
+		if (o->rx_timestamps) {
+			const struct tb_hist *a = &p->arrival, *fa = &p->first_arrival,
+					     *la = &p->last_arrival;
+			fprintf(
+			    f,
+			    "       at socket arrival: us p50 %.1f p90 %.1f p99 %.1f; "
+			    "first of a message p50 %.1f p99 %.1f, last p50 %.1f p99 %.1f\n",
+			    tb_hist_percentile(a, 0.5) / 1e3, tb_hist_percentile(a, 0.9) / 1e3,
+			    tb_hist_percentile(a, 0.99) / 1e3, tb_hist_percentile(fa, 0.5) / 1e3,
+			    tb_hist_percentile(fa, 0.99) / 1e3, tb_hist_percentile(la, 0.5) / 1e3,
+			    tb_hist_percentile(la, 0.99) / 1e3);
+		}
 	}
 	if (n > 1)
 		fprintf(f,
@@ -381,6 +414,8 @@ enum {
 	OPT_NOPROG,
 	OPT_HELP,
 	OPT_CWIN,
+	OPT_RXTS,
+	OPT_BUSY,
 };
 
 int main(int argc, char **argv)
@@ -409,6 +444,8 @@ int main(int argc, char **argv)
 	    {"prefix", required_argument, NULL, OPT_PREFIX},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"no-progress", no_argument, NULL, OPT_NOPROG},
+	    {"rx-timestamps", no_argument, NULL, OPT_RXTS},
+	    {"busy-poll", required_argument, NULL, OPT_BUSY},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -518,6 +555,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NOPROG:
 			noprog = true;
+			break;
+		case OPT_RXTS:
+			o.rx_timestamps = true;
+			break;
+		case OPT_BUSY:
+			o.busy_poll_ns = parse_ul("busy-poll", optarg, 0, 60000000) * 1000ull;
 			break;
 		case OPT_HELP:
 			usage(stdout);

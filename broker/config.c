@@ -763,6 +763,7 @@ static const struct keydef keydefs[] = {
     CUSTOM_OPT("log_dest", opt_log_dest),
     UINT_OPT("workers", workers, 0, MAX_WORKERS),
     CUSTOM_OPT("dataplane", opt_dataplane),
+    BOOL_OPT("sock_io_uring", sock_io_uring),
     /* A bound below one small packet would drop every QoS 0 message. */
     UINT_OPT("max_output_bytes", max_output_bytes, 1024, UINT64_MAX),
     UINT_OPT("connect_timeout", connect_timeout, 1, 86400),
@@ -852,6 +853,7 @@ void tern_config_defaults(struct tern_config *c)
 	c->max_connections = -1;
 	c->sys_interval = 10;
 	c->retain_available = true;
+	c->sock_io_uring = true;
 	c->persistent_client_expiration = 0;
 	c->max_output_bytes = DEFAULT_MAX_OUTPUT_BYTES;
 	c->connect_timeout = 10;

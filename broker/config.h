@@ -81,6 +81,7 @@ struct tern_config {
 
 	unsigned workers; /* 0 = one per online core */
 	enum tern_dataplane_kind dataplane;
+	bool sock_io_uring; /* sock: batch each turn's sends in one io_uring call; default true */
 
 	bool allow_anonymous;		/* default true */
 	uint32_t max_queued_messages;	/* per session, QoS 1/2 waiting to be sent; 0 = unlimited;

@@ -17,6 +17,8 @@ TERN_BUILD_PACKAGES+=(libssl-dev) # OpenSSL 3: password file hashes (libcrypto),
 TERN_BUILD_PACKAGES+=(libbenchmark-dev)
 # The DPDK dataplane (built when meson finds libdpdk-dev; dpdk has dpdk-devbind.py).
 TERN_BUILD_PACKAGES+=(libdpdk-dev dpdk)
+# The sock dataplane's batched sends (dataplane/sock/uring.c; sendmsg when missing).
+TERN_BUILD_PACKAGES+=(liburing-dev)
 
 tern_log() {
 	printf 'tern: %s\n' "$*" >&2

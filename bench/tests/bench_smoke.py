@@ -129,6 +129,26 @@ class BenchSmoke(unittest.TestCase):
         self.assertLessEqual(total, 1151)
         self.assertGreaterEqual(total, 0.8 * 1150)
 
+    def test_rx_timestamps_and_busy_poll(self):
+        b = self.broker()
+        r = self.bench(b, 'fanout', '-S', '5', '-q', '1', '-r', '500', '-d', '1',
+                       '--warmup', '0.3', '--rx-timestamps', '--busy-poll', '100')
+        self.check_traffic(r, 5)
+        for run in r['runs']:
+            lat, arr = run['latency_us'], run['arrival_latency_us']
+            first, last = run['first_arrival_us'], run['last_arrival_us']
+            self.assertEqual(arr['count'], run['delivered'])
+            # Each delivery arrives at its socket before it is read, so every quantile too.
+            self.assertGreater(arr['p50'], 0)
+            for q in ('p50', 'p90', 'p99', 'max'):
+                self.assertLessEqual(arr[q], lat[q], (arr, lat))
+            # QoS 1, one publisher: every message reached all 5, first before last.
+            self.assertEqual(first['count'], run['published'])
+            self.assertEqual(last['count'], run['published'])
+            self.assertLessEqual(first['p50'], last['p50'])
+            self.assertLessEqual(last['max'], arr['max'])
+        self.assertIn('median_arrival_latency_us', r)
+
     def test_qos0_max_rate_threads(self):
         b = self.broker()
         r = self.bench(b, 'fanout', '-S', '20', '-d', '1', '--warmup', '0.3', '-T', '2',

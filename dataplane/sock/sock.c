@@ -216,6 +216,7 @@ struct dp_sock *dp_sock_start(struct tern_broker *b, const struct tern_config *c
 		w->id = i;
 		w->stop = &s->stop;
 		w->ready = &s->ready;
+		w->use_uring = cfg->sock_io_uring;
 	}
 	err = resolve_all(s, cfg);
 	if (err < 0)

@@ -19,6 +19,7 @@ struct tern_worker;
 struct dp_sock_conn;
 struct dp_sock_tls_conn;
 struct dp_tls_ctx;
+struct dp_sock_uring;
 
 #define DP_SOCK_RBUF_SIZE  (64 * 1024)
 #define DP_SOCK_IOV_MAX	   1024
@@ -52,6 +53,7 @@ struct dp_sock_worker {
 	const int *stop; /* atomic flag, set once by dp_sock_stop */
 	sem_t *ready;	 /* posted once tern_worker_start returned (start_err) */
 	int start_err;
+	bool use_uring; /* config sock_io_uring: try io_uring for the turn's sends */
 	struct dp_sock_lsock lsocks[DP_SOCK_MAX_LSOCKS];
 	unsigned n_lsocks;
 	int epfd;
@@ -71,6 +73,8 @@ struct dp_sock_worker {
 	uint8_t *tls_stage;	      /* one TLS record's plaintext; only with TLS listeners */
 	struct dp_sock_tls_conn *tls_ready; /* TLS input buffered in OpenSSL, read next turn */
 	struct tern_log_ratelimit tls_rl;   /* TLS handshake and record errors */
+	struct dp_sock_uring *uring;	    /* batched sends; NULL: one sendmsg each */
+	unsigned turn_reads;		    /* reads handed to the engine this turn */
 
 	struct dp_sock_stats stats;
 };

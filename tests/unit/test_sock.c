@@ -340,11 +340,15 @@ static int count_fds(void)
 	return n;
 }
 
+/* Config sock_io_uring for the group of tests that runs: every test runs with and without. */
+static bool use_uring;
+
 static struct dp_sock *start_on(const char *const *addrs, unsigned n)
 {
 	struct tern_config cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.sock_io_uring = use_uring;
 	for (unsigned i = 0; i < n; i++) {
 		cfg.listeners[i].port =
 		    0; /* the kernel picks; read back with dp_sock_listener_port */
@@ -948,5 +952,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_closes_everything, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("sendmsg", tests, NULL, NULL);
+
+	use_uring = true;
+	return failed + cmocka_run_group_tests_name("io_uring", tests, NULL, NULL);
 }
