@@ -80,6 +80,23 @@ void dp_tcp_sack_note_ofo(struct dp_tcp_conn *c, uint32_t seq)
 	k->n_recent = (uint8_t)n;
 }
 
+/*
+ * Report ofo range q unless rcv_nxt has passed it. An ACK can leave while the ranges
+ * that in-order data just reached are still queued (the application sends from within
+ * delivery, before dp_tcp_ofo_pull runs), so a range is clipped to rcv_nxt: a block
+ * must lie above the ACK it rides with (RFC 2018 section 3).
+ */
+static bool fill_one(const struct dp_tcp_conn *c, unsigned int q, uint32_t block[2])
+{
+	uint32_t seq = c->ofo[q].seq, end = seq + c->ofo[q].len;
+
+	if (SEQ_LEQ(end, c->rcv_nxt))
+		return false;
+	block[0] = SEQ_LT(seq, c->rcv_nxt) ? c->rcv_nxt : seq;
+	block[1] = end;
+	return true;
+}
+
 unsigned int dp_tcp_sack_fill(struct dp_tcp_conn *c, uint32_t blocks[][2], unsigned int max)
 {
 	bool used[DP_TCP_OFO_RANGES] = {false};
@@ -93,16 +110,12 @@ unsigned int dp_tcp_sack_fill(struct dp_tcp_conn *c, uint32_t blocks[][2], unsig
 		if (q < 0 || used[q])
 			continue;
 		used[q] = true;
-		blocks[n][0] = c->ofo[q].seq;
-		blocks[n][1] = c->ofo[q].seq + c->ofo[q].len;
-		n++;
+		if (fill_one(c, (unsigned int)q, blocks[n]))
+			n++;
 	}
 	for (unsigned int i = c->ofo_n; i-- > 0 && n < max;) {
-		if (used[i])
-			continue;
-		blocks[n][0] = c->ofo[i].seq;
-		blocks[n][1] = c->ofo[i].seq + c->ofo[i].len;
-		n++;
+		if (!used[i] && fill_one(c, i, blocks[n]))
+			n++;
 	}
 	c->stack->stats.sack_blocks_out += n;
 	return n;

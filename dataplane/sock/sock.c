@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <urcu-qsbr.h>
 
 #include "broker/alloc.h"
 #include "broker/config.h"
@@ -253,6 +254,9 @@ void dp_sock_stop(struct dp_sock *s)
 	if (!s)
 		return;
 	stop_threads(s);
+	/* RCU callbacks still pending (a takeover's hand-over) wake their worker: let them run
+	 * while the workers exist. */
+	rcu_barrier();
 	tern_sys_set_source(s->b, NULL, NULL);
 	destroy(s);
 }

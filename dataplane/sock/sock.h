@@ -48,8 +48,10 @@ struct dp_sock *dp_sock_start(struct tern_broker *b, const struct tern_config *c
 /*
  * Stop: each worker closes its listeners, then closes every connection through
  * the engine (best-effort flush, FIN, tern_conn_closed(c, false)), calls
- * tern_worker_finish and exits. Joins the threads and frees s. NULL is
- * ignored. Call from the thread that called dp_sock_start, once.
+ * tern_worker_finish and exits. Joins the threads, waits for pending RCU
+ * callbacks (rcu_barrier: they may wake a worker) and frees s. NULL is
+ * ignored. Call from the thread that called dp_sock_start, once, outside any
+ * RCU read-side critical section.
  */
 void dp_sock_stop(struct dp_sock *s);
 
