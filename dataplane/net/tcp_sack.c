@@ -81,19 +81,17 @@ void dp_tcp_sack_note_ofo(struct dp_tcp_conn *c, uint32_t seq)
 }
 
 /*
- * Report ofo range q unless rcv_nxt has passed it. An ACK can leave while the ranges
- * that in-order data just reached are still queued (the application sends from within
- * delivery, before dp_tcp_ofo_pull runs), so a range is clipped to rcv_nxt: a block
- * must lie above the ACK it rides with (RFC 2018 section 3).
+ * Report ofo range q unless rcv_nxt has reached it. An ACK can leave while the ranges that
+ * in-order data just reached are still queued (the application sends from within delivery,
+ * before dp_tcp_ofo_pull runs); those bytes are in order now, not a block above the ACK
+ * (RFC 2018 section 3).
  */
 static bool fill_one(const struct dp_tcp_conn *c, unsigned int q, uint32_t block[2])
 {
-	uint32_t seq = c->ofo[q].seq, end = seq + c->ofo[q].len;
-
-	if (SEQ_LEQ(end, c->rcv_nxt))
+	if (SEQ_LEQ(c->ofo[q].seq, c->rcv_nxt))
 		return false;
-	block[0] = SEQ_LT(seq, c->rcv_nxt) ? c->rcv_nxt : seq;
-	block[1] = end;
+	block[0] = c->ofo[q].seq;
+	block[1] = c->ofo[q].seq + c->ofo[q].len;
 	return true;
 }
 
