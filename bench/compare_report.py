@@ -285,20 +285,21 @@ def plots(outdir, ratio_rows, lat_rows):
             for x, v in enumerate(vals[:4]):
                 f.write('%d %s\n' % (x, '%.3f' % v if v else 'NaN'))
         lines.append("'%s' using 1:2 with linespoints lw 2 pt 7 title '%s %s'" % (name, b, case))
-    gp = [
-        "set terminal pngcairo size 1100,520 noenhanced",
-        "set output 'throughput_ratio.png'",
-        "set title 'tern / mosquitto (best variant): delivered msgs/s, medians'",
-        "set style data histograms",
-        "set style fill solid 0.8 border -1",
-        "set boxwidth 0.7",
-        "set ylabel 'ratio (x)'",
-        "set yrange [0:*]",
-        "set xtics rotate by -30",
-        "set grid ytics",
-        "plot 'throughput_ratio.dat' using 2:xtic(1) title 'measured ratio' lc rgb '#2b7bba', "
-        "'' using 0:3 with points pt 7 ps 1.5 lc rgb '#d62728' title 'target'",
-    ]
+    gp = ["set terminal pngcairo size 1100,520 noenhanced"]
+    if ratio_rows:  # a run of only conn-10k or only fixed-rate cases has no ratio to plot
+        gp += [
+            "set output 'throughput_ratio.png'",
+            "set title 'tern / mosquitto (best variant): delivered msgs/s, medians'",
+            "set style data histograms",
+            "set style fill solid 0.8 border -1",
+            "set boxwidth 0.7",
+            "set ylabel 'ratio (x)'",
+            "set yrange [0:*]",
+            "set xtics rotate by -30",
+            "set grid ytics",
+            "plot 'throughput_ratio.dat' using 2:xtic(1) title 'measured ratio' lc rgb '#2b7bba', "
+            "'' using 0:3 with points pt 7 ps 1.5 lc rgb '#d62728' title 'target'",
+        ]
     if lines:
         gp += [
             "set output 'latency.png'",
@@ -311,6 +312,8 @@ def plots(outdir, ratio_rows, lat_rows):
             "set key outside right",
             "plot " + ', '.join(lines),
         ]
+    if len(gp) == 1:
+        return
     with open(os.path.join(outdir, 'plots.gp'), 'w', encoding='utf-8') as f:
         f.write('\n'.join(gp) + '\n')
     subprocess.run(['gnuplot', 'plots.gp'], cwd=outdir, check=True)
