@@ -137,7 +137,7 @@ static void test_batch_bound(void **state)
 		struct iovec *iov = dp_sock_uring_iov(u);
 
 		assert_non_null(iov);
-		iov[0] = (struct iovec){.iov_base = "ab" + (i & 1), .iov_len = 1};
+		iov[0] = (struct iovec){.iov_base = &"ab"[i & 1], .iov_len = 1};
 		dp_sock_uring_queue(u, sv[0], 1, NULL);
 	}
 	assert_null(dp_sock_uring_iov(u));
