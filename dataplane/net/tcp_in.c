@@ -382,11 +382,11 @@ static void new_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 			c->in_recovery = false;
 			c->dupacks = 0;
 			dp_tcp_sack_exit(c);
-		} else if (c->sack.recovery) {
-			/* RFC 6675: no deflation; the pipe decides what goes next. */
-			dp_tcp_sack_recover(c);
-		} else {
-			/* Partial ACK: resend the next hole, deflate by what was acknowledged. */
+		} else if (!c->sack.recovery) {
+			/*
+			 * Partial ACK: resend the next hole, deflate by what was acknowledged.
+			 * (SACK recovery does not deflate; process_ack() lets the pipe decide.)
+			 */
 			s->stats.fast_retransmits++;
 			dp_tcp_retransmit_head(c);
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
@@ -420,10 +420,8 @@ static void dup_ack(struct dp_tcp_conn *c)
 	struct dp_tcp_stack *s = c->stack;
 
 	c->dupacks++;
-	if (c->in_recovery && c->sack.recovery) {
-		dp_tcp_sack_recover(c);
-		return;
-	}
+	if (c->in_recovery && c->sack.recovery)
+		return; /* process_ack() resends, once the window is current */
 	if (c->in_recovery) {
 		/* RFC 6582 3.2 step 4: inflate for each segment that left the network. */
 		c->cwnd += c->snd_mss;
@@ -514,6 +512,8 @@ static bool process_ack(struct dp_tcp_conn *c, const struct dp_tcp_seg *g)
 			dp_tcp_rtx_arm(c);
 		}
 	}
+	/* After the window update: a hole past the peer's new right edge waits. */
+	dp_tcp_sack_recover(c);
 	if (c->want_writable && c->app != NULL && !c->app_closed && dp_tcp_send_space(c) > 0) {
 		c->want_writable = false;
 		if (s->ops.writable != NULL)

@@ -292,6 +292,17 @@ static bool new_data_ready(const struct dp_tcp_conn *c)
 	return c->sndq_len > sent || (c->app_closed && !c->fin_sent);
 }
 
+/* Shortens *len to end at the peer's right window edge; false when seq is at or past it. */
+static bool clamp_to_peer_wnd(const struct dp_tcp_conn *c, uint32_t seq, uint32_t *len)
+{
+	uint32_t edge = c->snd_una + c->snd_wnd;
+
+	if (!SEQ_LT(seq, edge))
+		return false;
+	*len = min_u32(*len, edge - seq);
+	return true;
+}
+
 static int resend(struct dp_tcp_conn *c, uint32_t seq, uint32_t len)
 {
 	int rc = dp_tcp_retransmit_range(c, seq, len);
@@ -322,6 +333,9 @@ void dp_tcp_sack_recover(struct dp_tcp_conn *c)
 			return;
 		if (!is_lost && new_data_ready(c))
 			return;
+		/* Like new data, a resend past the peer's window waits (the head always may). */
+		if (seq != c->snd_una && !clamp_to_peer_wnd(c, seq, &len))
+			return;
 		if (resend(c, seq, len) != 0)
 			return;
 	}
@@ -340,7 +354,6 @@ bool dp_tcp_sack_enter(struct dp_tcp_conn *c)
 	/* RFC 6675 5 (4.3): the first hole goes at once, whatever the pipe says. */
 	if (SEQ_LT(c->snd_una, k->sb[0].seq))
 		resend(c, c->snd_una, min_u32(k->sb[0].seq - c->snd_una, c->snd_mss));
-	dp_tcp_sack_recover(c);
 	return true;
 }
 

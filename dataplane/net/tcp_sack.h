@@ -75,15 +75,16 @@ bool dp_tcp_sack_head_lost(const struct dp_tcp_conn *c);
 /*
  * Sender: loss recovery was just entered (ssthresh set, recover =
  * snd_max). With a scoreboard to work from, take it over: cwnd = ssthresh,
- * retransmit the first hole and whatever more the pipe allows; returns
+ * retransmit the first hole (dp_tcp_sack_recover() sends the rest); returns
  * true. Returns false (nothing done) when NewReno must handle it. Owner lcore.
  */
 bool dp_tcp_sack_enter(struct dp_tcp_conn *c);
 
 /*
- * Sender, in SACK recovery, after an ACK was processed (snd_una already
- * moved): retransmit lost holes, then non-lost ones when no new data can
- * go, while cwnd exceeds the pipe (RFC 6675 5 (C)). Owner lcore.
+ * Sender, in SACK recovery, after an ACK was processed (snd_una and the
+ * peer's window already updated): retransmit lost holes within that window,
+ * then non-lost ones when no new data can go, while cwnd exceeds the pipe
+ * (RFC 6675 5 (C)). Owner lcore.
  */
 void dp_tcp_sack_recover(struct dp_tcp_conn *c);
 

@@ -2008,6 +2008,52 @@ static void sack_sender_retransmits_only_holes(void **state)
 }
 
 /*
+ * A hole above the peer's right window edge waits like new data would
+ * (the peer shrank its window while its out-of-order queue held our data),
+ * and goes once the window opens again.
+ */
+static void sack_resend_waits_for_peer_window(void **state)
+{
+	struct dp_tcp_config cfg = base_cfg();
+	struct tscript *t;
+	const struct dp_tcp_stats *st;
+	struct tout o;
+	uint32_t iss, i;
+
+	t = established(&cfg, &sack_syn, &iss);
+	st = dp_tcp_stack_stats(t->s);
+	assert_int_equal(ts_app_send(t, 10000, 0), 0);
+	for (i = 0; i < 10; i++)
+		assert_true(ts_pop(t, &o));
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
+	SACK_ACK(t, iss, 1000, {2000, 3000});
+	SACK_ACK(t, iss, 1000, {2000, 4000});
+	SACK_ACK(t, iss, 1000, {5000, 6000}, {2000, 4000});
+	ts_expect(t, &o, F_ACK, iss + 1000, PEER + 1);
+	ts_expect_none(t);
+	/* Hole 4000-5000 is lost and the pipe has room, but the window ends at 4000. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 3000, .nsack = 2,
+	       .sack = {{iss + 5000, iss + 8000}, {iss + 2000, iss + 4000}});
+	ts_expect_none(t);
+	assert_int_equal(st->sack_retransmits, 1);
+	/* The edge at 4500: half the hole. */
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 3500, .nsack = 2,
+	       .sack = {{iss + 5000, iss + 9000}, {iss + 2000, iss + 4000}});
+	ts_expect(t, &o, F_ACK, iss + 4000, PEER + 1);
+	assert_int_equal(o.len, 500);
+	ts_expect_none(t);
+	/* Open again: the rest of the hole. */
+	SACK_ACK(t, iss, 1000, {5000, 10000}, {2000, 4000});
+	ts_expect(t, &o, F_ACK, iss + 4500, PEER + 1);
+	assert_int_equal(o.len, 500);
+	ts_expect_none(t);
+	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 10000, .wnd = 65535);
+	assert_int_equal(st->sack_retransmits, 3);
+	assert_int_equal(st->rto_timeouts, 0);
+	finish(t);
+}
+
+/*
  * Loss found by SACKed bytes alone: the peer's ACKs carry data (MQTT
  * acknowledgments ride on them), so none is a classic duplicate, and one
  * block SACKing more than 2 SMSS above the hole enters recovery.
@@ -2208,6 +2254,7 @@ int main(void)
 	    cmocka_unit_test(sack_blocks_for_out_of_order_data),
 	    cmocka_unit_test(no_sack_without_negotiation),
 	    cmocka_unit_test(sack_sender_retransmits_only_holes),
+	    cmocka_unit_test(sack_resend_waits_for_peer_window),
 	    cmocka_unit_test(sack_loss_from_data_acks),
 	    cmocka_unit_test(hostile_sack_blocks),
 	    cmocka_unit_test(sack_reneging_peer_recovers_by_rto),
