@@ -118,6 +118,12 @@ class Takeover(BrokerTestCase):
             self.assertTrue(sp)
             pub.publish_ok('hop/%d' % k, 'after takeover %d' % k, 1)
             p = conn.receive_publish()
+            if k > 0 and p.dup and p.topic == 'hop/%d' % (k - 1):
+                # The previous message's PUBACK left just before this takeover and
+                # reached the broker after it (a lost segment resent, say): the
+                # session still held it unacknowledged, so it comes again with DUP
+                # (MQTT-4.4.0-1). Then the new message.
+                p = conn.receive_publish()
             self.assertEqual((p.topic, p.payload), ('hop/%d' % k, b'after takeover %d' % k))
 
     def test_clean_session_takeover_drops_old_session(self):
