@@ -1937,6 +1937,22 @@ static void sack_ack(struct tscript *t, uint32_t iss, uint32_t ack, unsigned int
 
 static const struct tseg sack_syn = {.wnd = 65535, .mss = 1000, .sack_ok = true};
 
+/* A SACK connection (MSS 1000) with segs full segments of fill in flight, sent in order. */
+static struct tscript *sack_in_flight(const struct dp_tcp_config *cfg, uint32_t *iss, uint32_t segs,
+				      uint8_t fill)
+{
+	struct tscript *t = established(cfg, &sack_syn, iss);
+	struct tout o;
+
+	assert_int_equal(ts_app_send(t, segs * 1000, fill), 0);
+	for (uint32_t i = 0; i < segs; i++) {
+		assert_true(ts_pop(t, &o));
+		assert_int_equal(o.seq, *iss + i * 1000);
+		assert_int_equal(o.len, 1000);
+	}
+	return t;
+}
+
 /*
  * RFC 6675 sender: three duplicate ACKs with blocks enter recovery at
  * cwnd = ssthresh; the first hole goes at once; later holes go when the
@@ -1951,13 +1967,8 @@ static void sack_sender_retransmits_only_holes(void **state)
 	struct tout o;
 	uint32_t iss, i;
 
-	t = established(&cfg, &sack_syn, &iss);
+	t = sack_in_flight(&cfg, &iss, 10, 0);
 	st = dp_tcp_stack_stats(t->s);
-	assert_int_equal(ts_app_send(t, 10000, 0), 0);
-	for (i = 0; i < 10; i++) {
-		assert_true(ts_pop(t, &o));
-		assert_int_equal(o.seq, iss + i * 1000);
-	}
 	/* Segments 2 and 5 lost. */
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
 	ts_expect_none(t);
@@ -2018,13 +2029,10 @@ static void sack_resend_waits_for_peer_window(void **state)
 	struct tscript *t;
 	const struct dp_tcp_stats *st;
 	struct tout o;
-	uint32_t iss, i;
+	uint32_t iss;
 
-	t = established(&cfg, &sack_syn, &iss);
+	t = sack_in_flight(&cfg, &iss, 10, 0);
 	st = dp_tcp_stack_stats(t->s);
-	assert_int_equal(ts_app_send(t, 10000, 0), 0);
-	for (i = 0; i < 10; i++)
-		assert_true(ts_pop(t, &o));
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
 	SACK_ACK(t, iss, 1000, {2000, 3000});
 	SACK_ACK(t, iss, 1000, {2000, 4000});
@@ -2065,13 +2073,10 @@ static void sack_loss_from_data_acks(void **state)
 	const struct dp_tcp_stats *st;
 	uint8_t buf[100] = {0};
 	struct tout o;
-	uint32_t iss, i;
+	uint32_t iss;
 
-	t = established(&cfg, &sack_syn, &iss);
+	t = sack_in_flight(&cfg, &iss, 5, 9);
 	st = dp_tcp_stack_stats(t->s);
-	assert_int_equal(ts_app_send(t, 5000, 9), 0);
-	for (i = 0; i < 5; i++)
-		assert_true(ts_pop(t, &o));
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss, .wnd = 65535, .data = buf, .len = 4,
 	       .nsack = 1, .sack = {{iss + 1000, iss + 2000}});
 	ts_expect_none(t); /* one block of one segment: not yet; its data's ACK waits */
@@ -2105,11 +2110,8 @@ static void hostile_sack_blocks(void **state)
 	uint32_t iss, i, sent = 0;
 
 	cfg.init_cwnd_segs = 30;
-	t = established(&cfg, &sack_syn, &iss);
+	t = sack_in_flight(&cfg, &iss, 30, 5);
 	st = dp_tcp_stack_stats(t->s);
-	assert_int_equal(ts_app_send(t, 30000, 5), 0);
-	for (i = 0; i < 30; i++)
-		assert_true(ts_pop(t, &o));
 	INJECT(t, .flags = F_ACK, .seq = PEER + 1, .ack = iss + 1000, .wnd = 65535);
 	SACK_ACK(t, iss, 1000, {30000, 31000}, {0, 1000}, {5000, 3000}, {2000, 2000});
 	assert_int_equal(st->sack_blocks_bad, 3);
@@ -2160,13 +2162,10 @@ static void sack_reneging_peer_recovers_by_rto(void **state)
 	struct tscript *t;
 	const struct dp_tcp_stats *st;
 	struct tout o;
-	uint32_t iss, i;
+	uint32_t iss;
 
-	t = established(&cfg, &sack_syn, &iss);
+	t = sack_in_flight(&cfg, &iss, 3, 0);
 	st = dp_tcp_stack_stats(t->s);
-	assert_int_equal(ts_app_send(t, 3000, 0), 0);
-	for (i = 0; i < 3; i++)
-		assert_true(ts_pop(t, &o));
 	SACK_ACK(t, iss, 0, {1000, 3000});
 	ts_expect_none(t);
 	ts_advance(t, 200000);
