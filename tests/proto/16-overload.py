@@ -27,30 +27,13 @@ class HeadBroker(brokerfix.Broker):
         return '\n'.join(self.head) + '\n' + super().config_text(port)
 
 
-def try_connect(test, host, client_id):
-    """CONNECT on a new connection: the client when CONNACK 0 came, None when closed first."""
-    try:
-        c = test.raw(host=host)
-    except ConnectionResetError:
-        # Refused with a RST on the handshake's last ACK (the dpdk dataplane's TCP) and
-        # seen before connect() returned: closed first as well.
-        return None
-    c.send(r.connect(client_id), may_fail=True)
-    p = c.recv()
-    if p is None:
-        c.expect_closed(0)
-        return None
-    test.assertEqual((p.type, p.connack), (r.CONNACK, (False, 0)))
-    return c
-
-
 def fill(test, hosts, n, prefix):
     """n clients connected, alternating over hosts; a refusal below n is retried for a
     while, as the fixture's readiness probes hold slots until the broker sees them close."""
     got = []
     deadline = time.monotonic() + 3.0
     while len(got) < n:
-        c = try_connect(test, hosts[len(got) % len(hosts)], '%s%d' % (prefix, len(got)))
+        c = test.try_connect(hosts[len(got) % len(hosts)], '%s%d' % (prefix, len(got)))
         if c is None:
             test.assertLess(time.monotonic(), deadline, 'refused below max_connections')
             time.sleep(0.1)
@@ -72,7 +55,7 @@ class Overload(BrokerTestCase):
         # The fixture's listeners are 127.0.0.1 then ::1: the limit is ::1's only.
         self.broker = self.start_broker(['sys_interval 1', 'max_connections 2'])
         accepted = fill(self, ['::1'], 2, 'v6-')
-        extra = try_connect(self, '::1', 'v6-extra')
+        extra = self.try_connect('::1', 'v6-extra')
         if is_tern():
             self.assertIsNone(extra)
         else:
@@ -81,8 +64,8 @@ class Overload(BrokerTestCase):
                         % (extra is not None))
             if extra is not None:
                 accepted.append(extra)
-            self.assertIsNone(try_connect(self, '::1', 'v6-extra2'))
-        v4 = [try_connect(self, '127.0.0.1', 'v4-%d' % i) for i in range(5)]
+            self.assertIsNone(self.try_connect('::1', 'v6-extra2'))
+        v4 = [self.try_connect('127.0.0.1', 'v4-%d' % i) for i in range(5)]
         self.assertNotIn(None, v4, 'the other listener must not be limited')
         still_served(self, accepted + v4)
         if not is_tern():
@@ -102,13 +85,13 @@ class Overload(BrokerTestCase):
         self.broker = b.start()
         got = fill(self, ['127.0.0.1', '::1'], 3, 'g')
         # Three open over both listeners: a fourth is refused on either.
-        self.assertIsNone(try_connect(self, '::1', 'g3'))
-        self.assertIsNone(try_connect(self, '127.0.0.1', 'g4'))
+        self.assertIsNone(self.try_connect('::1', 'g3'))
+        self.assertIsNone(self.try_connect('127.0.0.1', 'g4'))
         still_served(self, got)
         got[2].send(r.disconnect())
         got[2].expect_closed()
         deadline = time.monotonic() + 3.0
-        while try_connect(self, '::1', 'again') is None:
+        while self.try_connect('::1', 'again') is None:
             self.assertLess(time.monotonic(), deadline, 'freed slot not reusable')
             time.sleep(0.1)
 
@@ -142,7 +125,7 @@ class Overload(BrokerTestCase):
         start = time.monotonic()
         accepted, refused = [], 0
         for i in range(40):
-            c = try_connect(self, '::1', 'burst-%d' % i)
+            c = self.try_connect('::1', 'burst-%d' % i)
             if c is None:
                 refused += 1
             else:
@@ -162,7 +145,7 @@ class Overload(BrokerTestCase):
                      lambda: mon.num('connections/rate_limited') == refused, timeout=10)
         # The bucket refills: after a second a new connection is accepted again.
         time.sleep(1.1)
-        self.assertIsNotNone(try_connect(self, '::1', 'after-refill'))
+        self.assertIsNotNone(self.try_connect('::1', 'after-refill'))
 
 
 if __name__ == '__main__':

@@ -475,6 +475,23 @@ class BrokerTestCase(unittest.TestCase):
             c.connect_ok(connect, **kw)
         return c
 
+    def try_connect(self, host, client_id):
+        """CONNECT on a new connection: the client when CONNACK 0 came, None when the broker
+        closed it first (refused)."""
+        try:
+            c = self.raw(host=host)
+        except ConnectionResetError:
+            # Refused with a RST on the handshake's last ACK (the dpdk dataplane's TCP) and
+            # seen before connect() returned: closed first as well.
+            return None
+        c.send(rawmqtt.connect(client_id), may_fail=True)
+        p = c.recv()
+        if p is None:
+            c.expect_closed(0)
+            return None
+        self.assertEqual((p.type, p.connack), (rawmqtt.CONNACK, (False, 0)))
+        return c
+
     def assert_closes(self, *packets, broker=None, host='127.0.0.1', timeout=TIMEOUT):
         """Send packets on a fresh connection; the broker must close it without replying."""
         c = self.raw(broker, host)
