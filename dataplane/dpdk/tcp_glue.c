@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 
 #include "broker/alloc.h"
 #include "broker/config.h"
@@ -69,6 +70,18 @@
 #define ZC_MBUF_MAX 32768
 /* Held input segments up to this long are copied behind the last held one. */
 #define HELD_COPY_MAX 512
+/*
+ * The worker's pool is shared by output queued in TCP (held until acknowledged)
+ * and by everything received. Output leaves this share of it free (for the
+ * ACKs that give the rest back, new clients, TCP's own headers); beyond it
+ * only connections with less than SMALL_QUEUE_BYTES queued may add output, so
+ * subscribers that stopped reading cannot silence everyone else. A flush step
+ * takes at most FLUSH_STEP_BYTES, so one connection overshoots by little.
+ */
+#define POOL_RESERVE_SHARE 4 /* 1/4 of the pool */
+#define SMALL_QUEUE_BYTES  (16u * 1024)
+#define FLUSH_STEP_BYTES   (64u * 1024)
+
 /* TLS failures logged per interval, per worker: a scanner must not flood the log. */
 #define TLS_LOG_INTERVAL_MS 10000
 #define TLS_LOG_BURST	    5
@@ -81,6 +94,7 @@ enum conn_flag {
 	CONN_DEAD = 1u << 4,	  /* TCP is done with it; freed at the end of the turn */
 	CONN_TLS_UP = 1u << 5,	  /* TLS: the handshake completed */
 	CONN_RESUME = 1u << 6,	  /* TLS: resumed; the session may hold decrypted input */
+	CONN_STARVED = 1u << 7,	  /* output waits for the pool (pool_wait): dirty again next turn */
 };
 
 struct glue_conn {
@@ -103,6 +117,7 @@ struct dp_dpdk_tcp {
 	struct glue_conn *conns;
 	struct glue_conn *dirty;
 	struct glue_conn *dead;
+	unsigned tx_budget; /* pool mbufs output may still take this turn (see above) */
 	struct tern_outq_seg seg[OUT_SEG_MAX];
 	/* With a TLS listener only: */
 	struct iovec iov[OUT_SEG_MAX];
@@ -720,7 +735,34 @@ static struct rte_mbuf *build_out(struct dp_dpdk_worker *w, struct tern_outq *q,
 	return o.head;
 }
 
-/* Send what the window and send space take; returns bytes handed to TCP. */
+/*
+ * c's output waits for pool mbufs: it tries again next turn (dp_dpdk_tcp_turn),
+ * as the ACKs that give mbufs back tell no connection.
+ */
+static void pool_wait(struct glue_conn *c)
+{
+	c->flags |= CONN_STARVED;
+	c->w->tx.pool_waits++;
+}
+
+/*
+ * Whether c may queue more output now (else pool_wait). Asked only with send
+ * space: a full send queue waits for writable() as usual.
+ */
+static bool pool_allows(struct glue_conn *c)
+{
+	if (c->w->tcp->tx_budget > 0 || dp_tcp_send_queued(c->tcp) < SMALL_QUEUE_BYTES)
+		return true;
+	pool_wait(c);
+	return false;
+}
+
+static void pool_took(struct dp_dpdk_tcp *t, const struct rte_mbuf *m)
+{
+	t->tx_budget = m->nb_segs < t->tx_budget ? t->tx_budget - m->nb_segs : 0;
+}
+
+/* Send what the window, send space and pool take; returns bytes handed to TCP. */
 static size_t flush_out(struct glue_conn *c)
 {
 	struct tern_outq *q = tern_conn_outq(c->tc);
@@ -737,14 +779,21 @@ static size_t flush_out(struct glue_conn *c)
 		 */
 		if (n > space)
 			n = space ? space : 1;
+		if (n > FLUSH_STEP_BYTES)
+			n = FLUSH_STEP_BYTES;
+		if (space && !pool_allows(c))
+			break;
 		m = build_out(c->w, q, n, &copied, &referenced);
-		if (!m)
-			break; /* pool empty: the next turn tries again */
+		if (!m) {
+			pool_wait(c);
+			break;
+		}
 		n = rte_pktmbuf_pkt_len(m);
 		if (dp_tcp_send(c->tcp, m) < 0) {
 			rte_pktmbuf_free(m);
 			break;
 		}
+		pool_took(c->w->tcp, m);
 		c->w->tx.bytes_copied += copied;
 		c->w->tx.bytes_referenced += referenced;
 		tern_outq_consume(q, n);
@@ -799,11 +848,15 @@ static bool tls_push(struct glue_conn *c)
 		if (!m) {
 			size_t space = dp_tcp_send_space(c->tcp);
 
+			if (space && !pool_allows(c))
+				return false;
 			/* With no space, one byte, so the refusal arms writable() (see flush_out).
 			 */
 			m = tls_take(c, space ? space : 1);
-			if (!m)
-				return false; /* pool empty: the next turn tries again */
+			if (!m) {
+				pool_wait(c);
+				return false;
+			}
 		}
 		c->tls_out = NULL;
 		rc = dp_tcp_send(c->tcp, m);
@@ -816,6 +869,7 @@ static bool tls_push(struct glue_conn *c)
 			return false;
 		}
 		c->w->tx.bytes_copied += rte_pktmbuf_pkt_len(m);
+		pool_took(c->w->tcp, m);
 	}
 	return true;
 }
@@ -896,14 +950,39 @@ static void handle_dirty(struct glue_conn *c)
 void dp_dpdk_tcp_turn(struct dp_dpdk_worker *w, uint64_t now_us)
 {
 	struct dp_dpdk_tcp *t = w->tcp;
+	struct glue_conn *starved = NULL;
 
 	t->now_ms = now_us / 1000;
 	dp_tcp_timers_run(t->stack, now_us);
+	if (t->dirty) {
+		unsigned avail = rte_mempool_avail_count(w->pool);
+		unsigned reserve = w->pool->size / POOL_RESERVE_SHARE;
+
+		t->tx_budget = avail > reserve ? avail - reserve : 0;
+	}
 	while (t->dirty) {
 		struct glue_conn *c = t->dirty;
 
 		t->dirty = c->dirty_next;
 		handle_dirty(c);
+		if (c->flags & CONN_STARVED) {
+			/* Kept marked, so no mark_dirty this turn reuses dirty_next. */
+			c->flags |= CONN_DIRTY;
+			c->dirty_next = starved;
+			starved = c;
+		}
+	}
+	/*
+	 * The ACKs that give mbufs back to the pool tell no connection that found
+	 * it empty: those try again next turn, or their output would wait for the
+	 * engine's next write to them.
+	 */
+	while (starved) {
+		struct glue_conn *c = starved;
+
+		starved = c->dirty_next;
+		c->flags &= (uint8_t) ~(CONN_STARVED | CONN_DIRTY);
+		mark_dirty(c);
 	}
 	while (t->dead) {
 		struct glue_conn *c = t->dead;
@@ -1042,9 +1121,9 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 	/* After the stack freed its send queues; mbufs still in TX rings may owe unrefs. */
 	tern_log(TERN_LOG_NOTICE,
 		 "dpdk: worker %u tx: bytes_copied=%" PRIu64 " bytes_referenced=%" PRIu64
-		 " msg_refs=%" PRIu64 " msg_unrefs=%" PRIu64,
+		 " msg_refs=%" PRIu64 " msg_unrefs=%" PRIu64 " pool_waits=%" PRIu64,
 		 w->id, w->tx.bytes_copied, w->tx.bytes_referenced, w->tx.msg_refs,
-		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED));
+		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED), w->tx.pool_waits);
 }
 
 const struct dp_tcp_stats *dp_dpdk_tcp_stats(const struct dp_dpdk_worker *w)

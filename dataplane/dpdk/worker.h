@@ -68,6 +68,7 @@ struct dp_dpdk_tx_stats {
 	uint64_t bytes_referenced; /* message bytes sent by reference, not copied */
 	uint64_t msg_refs;	   /* message references taken by external buffers */
 	uint64_t msg_unrefs;	   /* and dropped again when their mbufs were freed */
+	uint64_t pool_waits;	   /* connection-turns whose output waited for pool mbufs */
 };
 
 /*

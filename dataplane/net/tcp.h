@@ -272,6 +272,9 @@ uint64_t dp_tcp_timers_run(struct dp_tcp_stack *s, uint64_t now_us);
 /* Bytes dp_tcp_send() accepts now (0 when closing or closed). Owner lcore. */
 size_t dp_tcp_send_space(const struct dp_tcp_conn *c);
 
+/* Bytes in the send queue: sent and not yet acknowledged, or not sent yet. Owner lcore. */
+size_t dp_tcp_send_queued(const struct dp_tcp_conn *c);
+
 /*
  * Queue a chain for sending without copying and transmit what the windows
  * allow; the stack keeps references until acknowledged. Returns 0 (m taken),

@@ -385,6 +385,11 @@ size_t dp_tcp_send_space(const struct dp_tcp_conn *c)
 	return cap - c->sndq_len;
 }
 
+size_t dp_tcp_send_queued(const struct dp_tcp_conn *c)
+{
+	return c->sndq_len;
+}
+
 int dp_tcp_send(struct dp_tcp_conn *c, struct rte_mbuf *m)
 {
 	struct dp_tcp_stack *s = c->stack;
