@@ -15,7 +15,7 @@
 #include "dataplane/net/tcp.h"
 
 /* Each exported counter is a uint64_t; dp_dpdk_stats_read must fit DP_DPDK_STATS_MAX. */
-_Static_assert(DP_NET_COUNTER_MAX + 8 + sizeof(struct dp_tcp_stats) / sizeof(uint64_t) <=
+_Static_assert(DP_NET_COUNTER_MAX + 9 + sizeof(struct dp_tcp_stats) / sizeof(uint64_t) <=
 		   DP_DPDK_STATS_MAX,
 	       "DP_DPDK_STATS_MAX too small");
 
@@ -43,6 +43,7 @@ unsigned dp_dpdk_stats_read(const struct dp_dpdk_worker *w, struct dp_dpdk_stat 
 	out[n++] = (struct dp_dpdk_stat){"tls", "handshake_failures",
 					 load(&w->glue.tls_handshake_failures)};
 	out[n++] = (struct dp_dpdk_stat){"glue", "held_chain_fail", load(&w->glue.held_chain_fail)};
+	out[n++] = (struct dp_dpdk_stat){"glue", "pool_waits", load(&w->glue.pool_waits)};
 	out[n++] = (struct dp_dpdk_stat){"fault", "dropped",
 					 load(&w->rx_fault.dropped) + load(&w->tx_fault.dropped)};
 	out[n++] = (struct dp_dpdk_stat){

@@ -742,7 +742,7 @@ static struct rte_mbuf *build_out(struct dp_dpdk_worker *w, struct tern_outq *q,
 static void pool_wait(struct glue_conn *c)
 {
 	c->flags |= CONN_STARVED;
-	c->w->tx.pool_waits++;
+	c->w->glue.pool_waits++;
 }
 
 /*
@@ -1121,9 +1121,9 @@ void dp_dpdk_tcp_stop(struct dp_dpdk_worker *w)
 	/* After the stack freed its send queues; mbufs still in TX rings may owe unrefs. */
 	tern_log(TERN_LOG_NOTICE,
 		 "dpdk: worker %u tx: bytes_copied=%" PRIu64 " bytes_referenced=%" PRIu64
-		 " msg_refs=%" PRIu64 " msg_unrefs=%" PRIu64 " pool_waits=%" PRIu64,
+		 " msg_refs=%" PRIu64 " msg_unrefs=%" PRIu64,
 		 w->id, w->tx.bytes_copied, w->tx.bytes_referenced, w->tx.msg_refs,
-		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED), w->tx.pool_waits);
+		 __atomic_load_n(&w->tx.msg_unrefs, __ATOMIC_RELAXED));
 }
 
 const struct dp_tcp_stats *dp_dpdk_tcp_stats(const struct dp_dpdk_worker *w)

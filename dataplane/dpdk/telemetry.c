@@ -134,7 +134,6 @@ static void fill_tx(const struct dp_dpdk_shared *sh, const struct dp_dpdk_worker
 	rte_tel_data_add_dict_u64(d, "bytes_referenced", read_u64(&w->tx.bytes_referenced));
 	rte_tel_data_add_dict_u64(d, "msg_refs", read_u64(&w->tx.msg_refs));
 	rte_tel_data_add_dict_u64(d, "msg_unrefs", read_u64(&w->tx.msg_unrefs));
-	rte_tel_data_add_dict_u64(d, "pool_waits", read_u64(&w->tx.pool_waits));
 	rte_tel_data_add_dict_u64(d, "pool_in_use", rte_mempool_in_use_count(w->pool));
 }
 

@@ -68,7 +68,6 @@ struct dp_dpdk_tx_stats {
 	uint64_t bytes_referenced; /* message bytes sent by reference, not copied */
 	uint64_t msg_refs;	   /* message references taken by external buffers */
 	uint64_t msg_unrefs;	   /* and dropped again when their mbufs were freed */
-	uint64_t pool_waits;	   /* connection-turns whose output waited for pool mbufs */
 };
 
 /*
@@ -79,6 +78,7 @@ struct dp_dpdk_glue_stats {
 	uint64_t tls_handshakes;	 /* TLS handshakes completed */
 	uint64_t tls_handshake_failures; /* failed, or the peer left during one */
 	uint64_t held_chain_fail;	 /* held input that could not be chained: reset */
+	uint64_t pool_waits;		 /* connection-turns whose output waited for pool mbufs */
 };
 
 /* Owned by its lcore once launched; the main lcore reads it only after the stop. */
