@@ -138,8 +138,7 @@ class Backpressure(BrokerTestCase):
         return s, tcp
 
     def test_window_closes_and_reopens(self):
-        if not brokerfix.DPDK:
-            raise RuntimeError('backpressure.py runs only on the dpdk dataplane')
+        brokerfix.require_dpdk(__file__)
         # A tiny output bound: the flood's PUBACKs pause its input soon.
         self.broker = self.start_broker(['max_output_bytes 1024'])
         for host in ('127.0.0.1', '::1'):
@@ -148,8 +147,7 @@ class Backpressure(BrokerTestCase):
             self.raw(host=host, connect='after-' + host)
 
     def test_window_closes_and_reopens_tls(self):
-        if not brokerfix.DPDK:
-            raise RuntimeError('backpressure.py runs only on the dpdk dataplane')
+        brokerfix.require_dpdk(__file__)
         tls15 = importlib.import_module('15-tls')
         tls15.setUpModule()
         self.addCleanup(tls15.tearDownModule)

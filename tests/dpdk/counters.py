@@ -11,7 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'proto'))
 
@@ -40,8 +39,7 @@ class Counters(BrokerTestCase):
     BROKER_CONFIG = ['workers 2', 'sys_interval 1']
 
     def setUp(self):
-        if not brokerfix.DPDK:
-            raise RuntimeError('counters.py runs only on the dpdk dataplane (tests/proto/dpdk.sh)')
+        brokerfix.require_dpdk(__file__)
         super().setUp()
         self.mon = SysMonitor(self.raw(connect='sys-watch'))
 

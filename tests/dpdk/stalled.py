@@ -33,8 +33,7 @@ class Stalled(BrokerTestCase):
     BROKER_CONFIG = ['workers 1', 'sys_interval 1']
 
     def setUp(self):
-        if not brokerfix.DPDK:
-            raise RuntimeError('stalled.py runs only on the dpdk dataplane (tests/proto/dpdk.sh)')
+        brokerfix.require_dpdk(__file__)
         super().setUp()
 
     def test_stalled_subscribers_leave_the_pool_to_everyone_else(self):

@@ -17,7 +17,6 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'proto'))
 
 import brokerfix  # noqa: E402
-import rawmqtt as r  # noqa: E402
 from brokerfix import BrokerTestCase, main  # noqa: E402
 from sysmon import SysMonitor  # noqa: E402
 
@@ -27,8 +26,7 @@ BIG = 300000  # payload bytes: sent by reference to a plain subscriber
 
 
 def setUpModule():
-    if not brokerfix.DPDK:
-        raise RuntimeError('tls.py runs only on the dpdk dataplane (tests/proto/dpdk.sh)')
+    brokerfix.require_dpdk(__file__)
     tls15.setUpModule()
 
 

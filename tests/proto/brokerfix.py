@@ -39,6 +39,15 @@ TERN_ONLY_KEYS = ('workers', 'connect_timeout', 'dataplane', 'max_output_bytes',
 
 
 DPDK = os.environ.get('TERN_TEST_DATAPLANE') == 'dpdk'
+
+
+def require_dpdk(test_file):
+    """Fail (never skip) a tests/dpdk test run outside tests/proto/dpdk.sh."""
+    if not DPDK:
+        raise RuntimeError('%s runs only on the dpdk dataplane (tests/proto/dpdk.sh)' %
+                           os.path.basename(test_file))
+
+
 # EAL start-up and the first ARP exchange take longer than a kernel listen().
 READY_TIMEOUT = 30.0 if DPDK else 10.0
 
